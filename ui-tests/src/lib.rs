@@ -1,0 +1,1 @@
+//! Compile-time tests for the snake macros live in `tests/`.
