@@ -1,0 +1,344 @@
+//! Errors a caller can act on. Every variant is serialisable, because most of them are detected in
+//! the child and travel to the parent in an error frame.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{FrameKind, HandlerMode};
+use crate::serde_py::ConversionError;
+
+/// Why a call to a Python child, or the spawn of one, failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum PythonExecutionError {
+    /// The configured module (or a package on its path) is not importable.
+    #[error("python module `{module}` was not found (sys.path: {sys_path:?})")]
+    ModuleNotFound {
+        /// The module that was asked for.
+        module: String,
+        /// `sys.path` in the child when the import failed.
+        sys_path: Vec<String>,
+    },
+
+    /// The module imported but raised an exception while doing so.
+    #[error("importing python module `{module}` raised {exception}")]
+    ImportFailed {
+        /// The module that was asked for.
+        module: String,
+        /// The exception the import raised.
+        exception: PythonException,
+    },
+
+    /// The module has no attribute with the configured function name.
+    #[error("python module `{module}` has no function `{function}`")]
+    FunctionNotFound {
+        /// The module that was imported.
+        module: String,
+        /// The missing attribute.
+        function: String,
+    },
+
+    /// The attribute exists but cannot be called.
+    #[error("`{module}.{function}` is not callable: it is a `{type_name}`")]
+    NotCallable {
+        /// The module that was imported.
+        module: String,
+        /// The attribute that was found.
+        function: String,
+        /// The Python type of that attribute.
+        type_name: String,
+    },
+
+    /// The function is sync where async was declared, or the other way round.
+    #[error("`{module}.{function}` is {} but was declared as {}", actual.describe(), declared.describe())]
+    HandlerMismatch {
+        /// The module that was imported.
+        module: String,
+        /// The function whose kind does not match.
+        function: String,
+        /// What the Rust side declared.
+        declared: HandlerMode,
+        /// What the Python function is.
+        actual: HandlerMode,
+    },
+
+    /// The Python handler raised.
+    #[error("python raised {0}")]
+    Exception(PythonException),
+
+    /// A value could not be converted between Rust and Python.
+    #[error("converting the {direction} failed: {error}")]
+    Conversion {
+        /// Which value failed.
+        direction: ConversionDirection,
+        /// Where in the value, and why.
+        error: ConversionError,
+    },
+
+    /// The channel to the child carried something that is not a valid frame; the child is stopped.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+
+    /// The child answered the handshake, but not with what the parent needs.
+    #[error("handshake with the python child failed: {reason}{}", StderrTail(stderr_tail))]
+    HandshakeFailed {
+        /// What did not match.
+        reason: String,
+        /// The last lines the child wrote to stderr.
+        stderr_tail: Vec<String>,
+    },
+
+    /// The child did not complete the handshake in time.
+    #[error("the python child did not complete the handshake within {timeout:?}{}", StderrTail(stderr_tail))]
+    HandshakeTimedOut {
+        /// The configured handshake timeout.
+        timeout: Duration,
+        /// The last lines the child wrote to stderr.
+        stderr_tail: Vec<String>,
+    },
+
+    /// The child process could not be started at all.
+    #[error("could not start the python child `{program}`: {message}")]
+    SpawnFailed {
+        /// The program that was executed.
+        program: String,
+        /// The operating system's error.
+        message: String,
+    },
+
+    /// The binary that was started as the child has no actor registered under the requested key.
+    #[error(
+        "the child program has no actor `{actor}` registered: list it in `setup_python_subprocess_system!`, \
+         register it with `snake::register_actor!`, or run a binary whose `main` is `#[snake::main]`"
+    )]
+    ActorNotRegistered {
+        /// The registry key that was asked for.
+        actor: String,
+    },
+
+    /// The child exited (or was killed); every in-flight and later call fails with this.
+    #[error("the python child exited ({status}){}", StderrTail(stderr_tail))]
+    ChildExited {
+        /// How it exited.
+        status: ExitStatus,
+        /// The last lines the child wrote to stderr.
+        stderr_tail: Vec<String>,
+    },
+
+    /// The call did not complete within its timeout; the child was told to cancel it.
+    #[error("the python call did not complete within {timeout:?}")]
+    CallTimedOut {
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
+
+    /// The call was cancelled (its caller went away, or the actor stopped).
+    #[error("the python call was cancelled")]
+    Cancelled,
+}
+
+impl PythonExecutionError {
+    /// A short, stable name for the variant, suited to metrics labels and log fields.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::ModuleNotFound { .. } => "module_not_found",
+            Self::ImportFailed { .. } => "import_failed",
+            Self::FunctionNotFound { .. } => "function_not_found",
+            Self::NotCallable { .. } => "not_callable",
+            Self::HandlerMismatch { .. } => "handler_mismatch",
+            Self::Exception(_) => "exception",
+            Self::Conversion { .. } => "conversion",
+            Self::Protocol(_) => "protocol",
+            Self::HandshakeFailed { .. } => "handshake_failed",
+            Self::HandshakeTimedOut { .. } => "handshake_timed_out",
+            Self::SpawnFailed { .. } => "spawn_failed",
+            Self::ActorNotRegistered { .. } => "actor_not_registered",
+            Self::ChildExited { .. } => "child_exited",
+            Self::CallTimedOut { .. } => "call_timed_out",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The Python exception behind this error, if there is one.
+    pub const fn python_exception(&self) -> Option<&PythonException> {
+        match self {
+            Self::Exception(e) | Self::ImportFailed { exception: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A Python exception, captured in the child with its formatted traceback.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonException {
+    /// Qualified type name, e.g. `ValueError` or `mypkg.errors.RateLimited`.
+    pub type_name: String,
+    /// `str(exception)`.
+    pub message: String,
+    /// `traceback.format_exception(exception)`, joined: what Python itself would print.
+    pub traceback: String,
+}
+
+impl fmt::Display for PythonException {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(&self.type_name)
+        } else {
+            write!(f, "{}: {}", self.type_name, self.message)
+        }
+    }
+}
+
+/// Which side of a call a conversion error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConversionDirection {
+    /// The Rust request, converted to Python for the handler.
+    Request,
+    /// The handler's return value, converted back to the Rust reply type.
+    Reply,
+    /// A streamed item.
+    StreamItem,
+    /// A callback's argument or reply.
+    Callback,
+}
+
+impl fmt::Display for ConversionDirection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Request => "request",
+            Self::Reply => "reply",
+            Self::StreamItem => "stream item",
+            Self::Callback => "callback value",
+        })
+    }
+}
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal.
+    Signal(i32),
+    /// Its status could not be collected (it has not been reaped yet, or waiting failed).
+    Unknown,
+}
+
+impl ExitStatus {
+    pub(crate) fn from_std(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Self::Code(code),
+            (None, Some(signal)) => Self::Signal(signal),
+            (None, None) => Self::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "exit code {code}"),
+            Self::Signal(signal) => write!(f, "killed by signal {signal}"),
+            Self::Unknown => f.write_str("status unknown"),
+        }
+    }
+}
+
+/// A frame that could not be read or written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A frame announced (or would need) more than the configured maximum.
+    #[error("frame of {size} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The announced or encoded size.
+        size: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The frame header did not decode.
+    #[error("undecodable frame header: {message}")]
+    BadHeader {
+        /// The decoder's message.
+        message: String,
+    },
+    /// A frame body did not decode as the type its kind promises.
+    #[error("undecodable {kind:?} frame body: {message}")]
+    Decode {
+        /// The kind of frame.
+        kind: FrameKind,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A value could not be encoded.
+    #[error("could not encode a frame: {message}")]
+    Encode {
+        /// The encoder's message.
+        message: String,
+    },
+    /// The peer sent a frame kind it must not send at this point.
+    #[error("unexpected {kind:?} frame")]
+    Unexpected {
+        /// The kind that arrived.
+        kind: FrameKind,
+    },
+    /// Reading or writing the channel failed.
+    #[error("i/o error on the channel: {message}")]
+    Io {
+        /// The operating system's error.
+        message: String,
+    },
+}
+
+impl From<std::io::Error> for ProtocolError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io { message: e.to_string() }
+    }
+}
+
+/// Renders the stderr tail under an error message, or nothing when it is empty.
+struct StderrTail<'a>(&'a [String]);
+
+impl fmt::Display for StderrTail<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        f.write_str("; last lines of its stderr:")?;
+        for line in self.0 {
+            write!(f, "\n  | {line}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_survive_the_wire() {
+        let err = PythonExecutionError::ChildExited { status: ExitStatus::Signal(9), stderr_tail: vec!["boom".into()] };
+        let bytes = postcard::to_stdvec(&err).expect("encodes");
+        let back: PythonExecutionError = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(back, err);
+        assert_eq!(
+            back.to_string(),
+            "the python child exited (killed by signal 9); last lines of its stderr:\n  | boom"
+        );
+    }
+
+    #[test]
+    fn mismatch_message_says_both_sides() {
+        let err = PythonExecutionError::HandlerMismatch {
+            module: "m".into(),
+            function: "f".into(),
+            declared: HandlerMode::Async,
+            actual: HandlerMode::Sync,
+        };
+        assert_eq!(err.to_string(), "`m.f` is a plain (sync) function but was declared as an `async def` function");
+    }
+}
