@@ -1,0 +1,315 @@
+//! The low-level API: [`PythonChildProcessBuilder`] spawns a child, [`PythonActor`] is the kameo
+//! actor that fronts it.
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kameo::Actor;
+use kameo::actor::{ActorRef, Spawn, WeakActorRef};
+use kameo::error::ActorStopReason;
+use kameo::message::{BoxReply, Context, Message};
+use kameo::reply::DelegatedReply;
+use serde::de::DeserializeOwned;
+use tracing::Level;
+
+use crate::config::PythonConfig;
+use crate::connection::{Connection, Limits, ReplyTo};
+use crate::error::{ProtocolError, PythonExecutionError};
+use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler};
+use crate::protocol::{self, ChildInfo, HandlerMode, Hello, MAGIC, MethodSpec, PROTOCOL_VERSION};
+use crate::registry;
+use crate::spawn::{self, ProcessSpec};
+
+/// A Python child process as a kameo actor: `ask(msg)` sends `msg` to the configured Python
+/// function and resolves to its converted return value.
+///
+/// Requests never wait on each other: the actor only writes the request and hands the caller's
+/// reply channel to the connection, so thousands of calls can be in flight (up to the builder's
+/// `max_in_flight`, after which callers wait for a slot). Dropping or timing out an `ask` tells
+/// the child to cancel the call. When the actor stops (or its last reference is dropped) the child
+/// is shut down and reaped; `ActorRef::wait_for_shutdown_result` returns once that is done
+/// (kameo's `wait_for_shutdown` returns earlier, when the mailbox closes).
+pub struct PythonActor<M, C = NoCallback> {
+    connection: Arc<Connection>,
+    _types: PhantomData<fn() -> (M, C)>,
+}
+
+impl<M, C> std::fmt::Debug for PythonActor<M, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonActor").field("child", self.connection.info()).finish()
+    }
+}
+
+impl<M: ChildMessage, C: ChildCallbackMessage> Actor for PythonActor<M, C> {
+    type Args = Self;
+    type Error = Infallible;
+
+    async fn on_start(actor: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+        Ok(actor)
+    }
+
+    async fn on_stop(&mut self, _: WeakActorRef<Self>, _: ActorStopReason) -> Result<(), Infallible> {
+        self.connection.shutdown().await;
+        Ok(())
+    }
+}
+
+impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> {
+    type Reply = DelegatedReply<Result<M::Reply, PythonExecutionError>>;
+
+    async fn handle(&mut self, msg: M, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let (delegated, sender) = ctx.reply_sender();
+        let reply = match sender {
+            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<M::Reply> },
+            None => ReplyTo::Discard,
+        };
+        self.connection.call(0, msg, reply).await;
+        delegated
+    }
+}
+
+/// Asks a [`PythonActor`] for the facts its child reported in the handshake.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GetChildInfo;
+
+impl<M: ChildMessage, C: ChildCallbackMessage> Message<GetChildInfo> for PythonActor<M, C> {
+    type Reply = Result<ChildInfo, Infallible>;
+
+    async fn handle(&mut self, _: GetChildInfo, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        Ok(self.connection.info().clone())
+    }
+}
+
+fn decode_boxed<R: DeserializeOwned + Send + 'static>(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
+    postcard::from_bytes::<R>(body)
+        .map(|reply| Box::new(reply) as BoxReply)
+        .map_err(|e| ProtocolError::Decode { kind: protocol::FrameKind::Reply, message: e.to_string() }.into())
+}
+
+/// Configures and spawns a Python child process.
+///
+/// ```no_run
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct Echo { text: String }
+/// # impl snake::ChildMessage for Echo { type Reply = String; }
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = snake::PythonConfig {
+///     module_name: "handlers".into(),
+///     function_name: "echo".into(),
+///     module_path: "python".into(),
+///     ..Default::default()
+/// };
+/// let actor = snake::PythonChildProcessBuilder::new(config)
+///     .log_level(tracing::Level::INFO)
+///     .spawn::<Echo>()
+///     .await?;
+/// let reply: String = actor.ask(Echo { text: "hi".into() }).await?;
+/// # Ok(()) }
+/// ```
+pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
+    config: PythonConfig,
+    log_level: Level,
+    callback_handler: H,
+    program: Option<PathBuf>,
+    args: Vec<OsString>,
+    inherit_env: bool,
+    handshake_timeout: Duration,
+    call_timeout: Option<Duration>,
+    shutdown_grace: Duration,
+    max_frame_size: usize,
+    max_in_flight: usize,
+    sync_workers: u16,
+    _callback: PhantomData<fn() -> C>,
+}
+
+impl<C, H> std::fmt::Debug for PythonChildProcessBuilder<C, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonChildProcessBuilder")
+            .field("config", &self.config)
+            .field("program", &self.program)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PythonChildProcessBuilder {
+    /// A builder with the defaults: the current executable re-executed as the child, a 10 s
+    /// handshake timeout, no call timeout, 5 s shutdown grace, 64 MiB frames, 1024 calls in
+    /// flight, 4 sync worker threads.
+    pub fn new(config: PythonConfig) -> Self {
+        Self {
+            config,
+            log_level: Level::INFO,
+            callback_handler: NoopCallbackHandler,
+            program: None,
+            args: Vec::new(),
+            inherit_env: false,
+            handshake_timeout: Duration::from_secs(10),
+            call_timeout: None,
+            shutdown_grace: Duration::from_secs(5),
+            max_frame_size: protocol::DEFAULT_MAX_FRAME_SIZE,
+            max_in_flight: 1024,
+            sync_workers: 4,
+            _callback: PhantomData,
+        }
+    }
+}
+
+impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C, H> {
+    /// The most verbose level the child reports.
+    #[must_use]
+    pub fn log_level(mut self, level: Level) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Answers the child's callbacks of type `C2` with `handler`.
+    pub fn with_callback_handler<C2: ChildCallbackMessage, H2: CallbackHandler<C2>>(
+        self,
+        handler: H2,
+    ) -> PythonChildProcessBuilder<C2, H2> {
+        PythonChildProcessBuilder {
+            config: self.config,
+            log_level: self.log_level,
+            callback_handler: handler,
+            program: self.program,
+            args: self.args,
+            inherit_env: self.inherit_env,
+            handshake_timeout: self.handshake_timeout,
+            call_timeout: self.call_timeout,
+            shutdown_grace: self.shutdown_grace,
+            max_frame_size: self.max_frame_size,
+            max_in_flight: self.max_in_flight,
+            sync_workers: self.sync_workers,
+            _callback: PhantomData,
+        }
+    }
+
+    /// Runs `program` as the child instead of re-executing the current executable. It must be
+    /// a snake binary (its `main` goes through `#[snake::main]` or
+    /// `setup_python_subprocess_system!`) that registers the same actor.
+    #[must_use]
+    pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = Some(program.into());
+        self
+    }
+
+    /// Command-line arguments for the child program.
+    #[must_use]
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Passes the parent's whole environment to the child (off by default: the child gets
+    /// `PATH`, `HOME`, `LANG`, `LC_*`, `TMPDIR`, `VIRTUAL_ENV`, `PYTHONHOME`, `USER`, `TZ` and the
+    /// configured `env_vars` only).
+    #[must_use]
+    pub fn inherit_env(mut self, inherit: bool) -> Self {
+        self.inherit_env = inherit;
+        self
+    }
+
+    /// How long the child may take to start, import the module and answer the handshake.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// A deadline for every call; past it the caller gets `CallTimedOut` and the child is told
+    /// to cancel. Per call, kameo's `ask(..).reply_timeout(..)` does the same.
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a stopping child may take to exit before it is killed.
+    #[must_use]
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// The largest frame either side may send; larger requests fail, larger announced frames
+    /// close the channel.
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes.clamp(1024, u32::MAX as usize);
+        self
+    }
+
+    /// How many calls may be in flight before callers wait for a free slot.
+    #[must_use]
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls.clamp(1, u32::MAX as usize);
+        self
+    }
+
+    /// The most Python threads that run sync handlers at once (a second one starts only when a
+    /// handler blocks without holding the GIL).
+    #[must_use]
+    pub fn sync_workers(mut self, workers: u16) -> Self {
+        self.sync_workers = workers.max(1);
+        self
+    }
+
+    /// Spawns the child, completes the handshake and starts the actor. Fails with a typed error
+    /// (module not found, import failed, function missing, handshake timed out, ...) before any
+    /// request is sent to a child that is not ready.
+    pub async fn spawn<M: ChildMessage>(self) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+        let key = registry::actor_key::<M, C>();
+        if self.program.is_none() {
+            if !registry::entered() {
+                return Err(PythonExecutionError::SpawnFailed {
+                    program: "<current executable>".into(),
+                    message: "this executable's `main` does not start with `#[snake::main]` or \
+                              `setup_python_subprocess_system!`, so it cannot serve as a child; \
+                              add one, or name a child program with `.program(..)`"
+                        .into(),
+                });
+            }
+            if registry::find(key).is_none() {
+                return Err(PythonExecutionError::ActorNotRegistered { actor: key.to_owned() });
+            }
+        }
+        let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
+        let hello = Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            actor: key.to_owned(),
+            fingerprint: registry::actor_fingerprint::<M, C>(),
+            module: self.config.module_name.clone(),
+            methods: vec![MethodSpec { function: self.config.function_name.clone(), mode }],
+            max_frame_size: u32::try_from(self.max_frame_size).unwrap_or(u32::MAX),
+            max_in_flight: u32::try_from(self.max_in_flight).unwrap_or(u32::MAX),
+            sync_workers: self.sync_workers,
+            log_level: self.log_level.as_str().to_owned(),
+        };
+        let spec = ProcessSpec {
+            program: self.program,
+            args: self.args,
+            module_path: self.config.module_path,
+            python_path: self.config.python_path,
+            env_vars: self.config.env_vars,
+            inherit_env: self.inherit_env,
+            log_label: format!("{}.{}", self.config.module_name, self.config.function_name),
+        };
+        let limits = Limits {
+            max_frame_size: self.max_frame_size,
+            max_in_flight: self.max_in_flight,
+            handshake_timeout: self.handshake_timeout,
+            call_timeout: self.call_timeout,
+            shutdown_grace: self.shutdown_grace,
+        };
+        let spawned = spawn::spawn(&spec)?;
+        let connection = Connection::establish(spawned, &hello, limits).await?;
+        drop(self.callback_handler);
+        Ok(PythonActor::spawn(PythonActor { connection, _types: PhantomData }))
+    }
+}

@@ -1,0 +1,219 @@
+//! The asyncio event loop that runs `async def` handlers, on a thread of its own.
+//!
+//! The reader thread never takes the GIL to hand work over: it pushes commands onto a queue and
+//! writes one byte to a pipe that the loop watches with `add_reader`, only when the loop is not
+//! already due to drain. The loop drains every queued command in one callback, so a burst of
+//! calls costs one wake-up.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{IntoPyDict, PyCFunction, PyTuple};
+
+use super::pool::Job;
+use super::{Child, python};
+use crate::error::PythonExecutionError;
+
+enum Command {
+    Call(Job),
+    Cancel(u64),
+    Stop,
+}
+
+/// Handle to the loop thread, used by the reader.
+pub(crate) struct AsyncLoop {
+    state: Arc<LoopState>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct LoopState {
+    commands: Mutex<VecDeque<Command>>,
+    pending_wake: AtomicBool,
+    wake_read: OwnedFd,
+    wake_write: OwnedFd,
+    tasks: Mutex<HashMap<u64, Py<PyAny>>>,
+    event_loop: OnceLock<Py<PyAny>>,
+}
+
+impl LoopState {
+    fn commands(&self) -> MutexGuard<'_, VecDeque<Command>> {
+        self.commands.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, HashMap<u64, Py<PyAny>>> {
+        self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl AsyncLoop {
+    /// Starts the loop thread and waits until the loop is ready to take calls.
+    pub(crate) fn start(child: Arc<Child>) -> io::Result<Self> {
+        let (wake_read, wake_write) = pipe()?;
+        let state = Arc::new(LoopState {
+            commands: Mutex::new(VecDeque::new()),
+            pending_wake: AtomicBool::new(false),
+            wake_read,
+            wake_write,
+            tasks: Mutex::new(HashMap::new()),
+            event_loop: OnceLock::new(),
+        });
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let thread_state = Arc::clone(&state);
+        let thread = std::thread::Builder::new().name("snake-asyncio".into()).spawn(move || {
+            Python::attach(|py| {
+                if let Err(err) = run_loop(py, &thread_state, &child, &ready_tx) {
+                    let _ = ready_tx.send(Err(python::capture(py, &err).to_string()));
+                }
+            });
+        })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Self { state, thread: Mutex::new(Some(thread)) }),
+            Ok(Err(message)) => Err(io::Error::other(message)),
+            Err(_) => Err(io::Error::other("the asyncio thread ended before the loop started")),
+        }
+    }
+
+    /// Starts `job` as a task on the loop.
+    pub(crate) fn call(&self, job: Job) {
+        self.push(Command::Call(job));
+    }
+
+    /// Cancels the task of call `id`, if it is still running.
+    pub(crate) fn cancel(&self, id: u64) {
+        self.push(Command::Cancel(id));
+    }
+
+    /// Cancels every task, stops the loop and joins its thread.
+    pub(crate) fn stop(&self) {
+        self.push(Command::Stop);
+        let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    fn push(&self, command: Command) {
+        self.state.commands().push_back(command);
+        if !self.state.pending_wake.swap(true, Ordering::AcqRel) {
+            // A full pipe already means a wake-up is pending, so a failed write loses nothing.
+            // SAFETY: the buffer is one valid byte and the fd is the pipe's open write end.
+            let _ = unsafe { libc::write(self.state.wake_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        }
+    }
+}
+
+fn run_loop(
+    py: Python<'_>,
+    state: &Arc<LoopState>,
+    child: &Arc<Child>,
+    ready: &std::sync::mpsc::Sender<Result<(), String>>,
+) -> PyResult<()> {
+    let asyncio = py.import("asyncio")?;
+    let event_loop = asyncio.call_method0("new_event_loop")?;
+    asyncio.call_method1("set_event_loop", (&event_loop,))?;
+    let drain_state = Arc::clone(state);
+    let drain_child = Arc::clone(child);
+    let drain = PyCFunction::new_closure(py, Some(c"snake_drain"), None, move |args, _kwargs| {
+        drain(args.py(), &drain_state, &drain_child)
+    })?;
+    event_loop.call_method1("add_reader", (state.wake_read.as_raw_fd(), drain))?;
+    let _ = state.event_loop.set(event_loop.clone().unbind());
+    let _ = ready.send(Ok(()));
+    event_loop.call_method0("run_forever")?;
+
+    // Stopped: cancel what is left so `finally` blocks run, then close the loop.
+    let tasks: Vec<Py<PyAny>> = state.tasks().drain().map(|(_, task)| task).collect();
+    for task in &tasks {
+        task.bind(py).call_method0("cancel")?;
+    }
+    if !tasks.is_empty() {
+        let kwargs = [("return_exceptions", true)].into_py_dict(py)?;
+        let gather = asyncio.call_method("gather", PyTuple::new(py, tasks)?, Some(&kwargs))?;
+        event_loop.call_method1("run_until_complete", (gather,))?;
+    }
+    event_loop.call_method0("close")?;
+    Ok(())
+}
+
+fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult<()> {
+    let mut sink = [0u8; 64];
+    // SAFETY: `sink` is valid for its length and the fd is the pipe's open, non-blocking read end.
+    while unsafe { libc::read(state.wake_read.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+    state.pending_wake.store(false, Ordering::Release);
+    let commands = std::mem::take(&mut *state.commands());
+    let Some(event_loop) = state.event_loop.get() else { return Ok(()) };
+    let event_loop = event_loop.bind(py);
+    for command in commands {
+        match command {
+            Command::Call(job) => start_task(py, state, child, event_loop, job),
+            Command::Cancel(id) => {
+                let task = state.tasks().get(&id).map(|task| task.clone_ref(py));
+                if let Some(task) = task {
+                    task.bind(py).call_method0(intern!(py, "cancel"))?;
+                }
+            }
+            Command::Stop => {
+                event_loop.call_method0("stop")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_loop: &Bound<'_, PyAny>, job: Job) {
+    let id = job.id;
+    let started = child.invoke(py, &job).and_then(|coroutine| {
+        let task = event_loop
+            .call_method1(intern!(py, "create_task"), (coroutine,))
+            .map_err(|err| python::exception(py, &err))?;
+        let done = TaskDone { id, method: job.method, child: Arc::clone(child), state: Arc::clone(state) };
+        task.call_method1(intern!(py, "add_done_callback"), (done,)).map_err(|err| python::exception(py, &err))?;
+        Ok(task)
+    });
+    match started {
+        Ok(task) => {
+            state.tasks().insert(id, task.unbind());
+        }
+        Err(err) => child.send_error(id, &err),
+    }
+}
+
+/// The done-callback of one handler task: sends its reply, error or cancellation.
+#[pyclass(frozen)]
+struct TaskDone {
+    id: u64,
+    method: u32,
+    child: Arc<Child>,
+    state: Arc<LoopState>,
+}
+
+#[pymethods]
+impl TaskDone {
+    fn __call__(&self, task: &Bound<'_, PyAny>) {
+        let py = task.py();
+        self.state.tasks().remove(&self.id);
+        let cancelled = task.call_method0(intern!(py, "cancelled")).and_then(|c| c.is_truthy()).unwrap_or(false);
+        if cancelled {
+            self.child.send_error(self.id, &PythonExecutionError::Cancelled);
+            return;
+        }
+        let result = task.call_method0(intern!(py, "result"));
+        self.child.send_result(py, self.id, self.method, result);
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `pipe2` succeeded, so both descriptors are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}

@@ -1,0 +1,326 @@
+//! The child process: one file for its whole loop.
+//!
+//! Threads, and what each may block on:
+//! - the main thread reads frames (blocking `read`, no GIL) and dispatches them: sync calls to the
+//!   [`pool`], `async def` calls and cancels to the asyncio loop. It never runs Python code, so
+//!   cancels and callback replies keep flowing while handlers run;
+//! - the pool's workers run sync handlers with the GIL;
+//! - one thread runs the asyncio event loop for `async def` handlers;
+//! - one drainer thread writes frames out only when the socket buffer is full (see
+//!   [`Outbox`](crate::outbox::Outbox)); every other write is a direct non-blocking `send` from the
+//!   thread that produced the reply.
+
+mod aio;
+pub(crate) mod pool;
+pub(crate) mod python;
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use bytes::BytesMut;
+use pyo3::prelude::*;
+
+use crate::error::{ProtocolError, PythonExecutionError};
+use crate::outbox::{Outbox, Pushed};
+use crate::protocol::{
+    Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome, encode_frame,
+    encode_frame_with,
+};
+use crate::registry::MethodCodec;
+
+use self::aio::AsyncLoop;
+use self::pool::{Job, SyncPool};
+
+/// Everything the child's threads share.
+pub(crate) struct Child {
+    stream: UnixStream,
+    outbox: Outbox,
+    drain_wake: (Mutex<bool>, Condvar),
+    max_frame_size: usize,
+    module: String,
+    codecs: Vec<MethodCodec>,
+    functions: Vec<(Py<PyAny>, HandlerMode)>,
+    function_names: Vec<String>,
+}
+
+impl std::fmt::Debug for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child").field("module", &self.module).finish_non_exhaustive()
+    }
+}
+
+impl Child {
+    /// Sends one encoded frame (or several back to back).
+    pub(crate) fn send(&self, frame: &[u8]) {
+        match self.outbox.push(self.stream.as_fd(), frame) {
+            Pushed::Done => {}
+            Pushed::WakeDrainer => {
+                let (flag, cv) = &self.drain_wake;
+                *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
+                cv.notify_one();
+            }
+            // The parent is gone; the reader sees end-of-stream and exits the process.
+            Pushed::Closed => {}
+        }
+    }
+
+    /// Sends an error frame for call `id`.
+    pub(crate) fn send_error(&self, id: u64, err: &PythonExecutionError) {
+        let mut buf = Vec::new();
+        let header = Header::new(FrameKind::Error, id);
+        if encode_frame(&mut buf, &header, err, self.max_frame_size).is_err() {
+            // The error itself is too large (a giant traceback): send the reason instead.
+            let fallback = PythonExecutionError::Protocol(ProtocolError::Encode {
+                message: format!("the error for call {id} did not fit in a frame: {err:.1000}"),
+            });
+            if encode_frame(&mut buf, &header, &fallback, self.max_frame_size).is_err() {
+                return;
+            }
+        }
+        self.send(&buf);
+    }
+
+    /// Converts a handler's return value and sends it as the reply to `id`.
+    pub(crate) fn send_result(&self, py: Python<'_>, id: u64, method: u32, result: PyResult<Bound<'_, PyAny>>) {
+        let value = match result {
+            Ok(value) => value,
+            Err(err) => return self.send_error(id, &python::exception(py, &err)),
+        };
+        let Some(codec) = self.codecs.get(method as usize) else {
+            return self.send_error(id, &unknown_method(method));
+        };
+        let mut buf = Vec::with_capacity(128);
+        let header = Header::new(FrameKind::Reply, id);
+        match encode_frame_with(&mut buf, &header, self.max_frame_size, |out| (codec.reply_from_python)(&value, out)) {
+            Ok(()) => self.send(&buf),
+            Err(err) => self.send_error(id, &err),
+        }
+    }
+
+    /// Converts the request of `job` and calls its Python function.
+    pub(crate) fn invoke<'py>(&self, py: Python<'py>, job: &Job) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+        let (codec, (function, _)) = self
+            .codecs
+            .get(job.method as usize)
+            .zip(self.functions.get(job.method as usize))
+            .ok_or_else(|| unknown_method(job.method))?;
+        let arg = (codec.request_to_python)(py, &job.body)?;
+        function.bind(py).call1((arg,)).map_err(|err| python::exception(py, &err))
+    }
+
+    fn run_sync(&self, py: Python<'_>, job: Job) {
+        let result = self.invoke(py, &job);
+        match result {
+            Ok(value) => self.send_result(py, job.id, job.method, Ok(value)),
+            Err(err) => self.send_error(job.id, &err),
+        }
+    }
+}
+
+fn unknown_method(method: u32) -> PythonExecutionError {
+    PythonExecutionError::Protocol(ProtocolError::Decode {
+        kind: FrameKind::Call,
+        message: format!("no method with index {method}"),
+    })
+}
+
+/// Imports the module, answers the handshake, and serves calls until the parent goes away or
+/// asks the child to shut down. Never returns.
+pub(crate) fn serve(stream: UnixStream, hello: Hello, fingerprint: u64, codecs: Vec<MethodCodec>) -> ! {
+    Python::initialize();
+    let max_frame_size = hello.max_frame_size as usize;
+    let (info, loaded) = Python::attach(|py| {
+        let info = python::child_info(py);
+        let loaded = if codecs.len() == hello.methods.len() {
+            python::load(py, &hello.module, &hello.methods)
+        } else {
+            Err(PythonExecutionError::HandshakeFailed {
+                reason: format!(
+                    "the parent declared {} methods but the child's actor has {}",
+                    hello.methods.len(),
+                    codecs.len()
+                ),
+                stderr_tail: Vec::new(),
+            })
+        };
+        (info, loaded)
+    });
+    let outcome = loaded.as_ref().map(|fns| fns.iter().map(|(_, mode)| *mode).collect()).map_err(Clone::clone);
+    let welcome = Welcome { magic: MAGIC, version: PROTOCOL_VERSION, fingerprint, info, outcome };
+    let mut buf = Vec::new();
+    let sent = encode_frame(&mut buf, &Header::new(FrameKind::Welcome, 0), &welcome, max_frame_size)
+        .map_err(io::Error::other)
+        .and_then(|()| (&stream).write_all(&buf));
+    let Ok(functions) = loaded else { exit(3) };
+    if sent.is_err() {
+        exit(4);
+    }
+
+    let child = Arc::new(Child {
+        stream,
+        outbox: Outbox::default(),
+        drain_wake: (Mutex::new(false), Condvar::new()),
+        max_frame_size,
+        module: hello.module.clone(),
+        codecs,
+        function_names: hello.methods.iter().map(|m| m.function.clone()).collect(),
+        functions,
+    });
+    spawn_drainer(&child);
+
+    let modes: Vec<HandlerMode> = child.functions.iter().map(|(_, mode)| *mode).collect();
+    let pool = modes.contains(&HandlerMode::Sync).then(|| {
+        let child = Arc::clone(&child);
+        SyncPool::start(usize::from(hello.sync_workers), move |py, job| child.run_sync(py, job))
+    });
+    let aio = modes.contains(&HandlerMode::Async).then(|| AsyncLoop::start(Arc::clone(&child)));
+    let aio = match aio.transpose() {
+        Ok(aio) => aio,
+        Err(err) => {
+            eprintln!("snake child: could not start the asyncio loop: {err}");
+            exit(5)
+        }
+    };
+
+    let reason = read_loop(&child, pool.as_ref(), aio.as_ref(), FrameDecoder::new(max_frame_size));
+    match reason {
+        Stop::Shutdown => {
+            if let Some(aio) = &aio {
+                aio.stop();
+            }
+            if let Some(pool) = &pool {
+                pool.shutdown();
+            }
+            Python::attach(|py| {
+                // Give the user's atexit handlers and buffered output their chance, as a normal
+                // interpreter exit would; failures here cannot be reported to anyone.
+                let _ = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs"));
+                let _ = py.run(c"import sys; sys.stdout.flush(); sys.stderr.flush()", None, None);
+            });
+            flush(&child);
+            exit(0)
+        }
+        Stop::ParentGone => exit(0),
+        Stop::Protocol(err) => {
+            eprintln!("snake child: closing the channel after a protocol error: {err}");
+            exit(2)
+        }
+    }
+}
+
+enum Stop {
+    Shutdown,
+    ParentGone,
+    Protocol(ProtocolError),
+}
+
+fn read_loop(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, decoder: FrameDecoder) -> Stop {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut scratch = vec![0u8; 64 * 1024];
+    loop {
+        match (&child.stream).read(&mut scratch) {
+            Ok(0) => return Stop::ParentGone,
+            Ok(n) => buf.extend_from_slice(&scratch[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Stop::ParentGone,
+        }
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    if let Some(stop) = dispatch(child, pool, aio, frame) {
+                        return stop;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => return Stop::Protocol(err),
+            }
+        }
+    }
+}
+
+fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
+    let Header { kind, id, method, .. } = frame.header;
+    match kind {
+        FrameKind::Call => {
+            let job = Job::new(id, method, frame.body);
+            match child.functions.get(method as usize).map(|(_, mode)| *mode) {
+                Some(HandlerMode::Sync) => pool.map(|pool| pool.submit(job)),
+                Some(HandlerMode::Async) => aio.map(|aio| aio.call(job)),
+                Some(actual) => {
+                    child.send_error(
+                        id,
+                        &PythonExecutionError::HandlerMismatch {
+                            module: child.module.clone(),
+                            function: child.function_names[method as usize].clone(),
+                            declared: HandlerMode::Sync,
+                            actual,
+                        },
+                    );
+                    None
+                }
+                None => {
+                    child.send_error(id, &unknown_method(method));
+                    None
+                }
+            };
+            None
+        }
+        FrameKind::Cancel => {
+            let dropped = pool.is_some_and(|pool| pool.cancel(id));
+            if let (false, Some(aio)) = (dropped, aio) {
+                aio.cancel(id);
+            }
+            None
+        }
+        FrameKind::Shutdown => Some(Stop::Shutdown),
+        other => Some(Stop::Protocol(ProtocolError::Unexpected { kind: other })),
+    }
+}
+
+fn spawn_drainer(child: &Arc<Child>) {
+    let child = Arc::clone(child);
+    let spawned = std::thread::Builder::new().name("snake-ipc-writer".into()).spawn(move || {
+        loop {
+            {
+                let (flag, cv) = &child.drain_wake;
+                let mut woken = flag.lock().unwrap_or_else(PoisonError::into_inner);
+                while !*woken {
+                    woken = cv.wait(woken).unwrap_or_else(PoisonError::into_inner);
+                }
+                *woken = false;
+            }
+            drain(&child);
+        }
+    });
+    if spawned.is_err() {
+        eprintln!("snake child: could not start the writer thread");
+        exit(5);
+    }
+}
+
+fn drain(child: &Child) {
+    while let Some(chunk) = child.outbox.take_backlog() {
+        if (&child.stream).write_all(&chunk).is_err() {
+            child.outbox.close();
+            return;
+        }
+    }
+}
+
+/// Waits (briefly) until the drainer has written out whatever is still queued.
+fn flush(child: &Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !child.outbox.is_idle() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Ends the child without running Rust or Python finalisers on other threads, which could block
+/// on a GIL or a lock held by a thread that will never run again.
+pub(crate) fn exit(code: i32) -> ! {
+    let _ = io::stderr().flush();
+    // SAFETY: `_exit` ends the process immediately; nothing is touched afterwards.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,117 @@
+//! Importing the user's module, checking it against the declaration, and capturing exceptions.
+
+use pyo3::exceptions::PyModuleNotFoundError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
+
+use crate::error::{PythonException, PythonExecutionError};
+use crate::protocol::{ChildInfo, HandlerMode, MethodSpec};
+
+/// Captures a Python exception with its type, message and formatted traceback.
+pub(crate) fn capture(py: Python<'_>, err: &PyErr) -> PythonException {
+    let value = err.value(py);
+    let type_name =
+        value.get_type().fully_qualified_name().map_or_else(|_| "<unknown exception>".to_owned(), |n| n.to_string());
+    let message = value.str().map_or_else(|_| String::new(), |s| s.to_string());
+    let traceback = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (err.get_type(py), value, err.traceback(py))))
+        .and_then(|lines| lines.cast_into::<PyList>().map_err(PyErr::from))
+        .map(|lines| lines.iter().map(|line| line.to_string()).collect::<String>())
+        .unwrap_or_default();
+    PythonException { type_name, message, traceback }
+}
+
+/// A handler exception as the error a caller sees.
+pub(crate) fn exception(py: Python<'_>, err: &PyErr) -> PythonExecutionError {
+    PythonExecutionError::Exception(capture(py, err))
+}
+
+/// Facts about the embedded interpreter for the handshake.
+pub(crate) fn child_info(py: Python<'_>) -> ChildInfo {
+    let sys = py.import("sys").ok();
+    let prefix = sys.and_then(|sys| sys.getattr("prefix").ok()).map_or_else(String::new, |p| p.to_string());
+    let version = py.version_info();
+    ChildInfo {
+        pid: std::process::id(),
+        python_version: format!("{}.{}.{}", version.major, version.minor, version.patch),
+        sys_prefix: prefix,
+    }
+}
+
+/// Imports `module` and resolves every declared function, checking each is callable and of the
+/// declared mode. Returns the functions with their detected modes.
+pub(crate) fn load(
+    py: Python<'_>,
+    module: &str,
+    methods: &[MethodSpec],
+) -> Result<Vec<(Py<PyAny>, HandlerMode)>, PythonExecutionError> {
+    let imported = py.import(module).map_err(|err| import_error(py, module, &err))?;
+    let inspect = py.import("inspect").map_err(|e| exception(py, &e))?;
+    methods
+        .iter()
+        .map(|spec| {
+            let function = imported.getattr(spec.function.as_str()).map_err(|_| {
+                PythonExecutionError::FunctionNotFound { module: module.to_owned(), function: spec.function.clone() }
+            })?;
+            if !function.is_callable() {
+                return Err(PythonExecutionError::NotCallable {
+                    module: module.to_owned(),
+                    function: spec.function.clone(),
+                    type_name: function.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string()),
+                });
+            }
+            let actual = detect_mode(&inspect, &function).map_err(|e| exception(py, &e))?;
+            // Undeclared, a function may be plain or `async def`; streaming needs a declaration.
+            let declared = spec.mode.or(match actual {
+                HandlerMode::Generator => Some(HandlerMode::Sync),
+                HandlerMode::AsyncGenerator => Some(HandlerMode::Async),
+                _ => None,
+            });
+            match declared {
+                Some(declared) if declared != actual => Err(PythonExecutionError::HandlerMismatch {
+                    module: module.to_owned(),
+                    function: spec.function.clone(),
+                    declared,
+                    actual,
+                }),
+                _ => Ok((function.unbind(), actual)),
+            }
+        })
+        .collect()
+}
+
+fn detect_mode(inspect: &Bound<'_, PyModule>, function: &Bound<'_, PyAny>) -> PyResult<HandlerMode> {
+    let is = |predicate: &str| -> PyResult<bool> { inspect.call_method1(predicate, (function,))?.is_truthy() };
+    Ok(if is("iscoroutinefunction")? {
+        HandlerMode::Async
+    } else if is("isasyncgenfunction")? {
+        HandlerMode::AsyncGenerator
+    } else if is("isgeneratorfunction")? {
+        HandlerMode::Generator
+    } else {
+        HandlerMode::Sync
+    })
+}
+
+/// A missing module (the module itself or a package on its dotted path) is `ModuleNotFound`;
+/// anything raised while the module body runs, including a missing import *inside* it, is
+/// `ImportFailed` with the traceback.
+fn import_error(py: Python<'_>, module: &str, err: &PyErr) -> PythonExecutionError {
+    if err.is_instance_of::<PyModuleNotFoundError>(py) {
+        let missing =
+            err.value(py).getattr("name").ok().and_then(|n| n.cast_into::<PyString>().ok()).map(|n| n.to_string());
+        let is_ours = missing
+            .as_deref()
+            .is_some_and(|name| module == name || module.strip_prefix(name).is_some_and(|rest| rest.starts_with('.')));
+        if is_ours {
+            let sys_path = py
+                .import("sys")
+                .and_then(|sys| sys.getattr("path"))
+                .and_then(|p| p.extract::<Vec<String>>())
+                .unwrap_or_default();
+            return PythonExecutionError::ModuleNotFound { module: module.to_owned(), sys_path };
+        }
+    }
+    PythonExecutionError::ImportFailed { module: module.to_owned(), exception: capture(py, err) }
+}

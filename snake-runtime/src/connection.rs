@@ -1,0 +1,531 @@
+//! The parent's end of one child: handshake, calls in flight, and the child's lifecycle.
+//!
+//! Tasks per child, and what each owns:
+//! - the **reader** is the only code that reads the socket; it splits whole frames off its buffer
+//!   and completes pending calls by correlation id. Between reads it sweeps the pending table for
+//!   callers that went away (their kameo `ask` was dropped or timed out) and calls past their
+//!   deadline, and tells the child to cancel them;
+//! - the **drainer** writes only when a direct write found the socket full (see
+//!   [`Outbox`](crate::outbox::Outbox));
+//! - the **supervisor** owns the process: it reaps it, kills it on request or after the shutdown
+//!   grace period, and fails every pending and later call the moment it exits.
+//!
+//! Callers never wait on each other: a call is a table insert and one non-blocking write, and its
+//! reply is delivered straight to the caller's reply channel.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kameo::error::BoxSendError;
+use kameo::message::BoxReply;
+use kameo::reply::BoxReplySender;
+use serde::Serialize;
+use tokio::net::UnixStream;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+
+use crate::error::{ExitStatus, ProtocolError, PythonExecutionError};
+use crate::outbox::{Outbox, Pushed};
+use crate::protocol::{
+    ChildInfo, Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome,
+    encode_frame,
+};
+use crate::spawn::{Spawned, StderrTail};
+
+/// How often the reader looks for abandoned or overdue calls while any are pending.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long to wait for an exit status after the channel closed, before calling it unknown.
+const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
+
+/// Limits and timeouts of one connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) shutdown_grace: Duration,
+}
+
+/// Where the result of a call goes.
+pub(crate) enum ReplyTo {
+    /// A kameo `ask`: the reply is decoded to the message's reply type and boxed for kameo.
+    Kameo { tx: BoxReplySender, decode: fn(&[u8]) -> Result<BoxReply, PythonExecutionError> },
+    /// A kameo `tell`: nobody waits; failures are logged.
+    Discard,
+}
+
+impl ReplyTo {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Kameo { tx, .. } => tx.is_closed(),
+            Self::Discard => false,
+        }
+    }
+
+    fn complete(self, result: Result<Bytes, PythonExecutionError>) {
+        match self {
+            Self::Kameo { tx, decode } => {
+                let reply = result.and_then(|body| decode(&body));
+                let _ = tx.send(reply.map_err(|err| BoxSendError::HandlerError(Box::new(err))));
+            }
+            Self::Discard => {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "a python call sent with `tell` failed");
+                }
+            }
+        }
+    }
+}
+
+struct Pending {
+    reply: ReplyTo,
+    deadline: Option<(Instant, Duration)>,
+    _permit: OwnedSemaphorePermit,
+}
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<u64, Pending>,
+    dead: Option<PythonExecutionError>,
+}
+
+enum Control {
+    Shutdown,
+    Kill,
+}
+
+/// See the module docs.
+pub(crate) struct Connection {
+    socket: UnixStream,
+    outbox: Outbox,
+    drain_wake: Notify,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    window: Arc<Semaphore>,
+    limits: Limits,
+    info: ChildInfo,
+    modes: Vec<HandlerMode>,
+    stderr_tail: StderrTail,
+    control: mpsc::Sender<Control>,
+    exit: watch::Receiver<Option<ExitStatus>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("info", &self.info).field("modes", &self.modes).finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Performs the handshake on a freshly spawned child and starts its tasks.
+    pub(crate) async fn establish(
+        spawned: Spawned,
+        hello: &Hello,
+        limits: Limits,
+    ) -> Result<Arc<Self>, PythonExecutionError> {
+        let Spawned { mut child, socket, stderr_tail, pumps } = spawned;
+        let io_error = |e: io::Error| PythonExecutionError::Protocol(e.into());
+        socket.set_nonblocking(true).map_err(io_error)?;
+        let socket = UnixStream::from_std(socket).map_err(io_error)?;
+
+        let mut hello_frame = Vec::new();
+        encode_frame(&mut hello_frame, &Header::new(FrameKind::Hello, 0), hello, limits.max_frame_size)?;
+        let decoder = FrameDecoder::new(limits.max_frame_size);
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let handshake = async {
+            write_all(&socket, &hello_frame).await?;
+            read_frame(&socket, &decoder, &mut buf).await
+        };
+        let outcome = tokio::select! {
+            frame = handshake => Ok(frame),
+            status = child.wait() => Err(status.map(ExitStatus::from_std).unwrap_or(ExitStatus::Unknown)),
+            () = tokio::time::sleep(limits.handshake_timeout) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                finish_pumps(pumps).await;
+                return Err(PythonExecutionError::HandshakeTimedOut {
+                    timeout: limits.handshake_timeout,
+                    stderr_tail: stderr_tail.lines(),
+                });
+            }
+        };
+        let frame = match outcome {
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None) | Err(_)) | Err(_) => {
+                let status = match outcome {
+                    Err(status) => status,
+                    Ok(_) => wait_status(&mut child).await,
+                };
+                finish_pumps(pumps).await;
+                return Err(PythonExecutionError::ChildExited { status, stderr_tail: stderr_tail.lines() });
+            }
+        };
+        let accepted = check_welcome(&frame, hello)
+            .map_err(|reason| PythonExecutionError::HandshakeFailed { reason, stderr_tail: Vec::new() })
+            .and_then(|welcome| match welcome.outcome {
+                Ok(ref modes) if modes.len() == hello.methods.len() => Ok(welcome),
+                Ok(ref modes) => Err(PythonExecutionError::HandshakeFailed {
+                    reason: format!("child reported {} methods, expected {}", modes.len(), hello.methods.len()),
+                    stderr_tail: Vec::new(),
+                }),
+                Err(err) => Err(err),
+            });
+        let (info, modes) = match accepted {
+            Ok(Welcome { info, outcome: Ok(modes), .. }) => (info, modes),
+            Ok(Welcome { outcome: Err(err), .. }) | Err(err) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                finish_pumps(pumps).await;
+                return Err(match err {
+                    PythonExecutionError::HandshakeFailed { reason, .. } => {
+                        PythonExecutionError::HandshakeFailed { reason, stderr_tail: stderr_tail.lines() }
+                    }
+                    other => other,
+                });
+            }
+        };
+
+        let (control_tx, control_rx) = mpsc::channel(4);
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let connection = Arc::new(Self {
+            socket,
+            outbox: Outbox::default(),
+            drain_wake: Notify::new(),
+            state: Mutex::new(State::default()),
+            next_id: AtomicU64::new(1),
+            window: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            limits,
+            info,
+            modes,
+            stderr_tail,
+            control: control_tx,
+            exit: exit_rx,
+        });
+        tokio::spawn(supervise(child, Arc::downgrade(&connection), control_rx, exit_tx, pumps));
+        tokio::spawn(read_loop(Arc::clone(&connection), decoder, buf));
+        tokio::spawn(drain_loop(Arc::clone(&connection)));
+        Ok(connection)
+    }
+
+    /// Facts the child reported in the handshake.
+    pub(crate) fn info(&self) -> &ChildInfo {
+        &self.info
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The error every call gets once the child is gone, if it is.
+    pub(crate) fn dead(&self) -> Option<PythonExecutionError> {
+        self.state().dead.clone()
+    }
+
+    /// Sends a call and arranges for its result to reach `reply`. Waits only for a free slot in
+    /// the in-flight window (backpressure); never for the reply.
+    pub(crate) async fn call<T: Serialize + Send>(&self, method: u32, request: T, reply: ReplyTo) {
+        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
+            return reply.complete(Err(self.dead().unwrap_or(PythonExecutionError::Cancelled)));
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut frame = Vec::with_capacity(64);
+        let header = Header { kind: FrameKind::Call, id, method, trace: None };
+        if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
+            return reply.complete(Err(err.into()));
+        }
+        {
+            let mut state = self.state();
+            if let Some(dead) = &state.dead {
+                let dead = dead.clone();
+                drop(state);
+                return reply.complete(Err(dead));
+            }
+            let deadline = self.limits.call_timeout.map(|t| (Instant::now() + t, t));
+            state.pending.insert(id, Pending { reply, deadline, _permit: permit });
+        }
+        self.send(&frame);
+    }
+
+    fn send(&self, frame: &[u8]) {
+        match self.outbox.push(self.socket.as_fd(), frame) {
+            Pushed::Done => {}
+            Pushed::WakeDrainer => self.drain_wake.notify_one(),
+            // The reader sees the closed channel and fails everything.
+            Pushed::Closed => {}
+        }
+    }
+
+    fn cancel_in_child(&self, id: u64) {
+        let mut frame = Vec::with_capacity(16);
+        if encode_frame(&mut frame, &Header::new(FrameKind::Cancel, id), &(), self.limits.max_frame_size).is_ok() {
+            self.send(&frame);
+        }
+    }
+
+    fn complete(&self, id: u64, result: Result<Bytes, PythonExecutionError>) {
+        let pending = self.state().pending.remove(&id);
+        // A reply for an id that is no longer pending belongs to a call that was cancelled or
+        // timed out: the caller has already been answered.
+        if let Some(pending) = pending {
+            pending.reply.complete(result);
+        }
+    }
+
+    /// Fails every pending call and every later one with `err` (the first error wins).
+    pub(crate) fn fail_all(&self, err: PythonExecutionError) {
+        let (pending, err) = {
+            let mut state = self.state();
+            let err = state.dead.get_or_insert(err).clone();
+            (std::mem::take(&mut state.pending), err)
+        };
+        self.window.close();
+        self.outbox.close();
+        // Lets the drainer see the closed outbox and end.
+        self.drain_wake.notify_one();
+        for (_, pending) in pending {
+            pending.reply.complete(Err(err.clone()));
+        }
+    }
+
+    fn sweep(&self) {
+        let now = Instant::now();
+        let (abandoned, overdue) = {
+            let mut state = self.state();
+            let abandoned: Vec<u64> = state.pending.extract_if(|_, p| p.reply.is_closed()).map(|(id, _)| id).collect();
+            let overdue: Vec<(u64, Pending)> =
+                state.pending.extract_if(|_, p| p.deadline.is_some_and(|(at, _)| at <= now)).collect();
+            (abandoned, overdue)
+        };
+        for id in abandoned {
+            self.cancel_in_child(id);
+        }
+        for (id, pending) in overdue {
+            self.cancel_in_child(id);
+            let timeout = pending.deadline.map_or(Duration::ZERO, |(_, t)| t);
+            pending.reply.complete(Err(PythonExecutionError::CallTimedOut { timeout }));
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.state().pending.is_empty()
+    }
+
+    /// Asks the child to exit: pending calls are cancelled, the child gets a shutdown frame and
+    /// the grace period, then it is killed. Returns once it has been reaped.
+    pub(crate) async fn shutdown(&self) {
+        self.fail_all(PythonExecutionError::Cancelled);
+        let mut frame = Vec::with_capacity(16);
+        if encode_frame(&mut frame, &Header::new(FrameKind::Shutdown, 0), &(), self.limits.max_frame_size).is_ok() {
+            // The outbox is closed by now; this frame goes straight out if the socket takes it.
+            let _ = crate::outbox::send_nonblocking(self.socket.as_fd(), &frame);
+        }
+        let _ = self.control.send(Control::Shutdown).await;
+        let mut exit = self.exit.clone();
+        let _ = exit.wait_for(Option::is_some).await;
+    }
+
+    /// Kills the child at once (used when the channel can no longer be trusted).
+    fn kill(&self) {
+        let _ = self.control.try_send(Control::Kill);
+    }
+}
+
+fn check_welcome(frame: &Frame, hello: &Hello) -> Result<Welcome, String> {
+    if frame.header.kind != FrameKind::Welcome {
+        return Err(format!("expected a welcome frame, got {:?}", frame.header.kind));
+    }
+    let (magic, version) = crate::protocol::peek_version(&frame.body).map_err(|e| e.to_string())?;
+    if magic != MAGIC {
+        return Err(format!("the child is not a snake child (magic {magic:?})"));
+    }
+    if version != PROTOCOL_VERSION {
+        return Err(format!("the child speaks protocol version {version}, the parent {PROTOCOL_VERSION}"));
+    }
+    let welcome: Welcome = frame.decode_body().map_err(|e| e.to_string())?;
+    if welcome.outcome.is_ok() && welcome.fingerprint != hello.fingerprint {
+        return Err(format!(
+            "message type fingerprint mismatch: parent {:#018x}, child {:#018x}",
+            hello.fingerprint, welcome.fingerprint
+        ));
+    }
+    Ok(welcome)
+}
+
+async fn write_all(socket: &UnixStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        socket.writable().await?;
+        match socket.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads until one whole frame is buffered. Only used before the reader task exists.
+async fn read_frame(
+    socket: &UnixStream,
+    decoder: &FrameDecoder,
+    buf: &mut BytesMut,
+) -> Result<Option<Frame>, ProtocolError> {
+    loop {
+        if let Some(frame) = decoder.decode(buf)? {
+            return Ok(Some(frame));
+        }
+        socket.readable().await?;
+        match socket.try_read_buf(buf) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn read_loop(conn: Arc<Connection>, decoder: FrameDecoder, mut buf: BytesMut) {
+    let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let failure = 'read: loop {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    if let Err(err) = dispatch(&conn, frame) {
+                        break 'read Some(err);
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => break 'read Some(err),
+            }
+        }
+        tokio::select! {
+            biased;
+            ready = conn.socket.readable() => {
+                if let Err(err) = ready {
+                    break 'read Some(err.into());
+                }
+                if buf.capacity() - buf.len() < 16 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+                match conn.socket.try_read_buf(&mut buf) {
+                    Ok(0) => break 'read None,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => break 'read Some(e.into()),
+                }
+            }
+            _ = sweep.tick(), if conn.has_pending() || conn.limits.call_timeout.is_some() => conn.sweep(),
+        }
+    };
+    match failure {
+        Some(err) => {
+            tracing::error!(child_pid = conn.info.pid, error = %err, "closing the channel to the python child");
+            conn.fail_all(PythonExecutionError::Protocol(err));
+            conn.kill();
+        }
+        None => {
+            // End of stream: the child exited or closed the channel. Report how it exited.
+            let mut exit = conn.exit.clone();
+            let status = tokio::time::timeout(EXIT_STATUS_WAIT, exit.wait_for(Option::is_some))
+                .await
+                .ok()
+                .and_then(|status| status.ok().and_then(|s| *s));
+            if status.is_none() {
+                conn.kill();
+            }
+            conn.fail_all(PythonExecutionError::ChildExited {
+                status: status.unwrap_or(ExitStatus::Unknown),
+                stderr_tail: conn.stderr_tail.lines(),
+            });
+        }
+    }
+}
+
+fn dispatch(conn: &Connection, frame: Frame) -> Result<(), ProtocolError> {
+    let Header { kind, id, .. } = frame.header;
+    match kind {
+        FrameKind::Reply => conn.complete(id, Ok(frame.body)),
+        FrameKind::Error => {
+            let err: PythonExecutionError = frame.decode_body()?;
+            conn.complete(id, Err(err));
+        }
+        other => return Err(ProtocolError::Unexpected { kind: other }),
+    }
+    Ok(())
+}
+
+async fn drain_loop(conn: Arc<Connection>) {
+    loop {
+        conn.drain_wake.notified().await;
+        if conn.outbox.is_closed() {
+            return;
+        }
+        while let Some(chunk) = conn.outbox.take_backlog() {
+            if write_all(&conn.socket, &chunk).await.is_err() {
+                conn.outbox.close();
+                break;
+            }
+        }
+    }
+}
+
+async fn supervise(
+    mut child: tokio::process::Child,
+    conn: std::sync::Weak<Connection>,
+    mut control: mpsc::Receiver<Control>,
+    exit_tx: watch::Sender<Option<ExitStatus>>,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+) {
+    let grace = conn.upgrade().map_or(Duration::ZERO, |c| c.limits.shutdown_grace);
+    let status = tokio::select! {
+        status = child.wait() => status,
+        command = control.recv() => {
+            match command {
+                Some(Control::Shutdown) => match tokio::time::timeout(grace, child.wait()).await {
+                    Ok(status) => status,
+                    Err(_) => {
+                        let _ = child.start_kill();
+                        child.wait().await
+                    }
+                },
+                Some(Control::Kill) | None => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            }
+        }
+    };
+    let status = status.map(ExitStatus::from_std).unwrap_or(ExitStatus::Unknown);
+    finish_pumps(pumps).await;
+    let _ = exit_tx.send(Some(status));
+    if let Some(conn) = conn.upgrade() {
+        conn.fail_all(PythonExecutionError::ChildExited { status, stderr_tail: conn.stderr_tail.lines() });
+    }
+}
+
+async fn wait_status(child: &mut tokio::process::Child) -> ExitStatus {
+    match tokio::time::timeout(EXIT_STATUS_WAIT, child.wait()).await {
+        Ok(Ok(status)) => ExitStatus::from_std(status),
+        _ => {
+            let _ = child.start_kill();
+            child.wait().await.map(ExitStatus::from_std).unwrap_or(ExitStatus::Unknown)
+        }
+    }
+}
+
+/// Lets the output pumps read what the child wrote before it exited, so the stderr tail in an
+/// error is complete; bounded, in case a grandchild holds the pipe open.
+async fn finish_pumps(pumps: Vec<tokio::task::JoinHandle<()>>) {
+    let all = async {
+        for pump in pumps {
+            let _ = pump.await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), all).await;
+}

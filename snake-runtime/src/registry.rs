@@ -1,0 +1,247 @@
+//! The actors a binary can run as a child, and the entry point that decides, before any user
+//! code, whether this process is a parent or a child.
+//!
+//! A child is the same executable started again with [`ENV_CHILD_FD`] set. Its `main` (generated
+//! by `#[snake::main]` or `setup_python_subprocess_system!`) calls [`enter`], which never returns
+//! in a child: it reads the parent's [`Hello`], looks the requested actor up in the registry and
+//! serves it. Entries come from two places: the `actors = {...}` list of the declarative macro and
+//! `inventory` submissions (made by [`register_actor!`](crate::register_actor) and, later, by the
+//! derive macros), so a binary need not list its actors twice.
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pyo3::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::RuntimeConfig;
+use crate::error::{ConversionDirection, ProtocolError, PythonExecutionError};
+use crate::message::{ChildCallbackMessage, ChildMessage};
+use crate::protocol::{
+    self, ChildInfo, FrameDecoder, FrameKind, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome, encode_frame,
+};
+use crate::serde_py;
+
+/// Set in a child's environment to the number of its end of the socketpair.
+pub const ENV_CHILD_FD: &str = "SNAKE_CHILD_FD";
+
+/// How long a started child waits for the parent's hello before giving up.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Converts one method's request to Python and its reply back, for the child.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodCodec {
+    /// Decodes the postcard request and builds the Python argument.
+    pub request_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
+    /// Converts the Python return value and appends it postcard-encoded.
+    pub reply_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
+}
+
+impl MethodCodec {
+    /// The codec for a message type and its reply, through [`serde_py`].
+    pub const fn serde<M: ChildMessage>() -> Self {
+        Self { request_to_python: request_to_python::<M>, reply_from_python: reply_from_python::<M::Reply> }
+    }
+}
+
+fn request_to_python<'py, M: DeserializeOwned + Serialize>(
+    py: Python<'py>,
+    body: &[u8],
+) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+    let value: M = postcard::from_bytes(body)
+        .map_err(|e| ProtocolError::Decode { kind: FrameKind::Call, message: e.to_string() })?;
+    serde_py::to_python_at(py, &value, "request")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Request, error })
+}
+
+fn reply_from_python<R: DeserializeOwned + Serialize>(
+    value: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> Result<(), PythonExecutionError> {
+    let reply: R = serde_py::from_python_at(value, "reply")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Reply, error })?;
+    postcard::to_extend(&reply, std::mem::take(out))
+        .map(|filled| *out = filled)
+        .map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+}
+
+/// One actor a child can serve.
+#[derive(Clone, Copy, Debug)]
+pub struct ChildEntry {
+    /// The registry key the parent asks for.
+    pub key: fn() -> &'static str,
+    /// Fingerprint of the message types, compared in the handshake.
+    pub fingerprint: fn() -> u64,
+    /// The codec of each method, by method index.
+    pub codecs: fn() -> Vec<MethodCodec>,
+}
+
+inventory::collect!(ChildEntry);
+
+impl ChildEntry {
+    /// The entry of the low-level `PythonActor<M, C>`: one method, converted with `serde_py`.
+    pub const fn actor<M: ChildMessage, C: ChildCallbackMessage>() -> Self {
+        Self { key: actor_key::<M, C>, fingerprint: actor_fingerprint::<M, C>, codecs: single_codec::<M> }
+    }
+}
+
+fn single_codec<M: ChildMessage>() -> Vec<MethodCodec> {
+    vec![MethodCodec::serde::<M>()]
+}
+
+/// The registry key of `PythonActor<M, C>`.
+pub fn actor_key<M: ChildMessage, C: ChildCallbackMessage>() -> &'static str {
+    std::any::type_name::<crate::actor::PythonActor<M, C>>()
+}
+
+/// The fingerprint of `PythonActor<M, C>`'s message types.
+pub fn actor_fingerprint<M: ChildMessage, C: ChildCallbackMessage>() -> u64 {
+    protocol::fingerprint(&[
+        std::any::type_name::<M>(),
+        std::any::type_name::<M::Reply>(),
+        std::any::type_name::<C>(),
+        std::any::type_name::<C::Reply>(),
+    ])
+}
+
+static EXPLICIT: OnceLock<&'static [ChildEntry]> = OnceLock::new();
+
+/// Finds an actor by key among the explicit and the `inventory` entries.
+pub(crate) fn find(key: &str) -> Option<ChildEntry> {
+    let explicit = EXPLICIT.get().copied().unwrap_or_default();
+    explicit.iter().chain(inventory::iter::<ChildEntry>).find(|entry| (entry.key)() == key).copied()
+}
+
+/// Whether `main` went through [`enter`], i.e. the current executable can serve as a child.
+pub(crate) fn entered() -> bool {
+    EXPLICIT.get().is_some()
+}
+
+/// The shared body of `#[snake::main]` and `setup_python_subprocess_system!`.
+///
+/// In a child this never returns: it builds the runtime `child_init` asks for, serves the
+/// requested actor and exits. In the parent it records the explicit entries and returns, and the
+/// caller runs the user's main.
+pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> RuntimeConfig) {
+    let _ = EXPLICIT.set(explicit);
+    let Some(fd) = std::env::var_os(ENV_CHILD_FD) else { return };
+    let fd: Option<RawFd> = fd.to_str().and_then(|s| s.parse().ok());
+    let Some(fd) = fd else {
+        eprintln!("snake child: {ENV_CHILD_FD} is not a file descriptor number");
+        crate::child::exit(2);
+    };
+    // SAFETY: the parent passed this descriptor, open and not shared with anything else, and no
+    // other code in this process has run yet that could have claimed it.
+    let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    // Subprocesses that Python code starts must not inherit the channel.
+    // SAFETY: `fd` is open (owned by `stream`); F_SETFD only changes its close-on-exec flag.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let runtime = child_init().build().unwrap_or_else(|err| {
+        eprintln!("snake child: could not build the tokio runtime child_init asked for: {err}");
+        crate::child::exit(2);
+    });
+    // The child's own Rust async work runs here; keep it alive for the life of the process.
+    std::thread::Builder::new()
+        .name("snake-child-runtime".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .ok();
+    serve_child(stream)
+}
+
+fn serve_child(stream: UnixStream) -> ! {
+    let hello = match read_hello(&stream) {
+        Ok(hello) => hello,
+        Err(err) => {
+            eprintln!("snake child: no valid hello from the parent: {err}");
+            crate::child::exit(2);
+        }
+    };
+    let refuse = |reason: PythonExecutionError, fingerprint: u64| -> ! {
+        let welcome = Welcome {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            fingerprint,
+            info: ChildInfo { pid: std::process::id(), ..ChildInfo::default() },
+            outcome: Err(reason),
+        };
+        let mut buf = Vec::new();
+        if encode_frame(&mut buf, &Header::new(FrameKind::Welcome, 0), &welcome, hello.max_frame_size as usize).is_ok()
+        {
+            let _ = std::io::Write::write_all(&mut &stream, &buf);
+        }
+        crate::child::exit(3);
+    };
+    let Some(entry) = find(&hello.actor) else {
+        refuse(PythonExecutionError::ActorNotRegistered { actor: hello.actor.clone() }, 0)
+    };
+    let fingerprint = (entry.fingerprint)();
+    if fingerprint != hello.fingerprint {
+        refuse(
+            PythonExecutionError::HandshakeFailed {
+                reason: format!(
+                    "message type fingerprint mismatch for `{}`: parent {:#018x}, child {fingerprint:#018x} \
+                     (the child binary was built from other message types)",
+                    hello.actor, hello.fingerprint
+                ),
+                stderr_tail: Vec::new(),
+            },
+            fingerprint,
+        );
+    }
+    crate::child::serve(stream, hello, fingerprint, (entry.codecs)())
+}
+
+fn read_hello(stream: &UnixStream) -> Result<Hello, ProtocolError> {
+    stream.set_read_timeout(Some(HELLO_TIMEOUT))?;
+    let decoder = FrameDecoder::new(protocol::DEFAULT_MAX_FRAME_SIZE);
+    let mut buf = BytesMut::new();
+    let mut scratch = [0u8; 4096];
+    let frame = loop {
+        if let Some(frame) = decoder.decode(&mut buf)? {
+            break frame;
+        }
+        let n = (&*stream).read(&mut scratch)?;
+        if n == 0 {
+            return Err(ProtocolError::Io { message: "the parent closed the channel".into() });
+        }
+        buf.extend_from_slice(&scratch[..n]);
+    };
+    stream.set_read_timeout(None)?;
+    if frame.header.kind != FrameKind::Hello {
+        return Err(ProtocolError::Unexpected { kind: frame.header.kind });
+    }
+    let (magic, version) = protocol::peek_version(&frame.body)?;
+    if magic != MAGIC || version != PROTOCOL_VERSION {
+        return Err(ProtocolError::BadHeader {
+            message: format!("parent speaks {magic:?} v{version}, this child {MAGIC:?} v{PROTOCOL_VERSION}"),
+        });
+    }
+    frame.decode_body()
+}
+
+/// Registers `PythonActor<M>` (or `PythonActor<M, C>`) so that this binary can serve it as a
+/// child without listing it in `setup_python_subprocess_system!`.
+///
+/// ```
+/// # use serde::{Serialize, Deserialize};
+/// #[derive(Serialize, Deserialize)]
+/// struct Greet { name: String }
+/// impl snake::ChildMessage for Greet { type Reply = String; }
+/// snake::register_actor!(Greet);
+/// ```
+#[macro_export]
+macro_rules! register_actor {
+    ($msg:ty $(,)?) => {
+        $crate::register_actor!($msg, $crate::NoCallback);
+    };
+    ($msg:ty, $callback:ty $(,)?) => {
+        $crate::__private::inventory::submit! {
+            $crate::__private::ChildEntry::actor::<$msg, $callback>()
+        }
+    };
+}

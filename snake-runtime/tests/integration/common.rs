@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use kameo::error::SendError;
+use libtest_mimic::{Failed, Trial};
+use snake::{PythonChildProcessBuilder, PythonConfig, PythonExecutionError};
+
+/// A test that runs on its own multi-thread runtime.
+pub fn trial<F, Fut>(name: &'static str, test: F) -> Trial
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    Trial::test(name, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Failed::from(format!("runtime: {e}")))?;
+        runtime.block_on(test());
+        Ok(())
+    })
+}
+
+/// The directory of the test handlers.
+pub fn python_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("python")
+}
+
+/// A config for `module.function` in the test handlers directory.
+pub fn config(module: &str, function: &str) -> PythonConfig {
+    PythonConfig {
+        module_name: module.into(),
+        function_name: function.into(),
+        module_path: python_dir().display().to_string(),
+        ..PythonConfig::default()
+    }
+}
+
+/// A builder for `handlers.function`.
+pub fn builder(function: &str) -> PythonChildProcessBuilder {
+    PythonChildProcessBuilder::new(config("handlers", function))
+}
+
+/// The `PythonExecutionError` inside a failed `ask`.
+pub fn handler_error<T: std::fmt::Debug, M>(
+    result: Result<T, SendError<M, PythonExecutionError>>,
+) -> PythonExecutionError {
+    match result {
+        Err(SendError::HandlerError(err)) => err,
+        Err(other) => panic!("expected a handler error, got {other:?}"),
+        Ok(value) => panic!("expected an error, got {value:?}"),
+    }
+}
+
+/// Whether a process with this pid is alive (a zombie waiting to be reaped is not).
+pub fn process_exists(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .is_some_and(|zombie| !zombie)
+}
+
+/// Whether a process with this pid exists at all, zombie or not.
+pub fn pid_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits up to `secs` for a process to disappear.
+pub async fn wait_gone(pid: u32, secs: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if !process_exists(pid) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

@@ -1,0 +1,27 @@
+//! Runtime behaviour through real child processes.
+//!
+//! This binary is its own Python child: `setup_python_subprocess_system!` generates `main`,
+//! which serves the requested actor when the test re-executes itself as a child, and otherwise
+//! runs the tests (with libtest-mimic, so filtering and output are the usual `cargo test` ones).
+
+mod calls;
+mod common;
+mod errors;
+mod lifecycle;
+mod messages;
+mod roundtrip;
+
+use messages::Listed;
+
+snake::setup_python_subprocess_system! {
+    actors = { (snake::PythonActor<Listed>, Listed, snake::NoCallback) },
+    child_init = { snake::RuntimeConfig::default() },
+    parent_init = {
+        if let Some(code) = lifecycle::run_helper_role() {
+            std::process::exit(code);
+        }
+        let args = libtest_mimic::Arguments::from_args();
+        let trials: Vec<_> = [calls::trials(), errors::trials(), lifecycle::trials(), roundtrip::trials()].into_iter().flatten().collect();
+        libtest_mimic::run(&args, trials).exit()
+    },
+}

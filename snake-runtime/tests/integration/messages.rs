@@ -1,0 +1,152 @@
+//! The message types the tests send, each registered so the test binary can serve it as a child.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use snake::ChildMessage;
+
+macro_rules! message {
+    ($msg:ty => $reply:ty) => {
+        impl ChildMessage for $msg {
+            type Reply = $reply;
+        }
+        snake::register_actor!($msg);
+    };
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Text {
+    pub text: String,
+}
+message!(Text => Text);
+
+/// Listed in `setup_python_subprocess_system!` rather than registered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Listed {
+    pub n: i64,
+}
+impl ChildMessage for Listed {
+    type Reply = Listed;
+}
+
+/// Not registered anywhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unregistered;
+impl ChildMessage for Unregistered {
+    type Reply = ();
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Shape {
+    Point,
+    Circle(f64),
+    Segment(i32, i32),
+    Rect { w: u16, h: u16 },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Leaf {
+    pub name: String,
+    pub tags: BTreeSet<String>,
+    pub shape: Shape,
+    pub weight: Option<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    pub leaves: Vec<Leaf>,
+    pub index: BTreeMap<String, Vec<Option<Leaf>>>,
+    pub by_id: BTreeMap<u32, (i8, u64, char)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub root: Branch,
+    pub children: Vec<Tree>,
+    pub raw: Vec<u8>,
+    pub big: i128,
+    pub flag: bool,
+    pub unit: (),
+}
+message!(Tree => Tree);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Jitter {
+    pub id: u64,
+}
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JitterReply {
+    pub id: u64,
+    pub doubled: u64,
+    pub tag: String,
+}
+message!(Jitter => JitterReply);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    pub id: u64,
+    pub slow: bool,
+    pub seconds: f64,
+}
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkReply {
+    pub id: u64,
+    pub peak: u32,
+}
+message!(Work => WorkReply);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scores;
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub score: f64,
+}
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub items: Vec<Item>,
+}
+message!(Scores => Report);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exit {
+    pub code: i32,
+    pub delay: f64,
+}
+message!(Exit => ());
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hang {
+    pub id: u64,
+    pub report: bool,
+}
+message!(Hang => Vec<u64>);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lines {
+    pub lines: u32,
+}
+message!(Lines => u32);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GetPrefix;
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prefix {
+    pub prefix: String,
+    pub executable: String,
+    pub version: String,
+}
+message!(GetPrefix => Prefix);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GetEnv;
+message!(GetEnv => Vec<String>);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Big {
+    pub size: u64,
+}
+message!(Big => String);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Corrupt;
+message!(Corrupt => ());

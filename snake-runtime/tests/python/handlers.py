@@ -1,0 +1,107 @@
+"""Handlers the runtime's integration tests call in real child processes."""
+
+import asyncio
+import os
+import random
+import sys
+import time
+
+
+def echo(msg):
+    return msg
+
+
+async def echo_async(msg):
+    await asyncio.sleep(0)
+    return msg
+
+
+def fail(msg):
+    raise ValueError(f"bad value: {msg['text']}")
+
+
+async def fail_async(msg):
+    await asyncio.sleep(0)
+    raise KeyError(msg["text"])
+
+
+async def jitter(msg):
+    """Sleeps a random few milliseconds, then answers with values derived from the request."""
+    await asyncio.sleep(random.uniform(0.001, 0.005))
+    return {"id": msg["id"], "doubled": msg["id"] * 2, "tag": f"t{msg['id']}"}
+
+
+_running = 0
+_peak = 0
+
+
+def slow_or_fast(msg):
+    """Slow calls sleep (releasing the GIL); fast ones answer at once. Reports concurrency."""
+    global _running, _peak
+    _running += 1
+    _peak = max(_peak, _running)
+    try:
+        if msg["slow"]:
+            time.sleep(msg["seconds"])
+        return {"id": msg["id"], "peak": _peak}
+    finally:
+        _running -= 1
+
+
+def wrong_type(msg):
+    return {"id": msg["id"], "doubled": "not a number", "tag": "x"}
+
+
+def wrong_nested(msg):
+    return {"items": [{"score": 1.0}, {"score": 2.0}, {"score": 3.0}, {"score": "high"}]}
+
+
+def exit_now(msg):
+    """Exits the whole child immediately, mid-call."""
+    if msg["delay"]:
+        time.sleep(msg["delay"])
+    os._exit(msg["code"])
+
+
+async def hang(msg):
+    """Never answers on its own; records cancellation so a later call can observe it."""
+    if msg["report"]:
+        return list(_cancelled)
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        _cancelled.append(msg["id"])
+        raise
+    return msg
+
+
+_cancelled: list = []
+
+
+def chatty(msg):
+    """Writes a lot to stdout and stderr; neither may corrupt the protocol or block the child."""
+    for i in range(msg["lines"]):
+        print(f"stdout line {i} " + "x" * 100)
+        print(f"stderr line {i}", file=sys.stderr)
+    return msg["lines"]
+
+
+def prefix(_msg):
+    return {"prefix": sys.prefix, "executable": sys.executable, "version": sys.version.split()[0]}
+
+
+def environment(_msg):
+    return sorted(os.environ.keys())
+
+
+def big(msg):
+    return "y" * msg["size"]
+
+
+not_callable = 42
+
+
+def corrupt(_msg):
+    """Writes a frame header announcing 4 GiB straight into the channel."""
+    os.write(int(os.environ["SNAKE_CHILD_FD"]), b"\xff\xff\xff\xff")
+    time.sleep(5)
