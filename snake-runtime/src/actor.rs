@@ -1,6 +1,7 @@
 //! The low-level API: [`PythonChildProcessBuilder`] spawns a child, [`PythonActor`] is the kameo
 //! actor that fronts it.
 
+use std::any::TypeId;
 use std::convert::Infallible;
 use std::ffi::OsString;
 use std::marker::PhantomData;
@@ -16,6 +17,7 @@ use kameo::reply::DelegatedReply;
 use serde::de::DeserializeOwned;
 use tracing::Level;
 
+use crate::callback::{CallbackDispatch, HandlerDispatch};
 use crate::config::PythonConfig;
 use crate::connection::{Connection, Limits, ReplyTo};
 use crate::error::{ProtocolError, PythonExecutionError};
@@ -23,6 +25,7 @@ use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCall
 use crate::protocol::{self, ChildInfo, HandlerMode, Hello, MAGIC, MethodSpec, PROTOCOL_VERSION};
 use crate::registry;
 use crate::spawn::{self, ProcessSpec};
+use crate::stream::{ReplyStream, Streaming};
 
 /// A Python child process as a kameo actor: `ask(msg)` sends `msg` to the configured Python
 /// function and resolves to its converted return value.
@@ -35,6 +38,7 @@ use crate::spawn::{self, ProcessSpec};
 /// (kameo's `wait_for_shutdown` returns earlier, when the mailbox closes).
 pub struct PythonActor<M, C = NoCallback> {
     connection: Arc<Connection>,
+    stream_window: u32,
     _types: PhantomData<fn() -> (M, C)>,
 }
 
@@ -72,6 +76,15 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> 
     }
 }
 
+impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonActor<M, C> {
+    type Reply = Result<ReplyStream<M::Reply>, PythonExecutionError>;
+
+    async fn handle(&mut self, msg: Streaming<M>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let (id, items) = self.connection.open_stream(0, msg.0, self.stream_window).await?;
+        Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<M::Reply>))
+    }
+}
+
 /// Asks a [`PythonActor`] for the facts its child reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GetChildInfo;
@@ -84,10 +97,13 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<GetChildInfo> for PythonA
     }
 }
 
-fn decode_boxed<R: DeserializeOwned + Send + 'static>(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
+fn decode<R: DeserializeOwned>(body: &[u8]) -> Result<R, PythonExecutionError> {
     postcard::from_bytes::<R>(body)
-        .map(|reply| Box::new(reply) as BoxReply)
         .map_err(|e| ProtocolError::Decode { kind: protocol::FrameKind::Reply, message: e.to_string() }.into())
+}
+
+fn decode_boxed<R: DeserializeOwned + Send + 'static>(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
+    decode::<R>(body).map(|reply| Box::new(reply) as BoxReply)
 }
 
 /// Configures and spawns a Python child process.
@@ -123,6 +139,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     max_frame_size: usize,
     max_in_flight: usize,
     sync_workers: u16,
+    stream_window: u32,
     _callback: PhantomData<fn() -> C>,
 }
 
@@ -154,6 +171,7 @@ impl PythonChildProcessBuilder {
             max_frame_size: protocol::DEFAULT_MAX_FRAME_SIZE,
             max_in_flight: 1024,
             sync_workers: 4,
+            stream_window: 32,
             _callback: PhantomData,
         }
     }
@@ -185,6 +203,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             max_frame_size: self.max_frame_size,
             max_in_flight: self.max_in_flight,
             sync_workers: self.sync_workers,
+            stream_window: self.stream_window,
             _callback: PhantomData,
         }
     }
@@ -259,6 +278,14 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         self
     }
 
+    /// How many items of a stream the child may produce ahead of the consumer (its credit
+    /// window). A slow consumer holds the generator at most this far ahead.
+    #[must_use]
+    pub fn stream_window(mut self, items: u32) -> Self {
+        self.stream_window = items.max(1);
+        self
+    }
+
     /// Spawns the child, completes the handshake and starts the actor. Fails with a typed error
     /// (module not found, import failed, function missing, handshake timed out, ...) before any
     /// request is sent to a child that is not ready.
@@ -307,9 +334,13 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             call_timeout: self.call_timeout,
             shutdown_grace: self.shutdown_grace,
         };
+        let callbacks: Option<Arc<dyn CallbackDispatch>> = if TypeId::of::<C>() == TypeId::of::<NoCallback>() {
+            None
+        } else {
+            Some(Arc::new(HandlerDispatch::<C, H>::new(self.callback_handler)))
+        };
         let spawned = spawn::spawn(&spec)?;
-        let connection = Connection::establish(spawned, &hello, limits).await?;
-        drop(self.callback_handler);
-        Ok(PythonActor::spawn(PythonActor { connection, _types: PhantomData }))
+        let connection = Connection::establish(spawned, &hello, limits, callbacks).await?;
+        Ok(PythonActor::spawn(PythonActor { connection, stream_window: self.stream_window, _types: PhantomData }))
     }
 }

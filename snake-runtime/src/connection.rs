@@ -28,11 +28,12 @@ use serde::Serialize;
 use tokio::net::UnixStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
+use crate::callback::CallbackDispatch;
 use crate::error::{ExitStatus, ProtocolError, PythonExecutionError};
 use crate::outbox::{Outbox, Pushed};
 use crate::protocol::{
     ChildInfo, Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome,
-    encode_frame,
+    encode_frame, encode_frame_with,
 };
 use crate::spawn::{Spawned, StderrTail};
 
@@ -83,10 +84,42 @@ impl ReplyTo {
     }
 }
 
+/// Channel of a stream's items; one slot more than the credit window, for its final error.
+type ItemSender = mpsc::Sender<Result<Bytes, PythonExecutionError>>;
+
+enum Waiting {
+    /// One reply.
+    Call { reply: ReplyTo, deadline: Option<(Instant, Duration)> },
+    /// Items until the end or an error.
+    Stream { items: ItemSender },
+}
+
 struct Pending {
-    reply: ReplyTo,
-    deadline: Option<(Instant, Duration)>,
+    waiting: Waiting,
     _permit: OwnedSemaphorePermit,
+}
+
+impl Pending {
+    fn abandoned(&self) -> bool {
+        match &self.waiting {
+            Waiting::Call { reply, .. } => reply.is_closed(),
+            Waiting::Stream { items } => items.is_closed(),
+        }
+    }
+
+    fn overdue(&self, now: Instant) -> bool {
+        matches!(self.waiting, Waiting::Call { deadline: Some((at, _)), .. } if at <= now)
+    }
+
+    fn fail(self, err: PythonExecutionError) {
+        match self.waiting {
+            Waiting::Call { reply, .. } => reply.complete(Err(err)),
+            // There is always room for the final error: credit bounds the items in the channel.
+            Waiting::Stream { items } => {
+                let _ = items.try_send(Err(err));
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -114,6 +147,8 @@ pub(crate) struct Connection {
     stderr_tail: StderrTail,
     control: mpsc::Sender<Control>,
     exit: watch::Receiver<Option<ExitStatus>>,
+    callbacks: Option<Arc<dyn CallbackDispatch>>,
+    callback_slots: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -128,6 +163,7 @@ impl Connection {
         spawned: Spawned,
         hello: &Hello,
         limits: Limits,
+        callbacks: Option<Arc<dyn CallbackDispatch>>,
     ) -> Result<Arc<Self>, PythonExecutionError> {
         let Spawned { mut child, socket, stderr_tail, pumps } = spawned;
         let io_error = |e: io::Error| PythonExecutionError::Protocol(e.into());
@@ -206,6 +242,8 @@ impl Connection {
             stderr_tail,
             control: control_tx,
             exit: exit_rx,
+            callbacks,
+            callback_slots: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
         });
         tokio::spawn(supervise(child, Arc::downgrade(&connection), control_rx, exit_tx, pumps));
         tokio::spawn(read_loop(Arc::clone(&connection), decoder, buf));
@@ -247,9 +285,53 @@ impl Connection {
                 return reply.complete(Err(dead));
             }
             let deadline = self.limits.call_timeout.map(|t| (Instant::now() + t, t));
-            state.pending.insert(id, Pending { reply, deadline, _permit: permit });
+            state.pending.insert(id, Pending { waiting: Waiting::Call { reply, deadline }, _permit: permit });
         }
         self.send(&frame);
+    }
+
+    /// Opens a streaming call: the child may send up to `window` items before it is granted more.
+    /// Returns the stream's id and the channel its items arrive on.
+    pub(crate) async fn open_stream<T: Serialize + Send>(
+        &self,
+        method: u32,
+        request: T,
+        window: u32,
+    ) -> Result<(u64, mpsc::Receiver<Result<Bytes, PythonExecutionError>>), PythonExecutionError> {
+        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
+            return Err(self.dead().unwrap_or(PythonExecutionError::Cancelled));
+        };
+        let window = window.max(1);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut frame = Vec::with_capacity(64);
+        let header = Header { kind: FrameKind::OpenStream, id, method, trace: None };
+        encode_frame(&mut frame, &header, &(window, request), self.limits.max_frame_size)?;
+        let (items, receiver) = mpsc::channel(window as usize + 1);
+        {
+            let mut state = self.state();
+            if let Some(dead) = &state.dead {
+                return Err(dead.clone());
+            }
+            state.pending.insert(id, Pending { waiting: Waiting::Stream { items }, _permit: permit });
+        }
+        self.send(&frame);
+        Ok((id, receiver))
+    }
+
+    /// Lets the child send `credit` more items of stream `id`.
+    pub(crate) fn grant_credit(&self, id: u64, credit: u32) {
+        let mut frame = Vec::with_capacity(16);
+        let header = Header { kind: FrameKind::StreamCredit, id, method: credit, trace: None };
+        if encode_frame(&mut frame, &header, &(), self.limits.max_frame_size).is_ok() {
+            self.send(&frame);
+        }
+    }
+
+    /// The consumer of stream or call `id` went away: forget it and tell the child to cancel.
+    pub(crate) fn abandon(&self, id: u64) {
+        if self.state().pending.remove(&id).is_some() {
+            self.cancel_in_child(id);
+        }
     }
 
     fn send(&self, frame: &[u8]) {
@@ -268,13 +350,102 @@ impl Connection {
         }
     }
 
-    fn complete(&self, id: u64, result: Result<Bytes, PythonExecutionError>) {
+    fn complete(&self, id: u64, result: Result<Bytes, PythonExecutionError>) -> Result<(), ProtocolError> {
         let pending = self.state().pending.remove(&id);
         // A reply for an id that is no longer pending belongs to a call that was cancelled or
         // timed out: the caller has already been answered.
-        if let Some(pending) = pending {
-            pending.reply.complete(result);
+        match pending.map(|p| p.waiting) {
+            Some(Waiting::Call { reply, .. }) => reply.complete(result),
+            Some(Waiting::Stream { items }) => match result {
+                Err(err) => {
+                    let _ = items.try_send(Err(err));
+                }
+                Ok(_) => return Err(ProtocolError::Unexpected { kind: FrameKind::Reply }),
+            },
+            None => {}
         }
+        Ok(())
+    }
+
+    fn stream_item(&self, id: u64, body: Bytes) -> Result<(), ProtocolError> {
+        let mut state = self.state();
+        let Some(Pending { waiting: Waiting::Stream { items }, .. }) = state.pending.get(&id) else {
+            // Items still in flight for a stream that was dropped.
+            return Ok(());
+        };
+        match items.try_send(Ok(body)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                state.pending.remove(&id);
+                drop(state);
+                self.cancel_in_child(id);
+                Ok(())
+            }
+            // Only a child that ignores its credit can fill the channel.
+            Err(mpsc::error::TrySendError::Full(_)) => Err(ProtocolError::Unexpected { kind: FrameKind::StreamItem }),
+        }
+    }
+
+    fn stream_end(&self, id: u64) {
+        // Dropping the sender ends the consumer's stream after the items already queued.
+        self.state().pending.remove(&id);
+    }
+
+    /// Serves a callback from the child on its own task, so a slow handler never holds up the
+    /// reader. The callback fails at once if the call that made it is gone.
+    fn callback(self: &Arc<Self>, id: u64, index: u32, body: Bytes) -> Result<(), ProtocolError> {
+        let (origin, rest) = postcard::take_from_bytes::<u64>(&body)
+            .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
+        let arg = body.slice(body.len() - rest.len()..);
+        let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
+        let refused = |message: &str| PythonExecutionError::CallbackFailed {
+            callback: name.clone(),
+            message: message.to_owned(),
+        };
+        let Some(dispatch) = self.callbacks.clone() else {
+            self.callback_reply(id, Err(refused("no callback handler is registered for this actor in the parent")));
+            return Ok(());
+        };
+        if origin != 0 && !self.state().pending.contains_key(&origin) {
+            self.callback_reply(id, Err(refused("the call that made this callback was cancelled or timed out")));
+            return Ok(());
+        }
+        let Ok(slot) = Arc::clone(&self.callback_slots).try_acquire_owned() else {
+            self.callback_reply(id, Err(refused("too many callbacks in flight")));
+            return Ok(());
+        };
+        let conn = Arc::clone(self);
+        tokio::spawn(async move {
+            let result = dispatch.call(index, arg).await;
+            conn.callback_reply(id, result);
+            drop(slot);
+        });
+        Ok(())
+    }
+
+    fn callback_reply(&self, id: u64, result: Result<Vec<u8>, PythonExecutionError>) {
+        let mut frame = Vec::with_capacity(64);
+        let encoded = match &result {
+            Ok(body) => encode_frame_with(
+                &mut frame,
+                &Header::new(FrameKind::CallbackReply, id),
+                self.limits.max_frame_size,
+                |out| {
+                    out.extend_from_slice(body);
+                    Ok::<(), ProtocolError>(())
+                },
+            )
+            .map_err(PythonExecutionError::from),
+            Err(err) => encode_frame(&mut frame, &Header::new(FrameKind::Error, id), err, self.limits.max_frame_size)
+                .map_err(PythonExecutionError::from),
+        };
+        if let Err(err) = encoded {
+            frame.clear();
+            if encode_frame(&mut frame, &Header::new(FrameKind::Error, id), &err, self.limits.max_frame_size).is_err() {
+                return;
+            }
+        }
+        self.send(&frame);
     }
 
     /// Fails every pending call and every later one with `err` (the first error wins).
@@ -289,7 +460,7 @@ impl Connection {
         // Lets the drainer see the closed outbox and end.
         self.drain_wake.notify_one();
         for (_, pending) in pending {
-            pending.reply.complete(Err(err.clone()));
+            pending.fail(err.clone());
         }
     }
 
@@ -297,9 +468,8 @@ impl Connection {
         let now = Instant::now();
         let (abandoned, overdue) = {
             let mut state = self.state();
-            let abandoned: Vec<u64> = state.pending.extract_if(|_, p| p.reply.is_closed()).map(|(id, _)| id).collect();
-            let overdue: Vec<(u64, Pending)> =
-                state.pending.extract_if(|_, p| p.deadline.is_some_and(|(at, _)| at <= now)).collect();
+            let abandoned: Vec<u64> = state.pending.extract_if(|_, p| p.abandoned()).map(|(id, _)| id).collect();
+            let overdue: Vec<(u64, Pending)> = state.pending.extract_if(|_, p| p.overdue(now)).collect();
             (abandoned, overdue)
         };
         for id in abandoned {
@@ -307,8 +477,10 @@ impl Connection {
         }
         for (id, pending) in overdue {
             self.cancel_in_child(id);
-            let timeout = pending.deadline.map_or(Duration::ZERO, |(_, t)| t);
-            pending.reply.complete(Err(PythonExecutionError::CallTimedOut { timeout }));
+            if let Waiting::Call { reply, deadline } = pending.waiting {
+                let timeout = deadline.map_or(Duration::ZERO, |(_, t)| t);
+                reply.complete(Err(PythonExecutionError::CallTimedOut { timeout }));
+            }
         }
     }
 
@@ -447,17 +619,22 @@ async fn read_loop(conn: Arc<Connection>, decoder: FrameDecoder, mut buf: BytesM
     }
 }
 
-fn dispatch(conn: &Connection, frame: Frame) -> Result<(), ProtocolError> {
-    let Header { kind, id, .. } = frame.header;
+fn dispatch(conn: &Arc<Connection>, frame: Frame) -> Result<(), ProtocolError> {
+    let Header { kind, id, method, .. } = frame.header;
     match kind {
         FrameKind::Reply => conn.complete(id, Ok(frame.body)),
         FrameKind::Error => {
             let err: PythonExecutionError = frame.decode_body()?;
-            conn.complete(id, Err(err));
+            conn.complete(id, Err(err))
         }
-        other => return Err(ProtocolError::Unexpected { kind: other }),
+        FrameKind::StreamItem => conn.stream_item(id, frame.body),
+        FrameKind::StreamEnd => {
+            conn.stream_end(id);
+            Ok(())
+        }
+        FrameKind::Callback => conn.callback(id, method, frame.body),
+        other => Err(ProtocolError::Unexpected { kind: other }),
     }
-    Ok(())
 }
 
 async fn drain_loop(conn: Arc<Connection>) {

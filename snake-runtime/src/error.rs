@@ -137,6 +137,17 @@ pub enum PythonExecutionError {
     /// The call was cancelled (its caller went away, or the actor stopped).
     #[error("the python call was cancelled")]
     Cancelled,
+
+    /// A callback from Python into Rust failed: the Rust handler returned an error, there is no
+    /// handler, or the call that made the callback is gone. Python sees it as
+    /// `snake.CallbackError` carrying this message.
+    #[error("callback `{callback}` failed: {message}")]
+    CallbackFailed {
+        /// The callback's name.
+        callback: String,
+        /// What went wrong, in the handler's own words.
+        message: String,
+    },
 }
 
 impl PythonExecutionError {
@@ -158,6 +169,7 @@ impl PythonExecutionError {
             Self::ChildExited { .. } => "child_exited",
             Self::CallTimedOut { .. } => "call_timed_out",
             Self::Cancelled => "cancelled",
+            Self::CallbackFailed { .. } => "callback_failed",
         }
     }
 

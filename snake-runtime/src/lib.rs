@@ -34,6 +34,7 @@
 //! ```
 
 mod actor;
+mod callback;
 mod child;
 mod config;
 mod connection;
@@ -44,12 +45,16 @@ pub mod protocol;
 mod registry;
 pub mod serde_py;
 mod spawn;
+mod stream;
 
 pub use crate::actor::{GetChildInfo, PythonActor, PythonChildProcessBuilder};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
-pub use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler};
+pub use crate::message::{
+    CallbackError, CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
+};
 pub use crate::protocol::{ChildInfo, HandlerMode};
+pub use crate::stream::{ReplyStream, Streaming};
 pub use kameo;
 pub use snake_macros::main;
 
@@ -115,7 +120,7 @@ macro_rules! setup_python_subprocess_system {
 /// Not public API: what macro expansions reach for.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::registry::{ChildEntry, MethodCodec, enter};
+    pub use crate::registry::{CallbackCodec, ChildEntry, MethodCodec, enter};
     pub use inventory;
     pub use tokio;
 

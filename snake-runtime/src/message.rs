@@ -31,9 +31,53 @@ pub trait ChildCallbackMessage: Serialize + DeserializeOwned + Send + 'static {
 
 /// Answers callbacks from a Python child. Its state (a connection pool, a client) lives in the
 /// parent process.
-pub trait CallbackHandler<C: ChildCallbackMessage>: Send + 'static {
+///
+/// Callbacks are answered concurrently: each one is handled by its own clone of the handler, so
+/// share state through `Arc` (a pool handle usually is one already). The same handler may be
+/// given to several children. An `Err` reaches Python as a `snake.CallbackError` exception
+/// carrying the error's message.
+pub trait CallbackHandler<C: ChildCallbackMessage>: Clone + Send + Sync + 'static {
     /// Handles one callback.
-    fn handle(&mut self, msg: C) -> impl Future<Output = C::Reply> + Send;
+    fn handle(&mut self, msg: C) -> impl Future<Output = Result<C::Reply, CallbackError>> + Send;
+}
+
+/// Why a callback handler could not answer; Python raises `snake.CallbackError(message)`.
+///
+/// Any error converts into it with `?`, keeping its message (and its sources').
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackError {
+    message: String,
+}
+
+impl CallbackError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+
+    /// The message Python will see.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CallbackError {
+    fn from(err: E) -> Self {
+        let mut message = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self { message }
+    }
 }
 
 /// The callback type of an actor whose Python code makes no callbacks. It has no values.
@@ -49,7 +93,7 @@ impl ChildCallbackMessage for NoCallback {
 pub struct NoopCallbackHandler;
 
 impl CallbackHandler<NoCallback> for NoopCallbackHandler {
-    async fn handle(&mut self, msg: NoCallback) -> NoCallback {
+    async fn handle(&mut self, msg: NoCallback) -> Result<NoCallback, CallbackError> {
         match msg {}
     }
 }

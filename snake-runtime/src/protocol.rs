@@ -60,6 +60,9 @@ pub enum FrameKind {
     Log = 11,
     /// Parent -> child: finish in-flight work and exit.
     Shutdown = 12,
+    /// Parent -> child: call a generator method and stream its items back. The body is the
+    /// initial credit (`u32`) followed by the request value.
+    OpenStream = 13,
 }
 
 /// W3C trace context of the span that sent a frame (the `traceparent` fields).

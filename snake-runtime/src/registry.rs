@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::child::CallbackCodec;
 use crate::config::RuntimeConfig;
 use crate::error::{ConversionDirection, ProtocolError, PythonExecutionError};
 use crate::message::{ChildCallbackMessage, ChildMessage};
@@ -79,6 +80,8 @@ pub struct ChildEntry {
     pub fingerprint: fn() -> u64,
     /// The codec of each method, by method index.
     pub codecs: fn() -> Vec<MethodCodec>,
+    /// The codec of each callback, by callback index.
+    pub callbacks: fn() -> Vec<CallbackCodec>,
 }
 
 inventory::collect!(ChildEntry);
@@ -86,8 +89,53 @@ inventory::collect!(ChildEntry);
 impl ChildEntry {
     /// The entry of the low-level `PythonActor<M, C>`: one method, converted with `serde_py`.
     pub const fn actor<M: ChildMessage, C: ChildCallbackMessage>() -> Self {
-        Self { key: actor_key::<M, C>, fingerprint: actor_fingerprint::<M, C>, codecs: single_codec::<M> }
+        Self {
+            key: actor_key::<M, C>,
+            fingerprint: actor_fingerprint::<M, C>,
+            codecs: single_codec::<M>,
+            callbacks: callback_codec::<C>,
+        }
     }
+}
+
+fn callback_codec<C: ChildCallbackMessage>() -> Vec<CallbackCodec> {
+    if std::any::TypeId::of::<C>() == std::any::TypeId::of::<crate::NoCallback>() {
+        Vec::new()
+    } else {
+        vec![CallbackCodec::serde::<C>()]
+    }
+}
+
+impl CallbackCodec {
+    /// The codec for a callback message type and its reply, through [`serde_py`].
+    pub const fn serde<C: ChildCallbackMessage>() -> Self {
+        Self {
+            name: std::any::type_name::<C>,
+            arg_from_python: callback_arg_from_python::<C>,
+            reply_to_python: callback_reply_to_python::<C::Reply>,
+        }
+    }
+}
+
+fn callback_arg_from_python<C: DeserializeOwned + Serialize>(
+    value: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> Result<(), PythonExecutionError> {
+    let arg: C = serde_py::from_python_at(value, "callback")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })?;
+    postcard::to_extend(&arg, std::mem::take(out))
+        .map(|filled| *out = filled)
+        .map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+}
+
+fn callback_reply_to_python<'py, R: DeserializeOwned + Serialize>(
+    py: Python<'py>,
+    body: &[u8],
+) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+    let reply: R = postcard::from_bytes(body)
+        .map_err(|e| ProtocolError::Decode { kind: FrameKind::CallbackReply, message: e.to_string() })?;
+    serde_py::to_python_at(py, &reply, "callback_reply")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })
 }
 
 fn single_codec<M: ChildMessage>() -> Vec<MethodCodec> {
@@ -193,7 +241,7 @@ fn serve_child(stream: UnixStream) -> ! {
             fingerprint,
         );
     }
-    crate::child::serve(stream, hello, fingerprint, (entry.codecs)())
+    crate::child::serve(stream, hello, fingerprint, (entry.codecs)(), (entry.callbacks)())
 }
 
 fn read_hello(stream: &UnixStream) -> Result<Hello, ProtocolError> {

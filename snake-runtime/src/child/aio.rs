@@ -14,15 +14,19 @@ use std::thread::JoinHandle;
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyCFunction, PyTuple};
+use pyo3::types::{IntoPyDict, PyCFunction, PyModule, PyTuple};
 
+use super::callback::{self, LoopHandle, Outcome};
 use super::pool::Job;
+use super::stream::{DRIVER, StreamSink};
 use super::{Child, python};
 use crate::error::PythonExecutionError;
 
 enum Command {
     Call(Job),
     Cancel(u64),
+    Credit(u64, u32),
+    Resolve { future: Py<PyAny>, index: u32, outcome: Outcome },
     Stop,
 }
 
@@ -38,7 +42,16 @@ struct LoopState {
     wake_read: OwnedFd,
     wake_write: OwnedFd,
     tasks: Mutex<HashMap<u64, Py<PyAny>>>,
+    sinks: Mutex<HashMap<u64, Py<StreamSink>>>,
     event_loop: OnceLock<Py<PyAny>>,
+    /// `contextvars.copy_context`, the call-id context variable, and the stream driver.
+    helpers: OnceLock<Helpers>,
+}
+
+struct Helpers {
+    copy_context: Py<PyAny>,
+    call_var: Py<PyAny>,
+    drive: Py<PyAny>,
 }
 
 impl LoopState {
@@ -48,6 +61,10 @@ impl LoopState {
 
     fn tasks(&self) -> MutexGuard<'_, HashMap<u64, Py<PyAny>>> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sinks(&self) -> MutexGuard<'_, HashMap<u64, Py<StreamSink>>> {
+        self.sinks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -61,7 +78,9 @@ impl AsyncLoop {
             wake_read,
             wake_write,
             tasks: Mutex::new(HashMap::new()),
+            sinks: Mutex::new(HashMap::new()),
             event_loop: OnceLock::new(),
+            helpers: OnceLock::new(),
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread_state = Arc::clone(&state);
@@ -84,9 +103,24 @@ impl AsyncLoop {
         self.push(Command::Call(job));
     }
 
-    /// Cancels the task of call `id`, if it is still running.
+    /// Starts `job` (with its initial credit) as an async generator stream on the loop.
+    pub(crate) fn open_stream(&self, job: Job) {
+        self.push(Command::Call(job));
+    }
+
+    /// Cancels the task of call or stream `id`, if it is still running.
     pub(crate) fn cancel(&self, id: u64) {
         self.push(Command::Cancel(id));
+    }
+
+    /// Lets stream `id` produce `items` more items.
+    pub(crate) fn credit(&self, id: u64, items: u32) {
+        self.push(Command::Credit(id, items));
+    }
+
+    /// Completes a callback future with its outcome, on the loop.
+    pub(crate) fn resolve(&self, future: Py<PyAny>, index: u32, outcome: Outcome) {
+        self.push(Command::Resolve { future, index, outcome });
     }
 
     /// Cancels every task, stops the loop and joins its thread.
@@ -123,6 +157,19 @@ fn run_loop(
         drain(args.py(), &drain_state, &drain_child)
     })?;
     event_loop.call_method1("add_reader", (state.wake_read.as_raw_fd(), drain))?;
+    let contextvars = py.import("contextvars")?;
+    let call_var = contextvars.call_method1("ContextVar", ("snake_call_id",))?;
+    let driver = PyModule::from_code(py, DRIVER, c"<snake stream driver>", c"_snake_stream_driver")?;
+    let _ = state.helpers.set(Helpers {
+        copy_context: contextvars.getattr("copy_context")?.unbind(),
+        call_var: call_var.clone().unbind(),
+        drive: driver.getattr("drive")?.unbind(),
+    });
+    let _ = callback::LOOP.set(LoopHandle {
+        thread: std::thread::current().id(),
+        event_loop: event_loop.clone().unbind(),
+        call_var: call_var.unbind(),
+    });
     let _ = state.event_loop.set(event_loop.clone().unbind());
     let _ = ready.send(Ok(()));
     event_loop.call_method0("run_forever")?;
@@ -158,6 +205,15 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
                     task.bind(py).call_method0(intern!(py, "cancel"))?;
                 }
             }
+            Command::Credit(id, items) => {
+                let sink = state.sinks().get(&id).map(|sink| sink.clone_ref(py));
+                if let Some(sink) = sink {
+                    sink.get().grant(py, items)?;
+                }
+            }
+            Command::Resolve { future, index, outcome } => {
+                callback::resolve_future(py, future.bind(py), index, outcome)?;
+            }
             Command::Stop => {
                 event_loop.call_method0("stop")?;
             }
@@ -168,27 +224,57 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
 
 fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_loop: &Bound<'_, PyAny>, job: Job) {
     let id = job.id;
-    let started = child.invoke(py, &job).and_then(|coroutine| {
-        let task = event_loop
-            .call_method1(intern!(py, "create_task"), (coroutine,))
-            .map_err(|err| python::exception(py, &err))?;
-        let done = TaskDone { id, method: job.method, child: Arc::clone(child), state: Arc::clone(state) };
-        task.call_method1(intern!(py, "add_done_callback"), (done,)).map_err(|err| python::exception(py, &err))?;
+    let Some(helpers) = state.helpers.get() else { return };
+    let started = (|| -> Result<Bound<'_, PyAny>, PythonExecutionError> {
+        let py_err = |err: PyErr| python::exception(py, &err);
+        let produced = child.invoke(py, &job)?;
+        let coroutine = match job.credit {
+            None => produced,
+            Some(credit) => {
+                let sink = Py::new(py, StreamSink::new(py, id, job.method, credit, Arc::clone(child)).map_err(py_err)?)
+                    .map_err(py_err)?;
+                state.sinks().insert(id, sink.clone_ref(py));
+                helpers.drive.bind(py).call1((produced, sink)).map_err(py_err)?
+            }
+        };
+        // The call id lives in a context variable, so tasks the handler spawns inherit it.
+        let context = helpers.copy_context.bind(py).call0().map_err(py_err)?;
+        context
+            .call_method1(
+                intern!(py, "run"),
+                (helpers.call_var.bind(py).getattr(intern!(py, "set")).map_err(py_err)?, id),
+            )
+            .map_err(py_err)?;
+        let kwargs = [(intern!(py, "context"), context)].into_py_dict(py).map_err(py_err)?;
+        let task = event_loop.call_method(intern!(py, "create_task"), (coroutine,), Some(&kwargs)).map_err(py_err)?;
+        let done = TaskDone {
+            id,
+            method: job.method,
+            stream: job.credit.is_some(),
+            child: Arc::clone(child),
+            state: Arc::clone(state),
+        };
+        task.call_method1(intern!(py, "add_done_callback"), (done,)).map_err(py_err)?;
         Ok(task)
-    });
+    })();
     match started {
         Ok(task) => {
             state.tasks().insert(id, task.unbind());
         }
-        Err(err) => child.send_error(id, &err),
+        Err(err) => {
+            state.sinks().remove(&id);
+            child.send_error(id, &err);
+        }
     }
 }
 
-/// The done-callback of one handler task: sends its reply, error or cancellation.
+/// The done-callback of one handler task: sends its reply, error or cancellation. Stream tasks
+/// have sent their items, end or error already; only their bookkeeping is left.
 #[pyclass(frozen)]
 struct TaskDone {
     id: u64,
     method: u32,
+    stream: bool,
     child: Arc<Child>,
     state: Arc<LoopState>,
 }
@@ -199,6 +285,13 @@ impl TaskDone {
         let py = task.py();
         self.state.tasks().remove(&self.id);
         let cancelled = task.call_method0(intern!(py, "cancelled")).and_then(|c| c.is_truthy()).unwrap_or(false);
+        if self.stream {
+            self.state.sinks().remove(&self.id);
+            if !cancelled && let Err(err) = task.call_method0(intern!(py, "result")) {
+                self.child.send_error(self.id, &python::exception(py, &err));
+            }
+            return;
+        }
         if cancelled {
             self.child.send_error(self.id, &PythonExecutionError::Cancelled);
             return;

@@ -11,13 +11,18 @@
 //!   thread that produced the reply.
 
 mod aio;
+mod callback;
 pub(crate) mod pool;
 pub(crate) mod python;
+mod stream;
 
+pub use self::callback::CallbackCodec;
+
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::BytesMut;
 use pyo3::prelude::*;
@@ -31,7 +36,9 @@ use crate::protocol::{
 use crate::registry::MethodCodec;
 
 use self::aio::AsyncLoop;
+use self::callback::{Callbacks, Waiter};
 use self::pool::{Job, SyncPool};
+use self::stream::SyncStream;
 
 /// Everything the child's threads share.
 pub(crate) struct Child {
@@ -43,6 +50,8 @@ pub(crate) struct Child {
     codecs: Vec<MethodCodec>,
     functions: Vec<(Py<PyAny>, HandlerMode)>,
     function_names: Vec<String>,
+    callbacks: Callbacks,
+    sync_streams: Mutex<HashMap<u64, Arc<SyncStream>>>,
 }
 
 impl std::fmt::Debug for Child {
@@ -111,10 +120,34 @@ impl Child {
     }
 
     fn run_sync(&self, py: Python<'_>, job: Job) {
-        let result = self.invoke(py, &job);
-        match result {
-            Ok(value) => self.send_result(py, job.id, job.method, Ok(value)),
-            Err(err) => self.send_error(job.id, &err),
+        callback::with_current_call(job.id, || {
+            if let Some(credit) = job.credit {
+                return self.run_stream_sync(py, &job, credit);
+            }
+            match self.invoke(py, &job) {
+                Ok(value) => self.send_result(py, job.id, job.method, Ok(value)),
+                Err(err) => self.send_error(job.id, &err),
+            }
+        });
+    }
+
+    fn sync_streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<SyncStream>>> {
+        self.sync_streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands a callback's reply (or failure) to whoever waits for it.
+    fn resolve_callback(&self, aio: Option<&AsyncLoop>, id: u64, outcome: callback::Outcome) {
+        match self.callbacks.take(id) {
+            Some(Waiter::Blocking(tx)) => {
+                let _ = tx.send(outcome);
+            }
+            Some(Waiter::Future { future, index }) => {
+                if let Some(aio) = aio {
+                    aio.resolve(future, index, outcome);
+                }
+            }
+            // The caller gave up (its task was cancelled); nothing waits.
+            None => {}
         }
     }
 }
@@ -128,12 +161,20 @@ fn unknown_method(method: u32) -> PythonExecutionError {
 
 /// Imports the module, answers the handshake, and serves calls until the parent goes away or
 /// asks the child to shut down. Never returns.
-pub(crate) fn serve(stream: UnixStream, hello: Hello, fingerprint: u64, codecs: Vec<MethodCodec>) -> ! {
+pub(crate) fn serve(
+    stream: UnixStream,
+    hello: Hello,
+    fingerprint: u64,
+    codecs: Vec<MethodCodec>,
+    callback_codecs: Vec<CallbackCodec>,
+) -> ! {
     Python::initialize();
     let max_frame_size = hello.max_frame_size as usize;
     let (info, loaded) = Python::attach(|py| {
         let info = python::child_info(py);
-        let loaded = if codecs.len() == hello.methods.len() {
+        let loaded = if let Err(err) = callback::register_module(py) {
+            Err(python::exception(py, &err))
+        } else if codecs.len() == hello.methods.len() {
             python::load(py, &hello.module, &hello.methods)
         } else {
             Err(PythonExecutionError::HandshakeFailed {
@@ -167,15 +208,19 @@ pub(crate) fn serve(stream: UnixStream, hello: Hello, fingerprint: u64, codecs: 
         codecs,
         function_names: hello.methods.iter().map(|m| m.function.clone()).collect(),
         functions,
+        callbacks: Callbacks::new(callback_codecs, hello.max_in_flight as usize),
+        sync_streams: Mutex::default(),
     });
+    callback::install(&child);
     spawn_drainer(&child);
 
     let modes: Vec<HandlerMode> = child.functions.iter().map(|(_, mode)| *mode).collect();
-    let pool = modes.contains(&HandlerMode::Sync).then(|| {
+    let needs = |wanted: [HandlerMode; 2]| modes.iter().any(|mode| wanted.contains(mode));
+    let pool = needs([HandlerMode::Sync, HandlerMode::Generator]).then(|| {
         let child = Arc::clone(&child);
         SyncPool::start(usize::from(hello.sync_workers), move |py, job| child.run_sync(py, job))
     });
-    let aio = modes.contains(&HandlerMode::Async).then(|| AsyncLoop::start(Arc::clone(&child)));
+    let aio = needs([HandlerMode::Async, HandlerMode::AsyncGenerator]).then(|| AsyncLoop::start(Arc::clone(&child)));
     let aio = match aio.transpose() {
         Ok(aio) => aio,
         Err(err) => {
@@ -242,41 +287,70 @@ fn read_loop(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, de
 
 fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
     let Header { kind, id, method, .. } = frame.header;
+    let mode = child.functions.get(method as usize).map(|(_, mode)| *mode);
+    let mismatch = |declared: HandlerMode, actual: HandlerMode| PythonExecutionError::HandlerMismatch {
+        module: child.module.clone(),
+        function: child.function_names.get(method as usize).cloned().unwrap_or_default(),
+        declared,
+        actual,
+    };
     match kind {
         FrameKind::Call => {
-            let job = Job::new(id, method, frame.body);
-            match child.functions.get(method as usize).map(|(_, mode)| *mode) {
-                Some(HandlerMode::Sync) => pool.map(|pool| pool.submit(job)),
-                Some(HandlerMode::Async) => aio.map(|aio| aio.call(job)),
-                Some(actual) => {
-                    child.send_error(
-                        id,
-                        &PythonExecutionError::HandlerMismatch {
-                            module: child.module.clone(),
-                            function: child.function_names[method as usize].clone(),
-                            declared: HandlerMode::Sync,
-                            actual,
-                        },
-                    );
-                    None
+            let job = Job::new(id, method, frame.body, None);
+            match (mode, pool, aio) {
+                (Some(HandlerMode::Sync), Some(pool), _) => pool.submit(job),
+                (Some(HandlerMode::Async), _, Some(aio)) => aio.call(job),
+                (Some(actual @ HandlerMode::Generator), ..) => {
+                    child.send_error(id, &mismatch(HandlerMode::Sync, actual))
                 }
-                None => {
-                    child.send_error(id, &unknown_method(method));
-                    None
-                }
+                (Some(actual), ..) => child.send_error(id, &mismatch(HandlerMode::Async, actual)),
+                (None, ..) => child.send_error(id, &unknown_method(method)),
+            }
+        }
+        FrameKind::OpenStream => {
+            let Ok((credit, rest)) = postcard::take_from_bytes::<u32>(&frame.body) else {
+                return Some(Stop::Protocol(ProtocolError::Decode {
+                    kind,
+                    message: "a stream must start with its credit".into(),
+                }));
             };
-            None
+            let body = frame.body.slice(frame.body.len() - rest.len()..);
+            let job = Job::new(id, method, body, Some(credit));
+            match (mode, pool, aio) {
+                (Some(HandlerMode::Generator), Some(pool), _) => pool.submit(job),
+                (Some(HandlerMode::AsyncGenerator), _, Some(aio)) => aio.open_stream(job),
+                (Some(actual), ..) => child.send_error(id, &mismatch(HandlerMode::Generator, actual)),
+                (None, ..) => child.send_error(id, &unknown_method(method)),
+            }
+        }
+        FrameKind::StreamCredit => {
+            let sync = child.sync_streams().get(&id).cloned();
+            match (sync, aio) {
+                (Some(stream), _) => stream.grant(method),
+                (None, Some(aio)) => aio.credit(id, method),
+                (None, None) => {}
+            }
         }
         FrameKind::Cancel => {
-            let dropped = pool.is_some_and(|pool| pool.cancel(id));
-            if let (false, Some(aio)) = (dropped, aio) {
-                aio.cancel(id);
+            if pool.is_some_and(|pool| pool.cancel(id)) {
+                return None;
             }
-            None
+            let sync = child.sync_streams().get(&id).cloned();
+            match (sync, aio) {
+                (Some(stream), _) => stream.cancel(),
+                (None, Some(aio)) => aio.cancel(id),
+                (None, None) => {}
+            }
         }
-        FrameKind::Shutdown => Some(Stop::Shutdown),
-        other => Some(Stop::Protocol(ProtocolError::Unexpected { kind: other })),
+        FrameKind::CallbackReply => child.resolve_callback(aio, id, Ok(frame.body)),
+        FrameKind::Error => match frame.decode_body::<PythonExecutionError>() {
+            Ok(err) => child.resolve_callback(aio, id, Err(err)),
+            Err(err) => return Some(Stop::Protocol(err)),
+        },
+        FrameKind::Shutdown => return Some(Stop::Shutdown),
+        other => return Some(Stop::Protocol(ProtocolError::Unexpected { kind: other })),
     }
+    None
 }
 
 fn spawn_drainer(child: &Arc<Child>) {

@@ -22,12 +22,14 @@ pub(crate) struct Job {
     pub(crate) id: u64,
     pub(crate) method: u32,
     pub(crate) body: Bytes,
+    /// For a streaming call, the initial credit.
+    pub(crate) credit: Option<u32>,
     queued_at: Instant,
 }
 
 impl Job {
-    pub(crate) fn new(id: u64, method: u32, body: Bytes) -> Self {
-        Self { id, method, body, queued_at: Instant::now() }
+    pub(crate) fn new(id: u64, method: u32, body: Bytes, credit: Option<u32>) -> Self {
+        Self { id, method, body, credit, queued_at: Instant::now() }
     }
 }
 
@@ -141,6 +143,12 @@ fn take(shared: &Shared) -> Option<Job> {
             Some(waited) if state.busy == 0 || waited >= STALL => {
                 let job = state.jobs.pop_front();
                 state.busy += 1;
+                // Jobs left behind a busy worker need someone watching them for a stall too.
+                let hand_over = !state.jobs.is_empty() && state.polling == 0 && state.idle > 0;
+                drop(state);
+                if hand_over {
+                    shared.ready.notify_one();
+                }
                 return job;
             }
             Some(waited) => {

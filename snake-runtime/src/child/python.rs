@@ -62,13 +62,7 @@ pub(crate) fn load(
                 });
             }
             let actual = detect_mode(&inspect, &function).map_err(|e| exception(py, &e))?;
-            // Undeclared, a function may be plain or `async def`; streaming needs a declaration.
-            let declared = spec.mode.or(match actual {
-                HandlerMode::Generator => Some(HandlerMode::Sync),
-                HandlerMode::AsyncGenerator => Some(HandlerMode::Async),
-                _ => None,
-            });
-            match declared {
+            match spec.mode {
                 Some(declared) if declared != actual => Err(PythonExecutionError::HandlerMismatch {
                     module: module.to_owned(),
                     function: spec.function.clone(),

@@ -4,12 +4,14 @@
 //! which serves the requested actor when the test re-executes itself as a child, and otherwise
 //! runs the tests (with libtest-mimic, so filtering and output are the usual `cargo test` ones).
 
+mod callbacks;
 mod calls;
 mod common;
 mod errors;
 mod lifecycle;
 mod messages;
 mod roundtrip;
+mod streams;
 
 use messages::Listed;
 
@@ -21,7 +23,14 @@ snake::setup_python_subprocess_system! {
             std::process::exit(code);
         }
         let args = libtest_mimic::Arguments::from_args();
-        let trials: Vec<_> = [calls::trials(), errors::trials(), lifecycle::trials(), roundtrip::trials()].into_iter().flatten().collect();
+        let trials: Vec<_> = [
+            calls::trials(),
+            errors::trials(),
+            lifecycle::trials(),
+            roundtrip::trials(),
+            callbacks::trials(),
+            streams::trials(),
+        ].into_iter().flatten().collect();
         libtest_mimic::run(&args, trials).exit()
     },
 }

@@ -150,3 +150,120 @@ message!(Big => String);
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Corrupt;
 message!(Corrupt => ());
+
+// ---- callbacks ----
+
+macro_rules! calling_back {
+    ($msg:ty => $reply:ty) => {
+        impl ChildMessage for $msg {
+            type Reply = $reply;
+        }
+        snake::register_actor!($msg, Cb);
+    };
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    pub key: String,
+    pub depth: u32,
+    pub tags: Vec<String>,
+    pub nested: Option<Box<Query>>,
+    pub weights: BTreeMap<String, f64>,
+}
+calling_back!(Query => CbReply);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub key: String,
+    pub score: f64,
+    pub path: Vec<String>,
+    pub counts: BTreeMap<String, i64>,
+    pub flags: (bool, Option<u8>),
+}
+
+/// What Python sends to the Rust callback handler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Cb {
+    Lookup { query: Query },
+    Echo { key: String },
+    Fail { message: String },
+    Reenter { depth: u32 },
+    Wait {},
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CbReply {
+    Answer(Answer),
+    Text(String),
+    Depths(Vec<u32>),
+}
+
+impl snake::ChildCallbackMessage for Cb {
+    type Reply = CbReply;
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FanOut {
+    pub id: u64,
+}
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fanned {
+    pub key: String,
+    pub answer: String,
+}
+calling_back!(FanOut => Vec<Fanned>);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailWith {
+    pub text: String,
+}
+calling_back!(FailWith => CbReply);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reenter {
+    pub depth: u32,
+}
+calling_back!(Reenter => Vec<u32>);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateMsg {
+    pub wait: bool,
+}
+calling_back!(GateMsg => String);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Late {
+    pub report: bool,
+    pub sleep: f64,
+}
+calling_back!(Late => Vec<String>);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoCb;
+message!(NoCb => String);
+
+// ---- streams ----
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Count {
+    pub n: u64,
+}
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamItem {
+    pub index: u64,
+    pub at: f64,
+}
+message!(Count => StreamItem);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failing {
+    pub n: u64,
+    pub fail_at: u64,
+}
+message!(Failing => StreamItem);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Endless {
+    pub marker: String,
+}
+message!(Endless => StreamItem);

@@ -1,0 +1,214 @@
+//! The child's side of callbacks into Rust, and the runtime module Python code imports.
+//!
+//! Before the user's module is imported, the child registers a module named `snake` (and the
+//! same object as `kameo`, the original name) in `sys.modules`, with:
+//! - `callback_handle(msg)`: sends `msg` to the parent's callback handler. In a sync handler it
+//!   blocks, with the GIL released, until the reply arrives; on the asyncio loop it returns an
+//!   awaitable instead, so `await callback_handle(msg)` never blocks other handlers;
+//! - `CallbackError`: raised when the Rust handler fails, is missing, or the call that made the
+//!   callback was cancelled. Its message is the Rust error's message.
+//!
+//! Each callback carries the id of the call it was made from (a thread-local for sync handlers, a
+//! context variable for async ones, so tasks the handler spawns inherit it); the parent refuses
+//! callbacks of calls it no longer waits for.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use super::Child;
+use crate::error::{ProtocolError, PythonExecutionError};
+use crate::protocol::{FrameKind, Header, encode_frame_with};
+
+pyo3::create_exception!(
+    snake,
+    CallbackError,
+    pyo3::exceptions::PyException,
+    "A callback into Rust failed; the message is the Rust side's."
+);
+
+/// Converts one callback's argument to Rust and its reply back, in the child.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackCodec {
+    /// The callback's name, for error messages.
+    pub name: fn() -> &'static str,
+    /// Converts the Python argument and appends it postcard-encoded.
+    pub arg_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
+    /// Decodes the postcard reply and builds the Python value.
+    pub reply_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
+}
+
+/// The result of a callback as the reader receives it.
+pub(crate) type Outcome = Result<Bytes, PythonExecutionError>;
+
+/// Who waits for a callback's reply.
+pub(crate) enum Waiter {
+    /// A sync handler blocked in `callback_handle`.
+    Blocking(std::sync::mpsc::SyncSender<Outcome>),
+    /// An asyncio future on the loop, resolved there.
+    Future { future: Py<PyAny>, index: u32 },
+}
+
+/// The callback state of a child.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub(crate) codecs: Vec<CallbackCodec>,
+    waiters: Mutex<HashMap<u64, Waiter>>,
+    next_id: AtomicU64,
+    limit: usize,
+}
+
+impl Callbacks {
+    pub(crate) fn new(codecs: Vec<CallbackCodec>, limit: usize) -> Self {
+        Self { codecs, waiters: Mutex::default(), next_id: AtomicU64::new(1), limit: limit.max(1) }
+    }
+
+    fn waiters(&self) -> MutexGuard<'_, HashMap<u64, Waiter>> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the waiter of callback `id`, if it still waits.
+    pub(crate) fn take(&self, id: u64) -> Option<Waiter> {
+        self.waiters().remove(&id)
+    }
+}
+
+thread_local! {
+    /// The call a sync handler on this thread is serving (0 for none).
+    static CURRENT_CALL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs `f` with `id` as the current call of this thread.
+pub(crate) fn with_current_call<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT_CALL.with(|c| c.replace(id));
+    let result = f();
+    CURRENT_CALL.with(|c| c.set(previous));
+    result
+}
+
+/// What the asyncio side exposes to callbacks made on its thread.
+pub(crate) struct LoopHandle {
+    pub(crate) thread: std::thread::ThreadId,
+    pub(crate) event_loop: Py<PyAny>,
+    /// `contextvars.ContextVar` holding the current call id inside handler tasks.
+    pub(crate) call_var: Py<PyAny>,
+}
+
+static CHILD: OnceLock<Arc<Child>> = OnceLock::new();
+pub(crate) static LOOP: OnceLock<LoopHandle> = OnceLock::new();
+
+/// Makes the child reachable from the module functions.
+pub(crate) fn install(child: &Arc<Child>) {
+    let _ = CHILD.set(Arc::clone(child));
+}
+
+/// Creates the `snake` runtime module and registers it (and its `kameo` alias) in `sys.modules`.
+pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
+    let module = PyModule::new(py, "snake")?;
+    module.add_function(wrap_pyfunction!(callback_handle, &module)?)?;
+    module.add_function(wrap_pyfunction!(_callback, &module)?)?;
+    module.add("CallbackError", py.get_type::<CallbackError>())?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add("IN_CHILD", true)?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item("snake", &module)?;
+    modules.set_item("kameo", &module)?;
+    Ok(())
+}
+
+/// Sends `msg` to the parent's callback handler and returns its reply: directly in a sync
+/// handler (blocking, GIL released), as an awaitable inside an `async def` handler.
+#[pyfunction]
+fn callback_handle(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    call(py, 0, msg)
+}
+
+/// Callback number `index` (used by generated typed callback functions).
+#[pyfunction]
+fn _callback(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    call(py, index, msg)
+}
+
+fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let child = CHILD.get().ok_or_else(|| CallbackError::new_err("the snake child is not serving yet"))?;
+    let callbacks = &child.callbacks;
+    let Some(codec) = callbacks.codecs.get(index as usize) else {
+        return Err(CallbackError::new_err(if callbacks.codecs.is_empty() {
+            "this actor declares no callbacks".to_owned()
+        } else {
+            format!("no callback with index {index}")
+        }));
+    };
+    let on_loop = LOOP.get().filter(|l| l.thread == std::thread::current().id());
+    let origin = match on_loop {
+        Some(handle) => handle.call_var.bind(py).call_method1("get", (0,))?.extract::<u64>()?,
+        None => CURRENT_CALL.with(Cell::get),
+    };
+    let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut frame = Vec::with_capacity(64);
+    let header = Header { kind: FrameKind::Callback, id, method: index, trace: None };
+    encode_frame_with(&mut frame, &header, child.max_frame_size, |out| {
+        postcard::to_extend(&origin, std::mem::take(out))
+            .map(|filled| *out = filled)
+            .map_err(|e| PythonExecutionError::from(ProtocolError::Encode { message: e.to_string() }))?;
+        (codec.arg_from_python)(msg, out)
+    })
+    .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
+
+    if let Some(handle) = on_loop {
+        let future = handle.event_loop.bind(py).call_method0("create_future")?;
+        register(callbacks, id, Waiter::Future { future: future.clone().unbind(), index })?;
+        child.send(&frame);
+        return Ok(future.unbind());
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    register(callbacks, id, Waiter::Blocking(tx))?;
+    child.send(&frame);
+    let outcome = py.detach(move || rx.recv());
+    match outcome {
+        Ok(outcome) => reply_to_python(py, codec, outcome).map(Bound::unbind),
+        Err(_) => Err(CallbackError::new_err("the parent went away before answering the callback")),
+    }
+}
+
+fn register(callbacks: &Callbacks, id: u64, waiter: Waiter) -> PyResult<()> {
+    let mut waiters = callbacks.waiters();
+    if waiters.len() >= callbacks.limit {
+        return Err(CallbackError::new_err(format!("too many callbacks in flight (limit {})", callbacks.limit)));
+    }
+    waiters.insert(id, waiter);
+    Ok(())
+}
+
+/// Converts a callback's outcome into the value or exception Python sees.
+pub(crate) fn reply_to_python<'py>(
+    py: Python<'py>,
+    codec: &CallbackCodec,
+    outcome: Outcome,
+) -> PyResult<Bound<'py, PyAny>> {
+    match outcome {
+        Ok(body) => (codec.reply_to_python)(py, &body).map_err(|err| CallbackError::new_err(err.to_string())),
+        Err(PythonExecutionError::CallbackFailed { message, .. }) => Err(CallbackError::new_err(message)),
+        Err(err) => Err(CallbackError::new_err(err.to_string())),
+    }
+}
+
+/// Resolves an asyncio future with a callback's outcome (on the loop thread).
+pub(crate) fn resolve_future(py: Python<'_>, future: &Bound<'_, PyAny>, index: u32, outcome: Outcome) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        // The awaiting task was cancelled meanwhile.
+        return Ok(());
+    }
+    let Some(child) = CHILD.get() else { return Ok(()) };
+    let Some(codec) = child.callbacks.codecs.get(index as usize) else { return Ok(()) };
+    match reply_to_python(py, codec, outcome) {
+        Ok(value) => future.call_method1("set_result", (value,))?,
+        Err(err) => future.call_method1("set_exception", (err.value(py),))?,
+    };
+    Ok(())
+}

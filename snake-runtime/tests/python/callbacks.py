@@ -1,0 +1,86 @@
+"""Handlers that call back into Rust, through both spellings of the runtime module."""
+
+import asyncio
+import time
+
+import kameo
+import snake
+
+
+def lookup_sync(msg):
+    """Blocking callback from a sync handler (GIL released while waiting)."""
+    return kameo.callback_handle({"Lookup": {"query": msg}})
+
+
+async def lookup_async(msg):
+    """Awaited callback from an async handler."""
+    return await snake.callback_handle({"Lookup": {"query": msg}})
+
+
+async def fan_out(msg):
+    """Ten concurrent callbacks from one handler; each answer must match its own question."""
+    keys = [f"{msg['id']}-{i}" for i in range(10)]
+    answers = await asyncio.gather(
+        *(snake.callback_handle({"Echo": {"key": key}}) for key in keys)
+    )
+    return [{"key": key, "answer": answer["Text"]} for key, answer in zip(keys, answers)]
+
+
+def fail(msg):
+    """The Rust handler fails; the exception propagates unhandled."""
+    return snake.callback_handle({"Fail": {"message": msg["text"]}})
+
+
+async def fail_and_wrap(msg):
+    """Catches the documented exception class and raises something else."""
+    try:
+        return await snake.callback_handle({"Fail": {"message": msg["text"]}})
+    except snake.CallbackError as err:
+        raise RuntimeError(f"wrapped: {err}") from err
+
+
+async def reenter_async(msg):
+    """Asks Rust, which calls this same actor again with depth - 1."""
+    if msg["depth"] == 0:
+        return [0]
+    deeper = await snake.callback_handle({"Reenter": {"depth": msg["depth"]}})
+    return [msg["depth"], *deeper["Depths"]]
+
+
+def reenter_sync(msg):
+    if msg["depth"] == 0:
+        return [0]
+    deeper = kameo.callback_handle({"Reenter": {"depth": msg["depth"]}})
+    return [msg["depth"], *deeper["Depths"]]
+
+
+def gate(msg):
+    """Blocks in a callback until Rust opens the gate; quick calls answer meanwhile."""
+    if msg["wait"]:
+        return kameo.callback_handle({"Wait": {}})["Text"]
+    return "quick"
+
+
+_late: list = []
+
+
+def late(msg):
+    """Calls back only after its call has timed out in the parent; records what happened."""
+    if msg["report"]:
+        return list(_late)
+    time.sleep(msg["sleep"])
+    try:
+        snake.callback_handle({"Echo": {"key": "too late"}})
+        _late.append("answered")
+    except snake.CallbackError as err:
+        _late.append(str(err))
+    return []
+
+
+def no_callbacks(_msg):
+    """An actor spawned without a callback type still has the module; calling it raises."""
+    try:
+        snake.callback_handle({"Echo": {"key": "x"}})
+    except snake.CallbackError as err:
+        return str(err)
+    return "no error"
