@@ -14,16 +14,17 @@ use kameo::actor::{ActorRef, Spawn, WeakActorRef};
 use kameo::error::ActorStopReason;
 use kameo::message::{BoxReply, Context, Message};
 use kameo::reply::DelegatedReply;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Level;
 
-use crate::callback::{CallbackDispatch, HandlerDispatch};
+use crate::callback::{CallbackDispatch, HandlerDispatch, RegistryDispatch, States};
 use crate::config::PythonConfig;
 use crate::connection::{Connection, Limits, ReplyTo};
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler};
 use crate::protocol::{self, ChildInfo, HandlerMode, Hello, MAGIC, MethodSpec, PROTOCOL_VERSION};
-use crate::registry;
+use crate::registry::{self, ActorSpec};
 use crate::spawn::{self, ProcessSpec};
 use crate::stream::{ReplyStream, Streaming};
 
@@ -48,7 +49,7 @@ impl<M, C> std::fmt::Debug for PythonActor<M, C> {
     }
 }
 
-impl<M: ChildMessage, C: ChildCallbackMessage> Actor for PythonActor<M, C> {
+impl<M: Send + 'static, C: Send + 'static> Actor for PythonActor<M, C> {
     type Args = Self;
     type Error = Infallible;
 
@@ -85,11 +86,79 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
     }
 }
 
+/// A call of method `method` of an actor declared with `#[snake::actor]` (what the generated
+/// handle sends; use the handle's methods instead).
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub struct MethodCall<Req, Rep> {
+    method: u32,
+    request: Req,
+    _reply: PhantomData<fn() -> Rep>,
+}
+
+impl<Req, Rep> MethodCall<Req, Rep> {
+    /// A call of method number `method`.
+    pub fn new(method: u32, request: Req) -> Self {
+        Self { method, request, _reply: PhantomData }
+    }
+}
+
+impl<M, C, Req, Rep> Message<MethodCall<Req, Rep>> for PythonActor<M, C>
+where
+    M: Send + 'static,
+    C: Send + 'static,
+    Req: Serialize + Send + 'static,
+    Rep: DeserializeOwned + Send + 'static,
+{
+    type Reply = DelegatedReply<Result<Rep, PythonExecutionError>>;
+
+    async fn handle(&mut self, msg: MethodCall<Req, Rep>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let (delegated, sender) = ctx.reply_sender();
+        let reply = match sender {
+            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<Rep> },
+            None => ReplyTo::Discard,
+        };
+        self.connection.call(msg.method, msg.request, reply).await;
+        delegated
+    }
+}
+
+/// A streaming call of generator method `method` of an actor declared with `#[snake::actor]`.
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub struct MethodStream<Req, Item> {
+    method: u32,
+    request: Req,
+    _item: PhantomData<fn() -> Item>,
+}
+
+impl<Req, Item> MethodStream<Req, Item> {
+    /// A streaming call of method number `method`.
+    pub fn new(method: u32, request: Req) -> Self {
+        Self { method, request, _item: PhantomData }
+    }
+}
+
+impl<M, C, Req, Item> Message<MethodStream<Req, Item>> for PythonActor<M, C>
+where
+    M: Send + 'static,
+    C: Send + 'static,
+    Req: Serialize + Send + 'static,
+    Item: DeserializeOwned + Send + 'static,
+{
+    type Reply = Result<ReplyStream<Item>, PythonExecutionError>;
+
+    async fn handle(&mut self, msg: MethodStream<Req, Item>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let (id, items) = self.connection.open_stream(msg.method, msg.request, self.stream_window).await?;
+        Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<Item>))
+    }
+}
+
 /// Asks a [`PythonActor`] for the facts its child reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GetChildInfo;
 
-impl<M: ChildMessage, C: ChildCallbackMessage> Message<GetChildInfo> for PythonActor<M, C> {
+impl<M: Send + 'static, C: Send + 'static> Message<GetChildInfo> for PythonActor<M, C> {
     type Reply = Result<ChildInfo, Infallible>;
 
     async fn handle(&mut self, _: GetChildInfo, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
@@ -140,6 +209,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     max_in_flight: usize,
     sync_workers: u16,
     stream_window: u32,
+    states: States,
     _callback: PhantomData<fn() -> C>,
 }
 
@@ -172,6 +242,7 @@ impl PythonChildProcessBuilder {
             max_in_flight: 1024,
             sync_workers: 4,
             stream_window: 32,
+            states: States::default(),
             _callback: PhantomData,
         }
     }
@@ -204,6 +275,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             max_in_flight: self.max_in_flight,
             sync_workers: self.sync_workers,
             stream_window: self.stream_window,
+            states: self.states,
             _callback: PhantomData,
         }
     }
@@ -290,7 +362,29 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     /// (module not found, import failed, function missing, handshake timed out, ...) before any
     /// request is sent to a child that is not ready.
     pub async fn spawn<M: ChildMessage>(self) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+        let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
+        let methods = vec![MethodSpec { function: self.config.function_name.clone(), mode }];
+        let callbacks: Option<Arc<dyn CallbackDispatch>> = if TypeId::of::<C>() == TypeId::of::<NoCallback>() {
+            None
+        } else {
+            Some(Arc::new(HandlerDispatch::<C, H>::new(self.callback_handler.clone())))
+        };
+        let label = format!("{}.{}", self.config.module_name, self.config.function_name);
+        let module = self.config.module_name.clone();
         let key = registry::actor_key::<M, C>();
+        let fingerprint = registry::actor_fingerprint::<M, C>();
+        self.launch(key, fingerprint, module, methods, callbacks, label).await
+    }
+
+    async fn launch<M: Send + 'static, C2: Send + 'static>(
+        self,
+        key: &str,
+        fingerprint: u64,
+        module: String,
+        methods: Vec<MethodSpec>,
+        callbacks: Option<Arc<dyn CallbackDispatch>>,
+        log_label: String,
+    ) -> Result<ActorRef<PythonActor<M, C2>>, PythonExecutionError> {
         if self.program.is_none() {
             if !registry::entered() {
                 return Err(PythonExecutionError::SpawnFailed {
@@ -305,14 +399,13 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 return Err(PythonExecutionError::ActorNotRegistered { actor: key.to_owned() });
             }
         }
-        let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
         let hello = Hello {
             magic: MAGIC,
             version: PROTOCOL_VERSION,
             actor: key.to_owned(),
-            fingerprint: registry::actor_fingerprint::<M, C>(),
-            module: self.config.module_name.clone(),
-            methods: vec![MethodSpec { function: self.config.function_name.clone(), mode }],
+            fingerprint,
+            module,
+            methods,
             max_frame_size: u32::try_from(self.max_frame_size).unwrap_or(u32::MAX),
             max_in_flight: u32::try_from(self.max_in_flight).unwrap_or(u32::MAX),
             sync_workers: self.sync_workers,
@@ -325,7 +418,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             python_path: self.config.python_path,
             env_vars: self.config.env_vars,
             inherit_env: self.inherit_env,
-            log_label: format!("{}.{}", self.config.module_name, self.config.function_name),
+            log_label,
         };
         let limits = Limits {
             max_frame_size: self.max_frame_size,
@@ -334,13 +427,31 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             call_timeout: self.call_timeout,
             shutdown_grace: self.shutdown_grace,
         };
-        let callbacks: Option<Arc<dyn CallbackDispatch>> = if TypeId::of::<C>() == TypeId::of::<NoCallback>() {
-            None
-        } else {
-            Some(Arc::new(HandlerDispatch::<C, H>::new(self.callback_handler)))
-        };
         let spawned = spawn::spawn(&spec)?;
         let connection = Connection::establish(spawned, &hello, limits, callbacks).await?;
         Ok(PythonActor::spawn(PythonActor { connection, stream_window: self.stream_window, _types: PhantomData }))
+    }
+
+    /// Makes `state` available to `#[snake::callback]` methods of its type (`&self` receivers):
+    /// a database pool, a client. It is shared, not copied, by every callback of this child.
+    #[must_use]
+    pub fn provide<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.states.insert(Arc::new(state));
+        self
+    }
+
+    /// Spawns an actor declared with `#[snake::actor]` (the generated handle's `spawn` calls
+    /// this). The module is the declared one unless the config names another.
+    #[doc(hidden)]
+    pub async fn spawn_actor<A: ActorSpec>(self) -> Result<ActorRef<PythonActor<A, NoCallback>>, PythonExecutionError> {
+        let module =
+            if self.config.module_name.is_empty() { A::MODULE.to_owned() } else { self.config.module_name.clone() };
+        let callbacks: Option<Arc<dyn CallbackDispatch>> = if registry::registered_callbacks().is_empty() {
+            None
+        } else {
+            Some(Arc::new(RegistryDispatch::new(self.states.clone())))
+        };
+        let label = format!("{module} ({})", A::KEY);
+        self.launch(A::KEY, A::fingerprint(), module, A::methods(), callbacks, label).await
     }
 }

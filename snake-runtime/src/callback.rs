@@ -4,15 +4,17 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::child::CallbackCodec;
 use crate::error::{ProtocolError, PythonExecutionError};
-use crate::message::{CallbackHandler, ChildCallbackMessage};
+use crate::message::{CallbackError, CallbackHandler, ChildCallbackMessage};
 use crate::protocol::FrameKind;
 
 /// The encoded reply of a callback, or why there is none.
-pub(crate) type CallbackFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, PythonExecutionError>> + Send>>;
+pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, PythonExecutionError>> + Send>>;
 
 /// Answers callback `index` with an encoded argument.
 pub(crate) trait CallbackDispatch: Send + Sync + 'static {
@@ -52,4 +54,112 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> CallbackDispatch for Handle
     fn name(&self, _index: u32) -> String {
         std::any::type_name::<C>().to_owned()
     }
+}
+
+/// State provided to a child's `#[snake::callback]` methods, one value per type.
+#[derive(Clone, Default)]
+pub(crate) struct States(std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>);
+
+impl std::fmt::Debug for States {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("States").field("count", &self.0.len()).finish()
+    }
+}
+
+impl States {
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, state: Arc<T>) {
+        self.0.insert(std::any::TypeId::of::<T>(), state);
+    }
+
+    /// The provided value of type `T`.
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.0.get(&std::any::TypeId::of::<T>()).cloned().and_then(|state| state.downcast::<T>().ok())
+    }
+}
+
+/// One `#[snake::callback]` function, as the macro registers it.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackFn {
+    /// Its Python name (in `snake_callbacks`).
+    pub name: &'static str,
+    /// Converts its argument and reply in the child.
+    pub codec: CallbackCodec,
+    /// Runs it in the parent: decodes the argument, finds its state, calls it, encodes the reply.
+    pub call: fn(&CallbackStates, Bytes) -> CallbackFuture,
+}
+
+inventory::collect!(CallbackFn);
+
+/// What a registered callback sees of the state provided to its child.
+#[derive(Clone, Debug)]
+pub struct CallbackStates(States);
+
+impl CallbackStates {
+    /// The provided value of type `T`, or the error Python sees when there is none.
+    pub fn get<T: Send + Sync + 'static>(&self, callback: &str) -> Result<Arc<T>, PythonExecutionError> {
+        self.0.get::<T>().ok_or_else(|| PythonExecutionError::CallbackFailed {
+            callback: callback.to_owned(),
+            message: format!(
+                "no `{}` was provided to this actor: call `.provide(value)` on its builder",
+                std::any::type_name::<T>()
+            ),
+        })
+    }
+}
+
+/// Every registered callback, sorted by name: the index of one is the same in parent and child.
+pub(crate) fn registered() -> &'static [&'static CallbackFn] {
+    static SORTED: std::sync::OnceLock<Vec<&'static CallbackFn>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut all: Vec<&'static CallbackFn> = inventory::iter::<CallbackFn>.into_iter().collect();
+        all.sort_by_key(|callback| callback.name);
+        all
+    })
+}
+
+/// Dispatches callbacks to the registered `#[snake::callback]` functions.
+pub(crate) struct RegistryDispatch {
+    states: CallbackStates,
+}
+
+impl RegistryDispatch {
+    pub(crate) fn new(states: States) -> Self {
+        Self { states: CallbackStates(states) }
+    }
+}
+
+impl CallbackDispatch for RegistryDispatch {
+    fn call(&self, index: u32, arg: Bytes) -> CallbackFuture {
+        match registered().get(index as usize) {
+            Some(callback) => (callback.call)(&self.states, arg),
+            None => Box::pin(std::future::ready(Err(PythonExecutionError::CallbackFailed {
+                callback: format!("#{index}"),
+                message: "the parent has no callback with this index (parent and child differ)".into(),
+            }))),
+        }
+    }
+
+    fn name(&self, index: u32) -> String {
+        registered().get(index as usize).map_or_else(|| format!("#{index}"), |c| c.name.to_owned())
+    }
+}
+
+/// Runs a `#[snake::callback]` function on a decoded argument and encodes its reply: the body of
+/// every generated [`CallbackFn::call`].
+pub fn run_callback<A, R, Fut>(name: &'static str, arg: &Bytes, f: impl FnOnce(A) -> Fut) -> CallbackFuture
+where
+    A: serde::de::DeserializeOwned,
+    R: serde::Serialize,
+    Fut: Future<Output = Result<R, CallbackError>> + Send + 'static,
+{
+    let decoded: Result<A, PythonExecutionError> = postcard::from_bytes(arg)
+        .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() }.into());
+    let future = decoded.map(f);
+    Box::pin(async move {
+        let reply = future?.await.map_err(|err| PythonExecutionError::CallbackFailed {
+            callback: name.to_owned(),
+            message: err.message().to_owned(),
+        })?;
+        postcard::to_stdvec(&reply).map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+    })
 }

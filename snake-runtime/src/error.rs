@@ -138,6 +138,10 @@ pub enum PythonExecutionError {
     #[error("the python call was cancelled")]
     Cancelled,
 
+    /// The actor is no longer running (it was stopped, or it panicked), so it took no message.
+    #[error("the python actor has stopped")]
+    ActorStopped,
+
     /// A callback from Python into Rust failed: the Rust handler returned an error, there is no
     /// handler, or the call that made the callback is gone. Python sees it as
     /// `snake.CallbackError` carrying this message.
@@ -169,6 +173,7 @@ impl PythonExecutionError {
             Self::ChildExited { .. } => "child_exited",
             Self::CallTimedOut { .. } => "call_timed_out",
             Self::Cancelled => "cancelled",
+            Self::ActorStopped => "actor_stopped",
             Self::CallbackFailed { .. } => "callback_failed",
         }
     }
@@ -352,5 +357,21 @@ mod tests {
             actual: HandlerMode::Sync,
         };
         assert_eq!(err.to_string(), "`m.f` is a plain (sync) function but was declared as an `async def` function");
+    }
+}
+
+impl<M> From<kameo::error::SendError<M, PythonExecutionError>> for PythonExecutionError {
+    /// Flattens a kameo `ask` failure: the handler's own error, or why the actor took no message.
+    fn from(err: kameo::error::SendError<M, PythonExecutionError>) -> Self {
+        use kameo::error::SendError;
+        match err {
+            SendError::HandlerError(err) => err,
+            SendError::Timeout(_) => Self::Cancelled,
+            SendError::ActorNotRunning(_)
+            | SendError::ActorStopped
+            | SendError::ActorRestarting(_)
+            // An awaited `ask` waits for mailbox space, so a full mailbox means the same here.
+            | SendError::MailboxFull(_) => Self::ActorStopped,
+        }
     }
 }

@@ -56,6 +56,7 @@ pub use crate::message::{
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::stream::{ReplyStream, Streaming};
 pub use kameo;
+pub use snake_macros::PyMessage;
 pub use snake_macros::main;
 
 /// The directory of the libpython this crate was built against, passed to children.
@@ -120,8 +121,14 @@ macro_rules! setup_python_subprocess_system {
 /// Not public API: what macro expansions reach for.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::registry::{CallbackCodec, ChildEntry, MethodCodec, enter};
+    pub use crate::actor::{MethodCall, MethodStream};
+    pub use crate::callback::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
+    pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
+    pub use crate::registry::{ActorSpec, CallbackCodec, ChildEntry, MethodCodec, enter, registered_callbacks};
     pub use inventory;
+    pub use kameo;
+    pub use postcard;
+    pub use serde;
     pub use tokio;
 
     /// Runs the parent's async `main` on the runtime `#[snake::main]` asked for.

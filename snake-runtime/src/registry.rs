@@ -46,7 +46,12 @@ pub struct MethodCodec {
 impl MethodCodec {
     /// The codec for a message type and its reply, through [`serde_py`].
     pub const fn serde<M: ChildMessage>() -> Self {
-        Self { request_to_python: request_to_python::<M>, reply_from_python: reply_from_python::<M::Reply> }
+        Self::of::<M, M::Reply>()
+    }
+
+    /// The codec for a request type and a reply (or stream item) type.
+    pub const fn of<Req: DeserializeOwned + Serialize, Rep: DeserializeOwned + Serialize>() -> Self {
+        Self { request_to_python: request_to_python::<Req>, reply_from_python: reply_from_python::<Rep> }
     }
 }
 
@@ -82,6 +87,9 @@ pub struct ChildEntry {
     pub codecs: fn() -> Vec<MethodCodec>,
     /// The codec of each callback, by callback index.
     pub callbacks: fn() -> Vec<CallbackCodec>,
+    /// Whether the callbacks are `#[snake::callback]` functions, which get a typed Python
+    /// function each in the `snake_callbacks` module.
+    pub named_callbacks: bool,
 }
 
 inventory::collect!(ChildEntry);
@@ -94,8 +102,45 @@ impl ChildEntry {
             fingerprint: actor_fingerprint::<M, C>,
             codecs: single_codec::<M>,
             callbacks: callback_codec::<C>,
+            named_callbacks: false,
         }
     }
+
+    /// The entry of an actor declared with `#[snake::actor]`; its callbacks are the registered
+    /// `#[snake::callback]` functions.
+    pub const fn typed<A: ActorSpec>() -> Self {
+        Self {
+            key: actor_spec_key::<A>,
+            fingerprint: A::fingerprint,
+            codecs: A::codecs,
+            callbacks: registered_callbacks,
+            named_callbacks: true,
+        }
+    }
+}
+
+fn actor_spec_key<A: ActorSpec>() -> &'static str {
+    A::KEY
+}
+
+/// What `#[snake::actor]` generates for an actor: everything both processes need to agree on.
+#[doc(hidden)]
+pub trait ActorSpec: Send + 'static {
+    /// Registry key (the Rust path of the declaration).
+    const KEY: &'static str;
+    /// The Python module it imports unless the config names another.
+    const MODULE: &'static str;
+    /// The functions, by method index.
+    fn methods() -> Vec<crate::protocol::MethodSpec>;
+    /// The codec of each method, by method index.
+    fn codecs() -> Vec<MethodCodec>;
+    /// Fingerprint of the declaration and of the registered callbacks.
+    fn fingerprint() -> u64;
+}
+
+/// The codecs of every registered `#[snake::callback]`, by index.
+pub fn registered_callbacks() -> Vec<CallbackCodec> {
+    crate::callback::registered().iter().map(|callback| callback.codec).collect()
 }
 
 fn callback_codec<C: ChildCallbackMessage>() -> Vec<CallbackCodec> {
@@ -109,11 +154,14 @@ fn callback_codec<C: ChildCallbackMessage>() -> Vec<CallbackCodec> {
 impl CallbackCodec {
     /// The codec for a callback message type and its reply, through [`serde_py`].
     pub const fn serde<C: ChildCallbackMessage>() -> Self {
-        Self {
-            name: std::any::type_name::<C>,
-            arg_from_python: callback_arg_from_python::<C>,
-            reply_to_python: callback_reply_to_python::<C::Reply>,
-        }
+        Self::of::<C, C::Reply>(std::any::type_name::<C>)
+    }
+
+    /// The codec for a callback with argument `A` and reply `R`, named by `name`.
+    pub const fn of<A: DeserializeOwned + Serialize, R: DeserializeOwned + Serialize>(
+        name: fn() -> &'static str,
+    ) -> Self {
+        Self { name, arg_from_python: callback_arg_from_python::<A>, reply_to_python: callback_reply_to_python::<R> }
     }
 }
 
@@ -241,7 +289,7 @@ fn serve_child(stream: UnixStream) -> ! {
             fingerprint,
         );
     }
-    crate::child::serve(stream, hello, fingerprint, (entry.codecs)(), (entry.callbacks)())
+    crate::child::serve(stream, hello, fingerprint, (entry.codecs)(), (entry.callbacks)(), entry.named_callbacks)
 }
 
 fn read_hello(stream: &UnixStream) -> Result<Hello, ProtocolError> {

@@ -111,7 +111,6 @@ pub(crate) fn install(child: &Arc<Child>) {
 pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
     let module = PyModule::new(py, "snake")?;
     module.add_function(wrap_pyfunction!(callback_handle, &module)?)?;
-    module.add_function(wrap_pyfunction!(_callback, &module)?)?;
     module.add("CallbackError", py.get_type::<CallbackError>())?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("IN_CHILD", true)?;
@@ -121,20 +120,49 @@ pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// Registers `snake_callbacks`: for each `#[snake::callback]`, `name(arg)` (blocking, for sync
+/// handlers) and `name_async(arg)` (awaitable, for `async def` handlers).
+pub(crate) fn register_named_callbacks(py: Python<'_>, codecs: &[CallbackCodec]) -> PyResult<()> {
+    let module = PyModule::new(py, "snake_callbacks")?;
+    for (index, codec) in codecs.iter().enumerate() {
+        let index = u32::try_from(index).map_err(|_| CallbackError::new_err("too many callbacks"))?;
+        let name = (codec.name)();
+        let blocking = pyo3::types::PyCFunction::new_closure(py, None, None, move |args, _kwargs| {
+            let py = args.py();
+            let arg = args.get_item(0)?;
+            call(py, index, &arg, Spelling::Blocking(name))
+        })?;
+        let awaitable = pyo3::types::PyCFunction::new_closure(py, None, None, move |args, _kwargs| {
+            let py = args.py();
+            let arg = args.get_item(0)?;
+            call(py, index, &arg, Spelling::Awaitable(name))
+        })?;
+        module.add(name, blocking)?;
+        module.add(format!("{name}_async"), awaitable)?;
+    }
+    py.import("sys")?.getattr("modules")?.set_item("snake_callbacks", module)?;
+    Ok(())
+}
+
+/// How a callback was spelled in Python.
+#[derive(Clone, Copy)]
+enum Spelling {
+    /// `callback_handle(msg)`: blocks in a sync handler, awaitable on the loop.
+    Either,
+    /// `name(arg)`: must not be used on the loop, where blocking would stall every handler.
+    Blocking(&'static str),
+    /// `name_async(arg)`: only on the loop, where the awaitable can be awaited.
+    Awaitable(&'static str),
+}
+
 /// Sends `msg` to the parent's callback handler and returns its reply: directly in a sync
 /// handler (blocking, GIL released), as an awaitable inside an `async def` handler.
 #[pyfunction]
 fn callback_handle(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    call(py, 0, msg)
+    call(py, 0, msg, Spelling::Either)
 }
 
-/// Callback number `index` (used by generated typed callback functions).
-#[pyfunction]
-fn _callback(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    call(py, index, msg)
-}
-
-fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) -> PyResult<Py<PyAny>> {
     let child = CHILD.get().ok_or_else(|| CallbackError::new_err("the snake child is not serving yet"))?;
     let callbacks = &child.callbacks;
     let Some(codec) = callbacks.codecs.get(index as usize) else {
@@ -145,6 +173,19 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>) -> PyResult<Py<PyAny
         }));
     };
     let on_loop = LOOP.get().filter(|l| l.thread == std::thread::current().id());
+    match (spelling, on_loop.is_some()) {
+        (Spelling::Blocking(name), true) => {
+            return Err(CallbackError::new_err(format!(
+                "`{name}(..)` would block the event loop: use `await {name}_async(..)` in async handlers"
+            )));
+        }
+        (Spelling::Awaitable(name), false) => {
+            return Err(CallbackError::new_err(format!(
+                "`{name}_async(..)` needs a running snake event loop: use `{name}(..)` in sync handlers"
+            )));
+        }
+        _ => {}
+    }
     let origin = match on_loop {
         Some(handle) => handle.call_var.bind(py).call_method1("get", (0,))?.extract::<u64>()?,
         None => CURRENT_CALL.with(Cell::get),

@@ -167,12 +167,16 @@ pub(crate) fn serve(
     fingerprint: u64,
     codecs: Vec<MethodCodec>,
     callback_codecs: Vec<CallbackCodec>,
+    named_callbacks: bool,
 ) -> ! {
     Python::initialize();
     let max_frame_size = hello.max_frame_size as usize;
     let (info, loaded) = Python::attach(|py| {
         let info = python::child_info(py);
-        let loaded = if let Err(err) = callback::register_module(py) {
+        let registered = callback::register_module(py).and_then(|()| {
+            if named_callbacks { callback::register_named_callbacks(py, &callback_codecs) } else { Ok(()) }
+        });
+        let loaded = if let Err(err) = registered {
             Err(python::exception(py, &err))
         } else if codecs.len() == hello.methods.len() {
             python::load(py, &hello.module, &hello.methods)

@@ -12,6 +12,7 @@ mod lifecycle;
 mod messages;
 mod roundtrip;
 mod streams;
+mod typed;
 
 use messages::Listed;
 
@@ -30,6 +31,7 @@ snake::setup_python_subprocess_system! {
             roundtrip::trials(),
             callbacks::trials(),
             streams::trials(),
+            typed::trials(),
         ].into_iter().flatten().collect();
         libtest_mimic::run(&args, trials).exit()
     },

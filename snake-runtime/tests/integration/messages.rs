@@ -267,3 +267,8 @@ pub struct Endless {
     pub marker: String,
 }
 message!(Endless => StreamItem);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Number {
+    pub n: i64,
+}
