@@ -13,6 +13,14 @@ use crate::error::{ProtocolError, PythonExecutionError};
 use crate::message::{CallbackError, CallbackHandler, ChildCallbackMessage};
 use crate::protocol::FrameKind;
 
+/// The encoded items of a streaming callback.
+pub(crate) type EncodedStream =
+    Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, PythonExecutionError>> + Send + 'static>>;
+
+/// A streaming callback's items, or why it cannot stream.
+pub(crate) type CallbackStreamFuture =
+    Pin<Box<dyn Future<Output = Result<EncodedStream, PythonExecutionError>> + Send>>;
+
 /// The encoded reply of a callback, or why there is none.
 pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, PythonExecutionError>> + Send>>;
 
@@ -20,6 +28,16 @@ pub type CallbackFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, PythonExec
 pub(crate) trait CallbackDispatch: Send + Sync + 'static {
     /// Starts one callback; it runs on its own task, concurrently with others.
     fn call(&self, index: u32, arg: Bytes) -> CallbackFuture;
+
+    /// Starts one streaming callback.
+    fn call_stream(&self, index: u32, arg: Bytes) -> CallbackStreamFuture {
+        let _ = arg;
+        let name = self.name(index);
+        Box::pin(std::future::ready(Err(PythonExecutionError::CallbackFailed {
+            callback: name,
+            message: "this callback does not answer with a stream".into(),
+        })))
+    }
 
     /// The callback's name, for errors and logs.
     fn name(&self, index: u32) -> String;
@@ -51,8 +69,48 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> CallbackDispatch for Handle
         })
     }
 
+    fn call_stream(&self, _index: u32, arg: Bytes) -> CallbackStreamFuture {
+        let mut handler = self.handler.clone();
+        Box::pin(async move {
+            let callback = || std::any::type_name::<C>().to_owned();
+            let msg: C = postcard::from_bytes(&arg)
+                .map_err(|e| ProtocolError::Decode { kind: FrameKind::OpenCallbackStream, message: e.to_string() })?;
+            let stream = handler.handle_stream(msg).await.map_err(|err| PythonExecutionError::CallbackFailed {
+                callback: callback(),
+                message: err.message().to_owned(),
+            })?;
+            let encoded: EncodedStream = Box::pin(EncodeItems { inner: stream, callback: callback() });
+            Ok(encoded)
+        })
+    }
+
     fn name(&self, _index: u32) -> String {
         std::any::type_name::<C>().to_owned()
+    }
+}
+
+/// Encodes the items of a callback stream as they are produced.
+struct EncodeItems<T> {
+    inner: crate::message::CallbackStream<T>,
+    callback: String,
+}
+
+impl<T: serde::Serialize> futures_core::Stream for EncodeItems<T> {
+    type Item = Result<Vec<u8>, PythonExecutionError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.inner.as_mut().poll_next(cx).map(|item| {
+            item.map(|item| match item {
+                Ok(value) => {
+                    postcard::to_stdvec(&value).map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+                }
+                Err(err) => Err(PythonExecutionError::CallbackFailed {
+                    callback: this.callback.clone(),
+                    message: err.message().to_owned(),
+                }),
+            })
+        })
     }
 }
 

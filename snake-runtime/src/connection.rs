@@ -133,6 +133,12 @@ enum Control {
     Kill,
 }
 
+/// Flow control of one streaming callback the parent serves.
+struct CallbackStreamControl {
+    credit: Semaphore,
+    cancelled: Notify,
+}
+
 /// See the module docs.
 pub(crate) struct Connection {
     socket: UnixStream,
@@ -149,6 +155,7 @@ pub(crate) struct Connection {
     exit: watch::Receiver<Option<ExitStatus>>,
     callbacks: Option<Arc<dyn CallbackDispatch>>,
     callback_slots: Arc<Semaphore>,
+    callback_streams: Mutex<HashMap<u64, Arc<CallbackStreamControl>>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -244,6 +251,7 @@ impl Connection {
             exit: exit_rx,
             callbacks,
             callback_slots: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            callback_streams: Mutex::default(),
         });
         tokio::spawn(supervise(child, Arc::downgrade(&connection), control_rx, exit_tx, pumps));
         tokio::spawn(read_loop(Arc::clone(&connection), decoder, buf));
@@ -423,6 +431,89 @@ impl Connection {
         Ok(())
     }
 
+    /// Serves a streaming callback: the handler's stream is polled only while the child has
+    /// credit left, and dropped when the child cancels.
+    fn callback_stream(self: &Arc<Self>, id: u64, index: u32, body: Bytes) -> Result<(), ProtocolError> {
+        let decode_error =
+            |e: postcard::Error| ProtocolError::Decode { kind: FrameKind::OpenCallbackStream, message: e.to_string() };
+        let (origin, rest) = postcard::take_from_bytes::<u64>(&body).map_err(decode_error)?;
+        let (credit, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
+        let arg = body.slice(body.len() - rest.len()..);
+        let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
+        let refused = |message: &str| PythonExecutionError::CallbackFailed {
+            callback: name.clone(),
+            message: message.to_owned(),
+        };
+        let Some(dispatch) = self.callbacks.clone() else {
+            self.callback_reply(id, Err(refused("no callback handler is registered for this actor in the parent")));
+            return Ok(());
+        };
+        if origin != 0 && !self.state().pending.contains_key(&origin) {
+            self.callback_reply(id, Err(refused("the call that made this callback was cancelled or timed out")));
+            return Ok(());
+        }
+        let Ok(slot) = Arc::clone(&self.callback_slots).try_acquire_owned() else {
+            self.callback_reply(id, Err(refused("too many callbacks in flight")));
+            return Ok(());
+        };
+        let control =
+            Arc::new(CallbackStreamControl { credit: Semaphore::new(credit as usize), cancelled: Notify::new() });
+        self.callback_streams().insert(id, Arc::clone(&control));
+        let conn = Arc::clone(self);
+        tokio::spawn(async move {
+            let serve = async {
+                let mut items = match dispatch.call_stream(index, arg).await {
+                    Ok(items) => items,
+                    Err(err) => return conn.callback_reply(id, Err(err)),
+                };
+                loop {
+                    let Ok(permit) = control.credit.acquire().await else { return };
+                    permit.forget();
+                    match std::future::poll_fn(|cx| items.as_mut().poll_next(cx)).await {
+                        Some(Ok(item)) => conn.send_raw(FrameKind::StreamItem, id, &item),
+                        Some(Err(err)) => return conn.callback_reply(id, Err(err)),
+                        None => return conn.send_raw(FrameKind::StreamEnd, id, &[]),
+                    }
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                () = control.cancelled.notified() => {}
+            }
+            conn.callback_streams().remove(&id);
+            drop(slot);
+        });
+        Ok(())
+    }
+
+    fn callback_streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<CallbackStreamControl>>> {
+        self.callback_streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The child took items of callback stream `id`, or stopped consuming it.
+    fn callback_stream_control(&self, kind: FrameKind, id: u64, credit: u32) {
+        let control = self.callback_streams().get(&id).cloned();
+        if let Some(control) = control {
+            match kind {
+                FrameKind::StreamCredit => control.credit.add_permits(credit as usize),
+                _ => control.cancelled.notify_one(),
+            }
+        }
+    }
+
+    /// Sends a frame whose body is already encoded.
+    fn send_raw(&self, kind: FrameKind, id: u64, body: &[u8]) {
+        let mut frame = Vec::with_capacity(body.len() + 16);
+        let encoded = encode_frame_with(&mut frame, &Header::new(kind, id), self.limits.max_frame_size, |out| {
+            out.extend_from_slice(body);
+            Ok::<(), ProtocolError>(())
+        });
+        match encoded {
+            Ok(()) => self.send(&frame),
+            Err(err) => self.callback_reply(id, Err(err.into())),
+        }
+    }
+
     fn callback_reply(&self, id: u64, result: Result<Vec<u8>, PythonExecutionError>) {
         let mut frame = Vec::with_capacity(64);
         let encoded = match &result {
@@ -459,6 +550,9 @@ impl Connection {
         self.outbox.close();
         // Lets the drainer see the closed outbox and end.
         self.drain_wake.notify_one();
+        for (_, control) in self.callback_streams().drain() {
+            control.cancelled.notify_one();
+        }
         for (_, pending) in pending {
             pending.fail(err.clone());
         }
@@ -633,6 +727,11 @@ fn dispatch(conn: &Arc<Connection>, frame: Frame) -> Result<(), ProtocolError> {
             Ok(())
         }
         FrameKind::Callback => conn.callback(id, method, frame.body),
+        FrameKind::OpenCallbackStream => conn.callback_stream(id, method, frame.body),
+        FrameKind::StreamCredit | FrameKind::Cancel => {
+            conn.callback_stream_control(kind, id, method);
+            Ok(())
+        }
         other => Err(ProtocolError::Unexpected { kind: other }),
     }
 }

@@ -51,7 +51,7 @@ pub use crate::actor::{GetChildInfo, PythonActor, PythonChildProcessBuilder};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
 pub use crate::message::{
-    CallbackError, CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
+    CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::stream::{ReplyStream, Streaming};

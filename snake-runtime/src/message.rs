@@ -39,7 +39,22 @@ pub trait ChildCallbackMessage: Serialize + DeserializeOwned + Send + 'static {
 pub trait CallbackHandler<C: ChildCallbackMessage>: Clone + Send + Sync + 'static {
     /// Handles one callback.
     fn handle(&mut self, msg: C) -> impl Future<Output = Result<C::Reply, CallbackError>> + Send;
+
+    /// Handles one streaming callback (`snake.callback_stream(msg)` in Python): the items are
+    /// sent as Python pulls them, with the same credit window as generator streams; Python
+    /// closing its iterator drops the stream. By default a handler does not stream.
+    fn handle_stream(
+        &mut self,
+        msg: C,
+    ) -> impl Future<Output = Result<CallbackStream<C::Reply>, CallbackError>> + Send {
+        let _ = msg;
+        std::future::ready(Err(CallbackError::new("this callback handler does not answer with streams")))
+    }
 }
+
+/// The stream a [`CallbackHandler::handle_stream`] answers with.
+pub type CallbackStream<T> =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<T, CallbackError>> + Send + 'static>>;
 
 /// Why a callback handler could not answer; Python raises `snake.CallbackError(message)`.
 ///

@@ -63,6 +63,9 @@ pub enum FrameKind {
     /// Parent -> child: call a generator method and stream its items back. The body is the
     /// initial credit (`u32`) followed by the request value.
     OpenStream = 13,
+    /// Child -> parent: a callback answered with a stream. The body is the originating call id
+    /// (`u64`), the initial credit (`u32`) and the argument; items come back as `StreamItem`.
+    OpenCallbackStream = 14,
 }
 
 /// W3C trace context of the span that sent a frame (the `traceparent` fields).
@@ -195,6 +198,35 @@ impl FrameDecoder {
         let body = bytes.slice(bytes.len() - rest.len()..);
         Ok(Some(Frame { header, body }))
     }
+}
+
+/// One line of output from the child: a `logging` record, a warning, or a line of stdout/stderr.
+/// Sent in a [`FrameKind::Log`] frame whose header id is the call it came from (0 for none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Where it came from.
+    pub source: LogSource,
+    /// Python's numeric level (`logging.INFO` is 20); warnings are 30.
+    pub level: u32,
+    /// The logger name (`"py.warnings"` for warnings).
+    pub logger: String,
+    /// The formatted message.
+    pub message: String,
+    /// Source file of the call that logged, if known.
+    pub file: Option<String>,
+    /// Line in that file.
+    pub line: Option<u32>,
+    /// The formatted traceback of an exception logged with it.
+    pub exception: Option<String>,
+}
+
+/// What produced a [`LogRecord`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogSource {
+    /// A `logging` record.
+    Logging,
+    /// A `warnings.warn`.
+    Warning,
 }
 
 /// How a Python function is run in the child.

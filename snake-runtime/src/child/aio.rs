@@ -27,6 +27,7 @@ enum Command {
     Cancel(u64),
     Credit(u64, u32),
     Resolve { future: Py<PyAny>, index: u32, outcome: Outcome },
+    WakeStream { id: u64, future: Py<PyAny> },
     Stop,
 }
 
@@ -116,6 +117,11 @@ impl AsyncLoop {
     /// Lets stream `id` produce `items` more items.
     pub(crate) fn credit(&self, id: u64, items: u32) {
         self.push(Command::Credit(id, items));
+    }
+
+    /// Wakes an `async for` over callback stream `id`, on the loop.
+    pub(crate) fn wake_stream(&self, id: u64, future: Py<PyAny>) {
+        self.push(Command::WakeStream { id, future });
     }
 
     /// Completes a callback future with its outcome, on the loop.
@@ -213,6 +219,9 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
             }
             Command::Resolve { future, index, outcome } => {
                 callback::resolve_future(py, future.bind(py), index, outcome)?;
+            }
+            Command::WakeStream { id, future } => {
+                callback::wake_stream(py, id, future.bind(py))?;
             }
             Command::Stop => {
                 event_loop.call_method0("stop")?;

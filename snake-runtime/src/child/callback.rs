@@ -59,13 +59,20 @@ pub(crate) enum Waiter {
 pub(crate) struct Callbacks {
     pub(crate) codecs: Vec<CallbackCodec>,
     waiters: Mutex<HashMap<u64, Waiter>>,
+    streams: Mutex<HashMap<u64, Arc<Inbox>>>,
     next_id: AtomicU64,
     limit: usize,
 }
 
 impl Callbacks {
     pub(crate) fn new(codecs: Vec<CallbackCodec>, limit: usize) -> Self {
-        Self { codecs, waiters: Mutex::default(), next_id: AtomicU64::new(1), limit: limit.max(1) }
+        Self {
+            codecs,
+            waiters: Mutex::default(),
+            streams: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            limit: limit.max(1),
+        }
     }
 
     fn waiters(&self) -> MutexGuard<'_, HashMap<u64, Waiter>> {
@@ -111,6 +118,7 @@ pub(crate) fn install(child: &Arc<Child>) {
 pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
     let module = PyModule::new(py, "snake")?;
     module.add_function(wrap_pyfunction!(callback_handle, &module)?)?;
+    module.add_function(wrap_pyfunction!(callback_stream, &module)?)?;
     module.add("CallbackError", py.get_type::<CallbackError>())?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("IN_CHILD", true)?;
@@ -186,10 +194,7 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
         }
         _ => {}
     }
-    let origin = match on_loop {
-        Some(handle) => handle.call_var.bind(py).call_method1("get", (0,))?.extract::<u64>()?,
-        None => CURRENT_CALL.with(Cell::get),
-    };
+    let origin = current_call(py)?;
     let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
     let mut frame = Vec::with_capacity(64);
     let header = Header { kind: FrameKind::Callback, id, method: index, trace: None };
@@ -252,4 +257,266 @@ pub(crate) fn resolve_future(py: Python<'_>, future: &Bound<'_, PyAny>, index: u
         Err(err) => future.call_method1("set_exception", (err.value(py),))?,
     };
     Ok(())
+}
+
+/// Items of one streaming callback as they arrive from the parent, until its end.
+pub(crate) struct Inbox {
+    index: u32,
+    state: Mutex<InboxState>,
+    arrived: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    items: std::collections::VecDeque<Outcome>,
+    ended: bool,
+    consumed: u32,
+    /// An `__anext__` future waiting on the loop for the next item.
+    waiting: Option<Py<PyAny>>,
+}
+
+/// Items a streaming callback may send ahead of Python's consumption.
+const CALLBACK_STREAM_WINDOW: u32 = 32;
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds an item, an error (`Err`, which ends the stream) or the end (`None`). Returns the
+    /// future to wake on the loop, if an `async for` waits.
+    pub(crate) fn push(&self, event: Option<Outcome>) -> Option<Py<PyAny>> {
+        let mut state = self.lock();
+        match event {
+            Some(outcome) => {
+                state.ended |= outcome.is_err();
+                state.items.push_back(outcome);
+            }
+            None => state.ended = true,
+        }
+        let waiting = state.waiting.take();
+        drop(state);
+        self.arrived.notify_one();
+        waiting
+    }
+}
+
+impl Callbacks {
+    fn streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<Inbox>>> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The inbox of callback stream `id`, if Python still consumes it.
+    pub(crate) fn stream(&self, id: u64) -> Option<Arc<Inbox>> {
+        self.streams().get(&id).cloned()
+    }
+}
+
+/// Starts a streaming callback: `for item in callback_stream(msg)` in a sync handler,
+/// `async for item in callback_stream(msg)` in an `async def` one.
+#[pyfunction]
+pub(crate) fn callback_stream(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResult<CallbackStreamIter> {
+    let child = CHILD.get().ok_or_else(|| CallbackError::new_err("the snake child is not serving yet"))?;
+    let callbacks = &child.callbacks;
+    let index = 0;
+    let Some(codec) = callbacks.codecs.get(index as usize) else {
+        return Err(CallbackError::new_err("this actor declares no callbacks"));
+    };
+    let origin = current_call(py)?;
+    let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut frame = Vec::with_capacity(64);
+    let header = Header { kind: FrameKind::OpenCallbackStream, id, method: index, trace: None };
+    encode_frame_with(&mut frame, &header, child.max_frame_size, |out| {
+        postcard::to_extend(&(origin, CALLBACK_STREAM_WINDOW), std::mem::take(out))
+            .map(|filled| *out = filled)
+            .map_err(|e| PythonExecutionError::from(ProtocolError::Encode { message: e.to_string() }))?;
+        (codec.arg_from_python)(msg, out)
+    })
+    .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
+    let inbox = Arc::new(Inbox { index, state: Mutex::default(), arrived: std::sync::Condvar::new() });
+    {
+        let mut streams = callbacks.streams();
+        if streams.len() + callbacks.waiters().len() >= callbacks.limit {
+            return Err(CallbackError::new_err(format!("too many callbacks in flight (limit {})", callbacks.limit)));
+        }
+        streams.insert(id, Arc::clone(&inbox));
+    }
+    child.send(&frame);
+    Ok(CallbackStreamIter { id, inbox, child: Arc::clone(child) })
+}
+
+/// The call id of the handler running on this thread or task (0 for none).
+pub(crate) fn current_call(py: Python<'_>) -> PyResult<u64> {
+    match LOOP.get().filter(|l| l.thread == std::thread::current().id()) {
+        Some(handle) => handle.call_var.bind(py).call_method1("get", (0,))?.extract::<u64>(),
+        None => Ok(CURRENT_CALL.with(Cell::get)),
+    }
+}
+
+/// The items of a streaming callback, for `for` and `async for`.
+#[pyclass(frozen)]
+pub(crate) struct CallbackStreamIter {
+    id: u64,
+    inbox: Arc<Inbox>,
+    child: Arc<Child>,
+}
+
+impl CallbackStreamIter {
+    fn on_loop() -> Option<&'static LoopHandle> {
+        LOOP.get().filter(|l| l.thread == std::thread::current().id())
+    }
+}
+
+/// Converts a taken item, returning credit to the parent in batches.
+fn deliver<'py>(
+    py: Python<'py>,
+    child: &Child,
+    id: u64,
+    inbox: &Inbox,
+    outcome: Outcome,
+) -> PyResult<Bound<'py, PyAny>> {
+    let codec = child.callbacks.codecs.get(inbox.index as usize).copied();
+    let grant = {
+        let mut state = inbox.lock();
+        state.consumed += 1;
+        (state.consumed >= CALLBACK_STREAM_WINDOW / 2 && !state.ended).then(|| std::mem::take(&mut state.consumed))
+    };
+    if let Some(credit) = grant {
+        child.send_control(FrameKind::StreamCredit, id, credit);
+    }
+    match codec {
+        Some(codec) => reply_to_python(py, &codec, outcome),
+        None => Err(CallbackError::new_err("no callback codec")),
+    }
+}
+
+/// Stops consuming stream `id`; the parent is told to drop it unless it already ended.
+fn finish(child: &Child, id: u64, inbox: &Inbox) {
+    let unfinished = {
+        let mut state = inbox.lock();
+        let unfinished = !state.ended;
+        state.ended = true;
+        unfinished
+    };
+    child.callbacks.streams().remove(&id);
+    if unfinished {
+        child.send_control(FrameKind::Cancel, id, 0);
+    }
+}
+
+/// Completes an `__anext__` future with the next item, its error, or the end.
+fn resolve(
+    py: Python<'_>,
+    child: &Child,
+    id: u64,
+    inbox: &Inbox,
+    future: &Bound<'_, PyAny>,
+    next: Option<Outcome>,
+) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    let result = match next {
+        Some(outcome) => deliver(py, child, id, inbox, outcome),
+        None => {
+            finish(child, id, inbox);
+            Err(pyo3::exceptions::PyStopAsyncIteration::new_err(()))
+        }
+    };
+    match result {
+        Ok(value) => future.call_method1("set_result", (value,))?,
+        Err(err) => future.call_method1("set_exception", (err.value(py),))?,
+    };
+    Ok(())
+}
+
+/// Takes the next event of a stream, or parks `future` to be woken when one arrives.
+fn next_or_park(inbox: &Inbox, future: &Bound<'_, PyAny>) -> Option<Option<Outcome>> {
+    let mut state = inbox.lock();
+    match state.items.pop_front() {
+        Some(outcome) => Some(Some(outcome)),
+        None if state.ended => Some(None),
+        None => {
+            state.waiting = Some(future.clone().unbind());
+            None
+        }
+    }
+}
+
+#[pymethods]
+impl CallbackStreamIter {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if Self::on_loop().is_some() {
+            return Err(CallbackError::new_err("use `async for` over a callback stream inside async handlers"));
+        }
+        let next = py.detach(|| {
+            let mut state = self.inbox.lock();
+            loop {
+                if let Some(outcome) = state.items.pop_front() {
+                    return Some(outcome);
+                }
+                if state.ended {
+                    return None;
+                }
+                state = self.inbox.arrived.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+        });
+        match next {
+            Some(outcome) => deliver(py, &self.child, self.id, &self.inbox, outcome).map(Some),
+            None => {
+                finish(&self.child, self.id, &self.inbox);
+                Ok(None)
+            }
+        }
+    }
+
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let handle = Self::on_loop().ok_or_else(|| {
+            CallbackError::new_err("`async for` over a callback stream needs the handler's event loop")
+        })?;
+        let future = handle.event_loop.bind(py).call_method0("create_future")?;
+        if let Some(next) = next_or_park(&self.inbox, &future) {
+            resolve(py, &self.child, self.id, &self.inbox, &future, next)?;
+        }
+        Ok(future)
+    }
+
+    /// Stops consuming: the parent drops the stream.
+    fn close(&self) {
+        finish(&self.child, self.id, &self.inbox);
+    }
+
+    /// `close` for `async` code (`await stream.aclose()`).
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        finish(&self.child, self.id, &self.inbox);
+        py.import("asyncio")?.call_method1("sleep", (0,))
+    }
+}
+
+impl Drop for CallbackStreamIter {
+    fn drop(&mut self) {
+        finish(&self.child, self.id, &self.inbox);
+    }
+}
+
+/// Wakes an `async for` waiting on the loop for callback stream `id` (on the loop thread).
+pub(crate) fn wake_stream(py: Python<'_>, id: u64, future: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Some(child) = CHILD.get() else { return Ok(()) };
+    let Some(inbox) = child.callbacks.stream(id) else {
+        // Finished meanwhile: end the iteration.
+        let end = pyo3::exceptions::PyStopAsyncIteration::new_err(());
+        return future.call_method1("set_exception", (end.value(py),)).map(drop);
+    };
+    match next_or_park(&inbox, future) {
+        Some(next) => resolve(py, child, id, &inbox, future, next),
+        None => Ok(()),
+    }
 }

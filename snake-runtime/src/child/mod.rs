@@ -135,6 +135,22 @@ impl Child {
         self.sync_streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Sends a frame with no body (stream credit, cancel).
+    pub(crate) fn send_control(&self, kind: FrameKind, id: u64, method: u32) {
+        let mut buf = Vec::with_capacity(16);
+        if encode_frame(&mut buf, &Header { kind, id, method, trace: None }, &(), self.max_frame_size).is_ok() {
+            self.send(&buf);
+        }
+    }
+
+    /// An event of a streaming callback: an item, its error, or its end (`None`).
+    fn callback_stream_event(&self, aio: Option<&AsyncLoop>, id: u64, event: Option<callback::Outcome>) {
+        let Some(inbox) = self.callbacks.stream(id) else { return };
+        if let (Some(future), Some(aio)) = (inbox.push(event), aio) {
+            aio.wake_stream(id, future);
+        }
+    }
+
     /// Hands a callback's reply (or failure) to whoever waits for it.
     fn resolve_callback(&self, aio: Option<&AsyncLoop>, id: u64, outcome: callback::Outcome) {
         match self.callbacks.take(id) {
@@ -347,7 +363,10 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
             }
         }
         FrameKind::CallbackReply => child.resolve_callback(aio, id, Ok(frame.body)),
+        FrameKind::StreamItem => child.callback_stream_event(aio, id, Some(Ok(frame.body))),
+        FrameKind::StreamEnd => child.callback_stream_event(aio, id, None),
         FrameKind::Error => match frame.decode_body::<PythonExecutionError>() {
+            Ok(err) if child.callbacks.stream(id).is_some() => child.callback_stream_event(aio, id, Some(Err(err))),
             Ok(err) => child.resolve_callback(aio, id, Err(err)),
             Err(err) => return Some(Stop::Protocol(err)),
         },

@@ -26,6 +26,10 @@ pub fn trials() -> Vec<Trial> {
         trial("callbacks::sync_handler_blocked_in_a_callback_releases_the_gil", blocked_sync_releases_gil),
         trial("callbacks::callback_after_the_call_timed_out_fails_cleanly", late_callback),
         trial("callbacks::actor_without_callbacks_raises_instead_of_hanging", no_callbacks),
+        trial("callbacks::stream_answer_consumed_with_async_for", || stream_back("stream_async", 300)),
+        trial("callbacks::stream_answer_consumed_with_for", || stream_back("stream_sync", 300)),
+        trial("callbacks::stream_answer_error_mid_stream", stream_back_error),
+        trial("callbacks::stream_answer_dropped_when_python_stops", stream_back_dropped),
     ]
 }
 
@@ -36,6 +40,16 @@ struct Service {
     entered: Arc<Notify>,
     open: Arc<Notify>,
     calls: Arc<AtomicUsize>,
+    streams_dropped: Arc<AtomicUsize>,
+}
+
+/// Counts streams dropped by the runtime, to see cancellation reach Rust.
+struct DropMark(Arc<AtomicUsize>);
+
+impl Drop for DropMark {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl CallbackHandler<Cb> for Service {
@@ -61,7 +75,27 @@ impl CallbackHandler<Cb> for Service {
                 self.open.notified().await;
                 Ok(CbReply::Text("opened".into()))
             }
+            Cb::Count { .. } => Err(CallbackError::new("`Count` is only answered as a stream")),
         }
+    }
+
+    async fn handle_stream(&mut self, msg: Cb) -> Result<snake::CallbackStream<CbReply>, CallbackError> {
+        let Cb::Count { n, fail_at } = msg else {
+            return Err(CallbackError::new("only `Count` streams"));
+        };
+        let mark = DropMark(Arc::clone(&self.streams_dropped));
+        let items = futures_util::stream::unfold((0u64, mark), move |(i, mark)| async move {
+            if i == n {
+                return None;
+            }
+            let item = if Some(i) == fail_at {
+                Err(CallbackError::new(format!("failed at {i}")))
+            } else {
+                Ok(CbReply::Text(format!("item {i}")))
+            };
+            Some((item, (i + 1, mark)))
+        });
+        Ok(Box::pin(items))
     }
 }
 
@@ -213,4 +247,33 @@ async fn no_callbacks() {
     let actor =
         PythonChildProcessBuilder::new(config("callbacks", "no_callbacks")).spawn::<NoCb>().await.expect("spawn");
     assert_eq!(actor.ask(NoCb).await.expect("no callbacks"), "this actor declares no callbacks");
+}
+
+async fn stream_back(function: &'static str, n: u64) {
+    let actor = builder("callbacks", function, Service::default()).spawn::<StreamBack>().await.expect("spawn");
+    let items = actor.ask(StreamBack { n }).await.expect("stream");
+    assert_eq!(items, (0..n).map(|i| format!("item {i}")).collect::<Vec<_>>());
+}
+
+async fn stream_back_error() {
+    let actor = builder("callbacks", "stream_failing", Service::default()).spawn::<StreamBack>().await.expect("spawn");
+    let items = actor.ask(StreamBack { n: 10 }).await.expect("stream");
+    let mut expected: Vec<String> = (0..5).map(|i| format!("item {i}")).collect();
+    expected.push("error: failed at 5".into());
+    assert_eq!(items, expected);
+}
+
+async fn stream_back_dropped() {
+    let service = Service::default();
+    let dropped = Arc::clone(&service.streams_dropped);
+    let actor = builder("callbacks", "stream_partial", service).spawn::<StreamBack>().await.expect("spawn");
+    let items = actor.ask(StreamBack { n: 3 }).await.expect("stream");
+    assert_eq!(items, vec!["item 0", "item 1", "item 2"]);
+    for _ in 0..250 {
+        if dropped.load(Ordering::SeqCst) == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the Rust stream of a million items was not dropped when Python stopped consuming it");
 }

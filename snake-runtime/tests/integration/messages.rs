@@ -189,6 +189,7 @@ pub enum Cb {
     Fail { message: String },
     Reenter { depth: u32 },
     Wait {},
+    Count { n: u64, fail_at: Option<u64> },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,6 +238,12 @@ pub struct Late {
     pub sleep: f64,
 }
 calling_back!(Late => Vec<String>);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamBack {
+    pub n: u64,
+}
+calling_back!(StreamBack => Vec<String>);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NoCb;

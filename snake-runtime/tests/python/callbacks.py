@@ -84,3 +84,38 @@ def no_callbacks(_msg):
     except snake.CallbackError as err:
         return str(err)
     return "no error"
+
+
+async def stream_async(msg):
+    """Consumes a stream Rust answers with, with async for."""
+    items = []
+    async for item in snake.callback_stream({"Count": {"n": msg["n"], "fail_at": None}}):
+        items.append(item["Text"])
+    return items
+
+
+def stream_sync(msg):
+    """The same with a plain for loop in a sync handler."""
+    return [item["Text"] for item in kameo.callback_stream({"Count": {"n": msg["n"], "fail_at": None}})]
+
+
+async def stream_failing(msg):
+    items = []
+    try:
+        async for item in snake.callback_stream({"Count": {"n": msg["n"], "fail_at": msg["n"] // 2}}):
+            items.append(item["Text"])
+    except snake.CallbackError as err:
+        items.append(f"error: {err}")
+    return items
+
+
+async def stream_partial(msg):
+    """Stops after a few items; closing the iterator drops the Rust stream."""
+    stream = snake.callback_stream({"Count": {"n": 1_000_000, "fail_at": None}})
+    items = []
+    async for item in stream:
+        items.append(item["Text"])
+        if len(items) == msg["n"]:
+            break
+    await stream.aclose()
+    return items
