@@ -27,6 +27,7 @@ use crate::protocol::{self, ChildInfo, HandlerMode, Hello, MAGIC, MethodSpec, PR
 use crate::registry::{self, ActorSpec};
 use crate::spawn::{self, ProcessSpec};
 use crate::stream::{ReplyStream, Streaming};
+use crate::trace::ChildSpanExport;
 
 /// A Python child process as a kameo actor: `ask(msg)` sends `msg` to the configured Python
 /// function and resolves to its converted return value.
@@ -38,7 +39,7 @@ use crate::stream::{ReplyStream, Streaming};
 /// is shut down and reaped; `ActorRef::wait_for_shutdown_result` returns once that is done
 /// (kameo's `wait_for_shutdown` returns earlier, when the mailbox closes).
 pub struct PythonActor<M, C = NoCallback> {
-    connection: Arc<Connection>,
+    pub(crate) connection: Arc<Connection>,
     stream_window: u32,
     _types: PhantomData<fn() -> (M, C)>,
 }
@@ -72,7 +73,7 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> 
             Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<M::Reply> },
             None => ReplyTo::Discard,
         };
-        self.connection.call(0, msg, reply).await;
+        self.connection.call(0, msg, reply, &tracing::Span::current()).await;
         delegated
     }
 }
@@ -81,7 +82,7 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
     type Reply = Result<ReplyStream<M::Reply>, PythonExecutionError>;
 
     async fn handle(&mut self, msg: Streaming<M>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let (id, items) = self.connection.open_stream(0, msg.0, self.stream_window).await?;
+        let (id, items) = self.connection.open_stream(0, msg.0, self.stream_window, &tracing::Span::current()).await?;
         Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<M::Reply>))
     }
 }
@@ -93,13 +94,16 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
 pub struct MethodCall<Req, Rep> {
     method: u32,
     request: Req,
+    /// The caller's span: kameo runs handlers in a span of their own, so the call span's parent
+    /// travels with the message.
+    caller: tracing::Span,
     _reply: PhantomData<fn() -> Rep>,
 }
 
 impl<Req, Rep> MethodCall<Req, Rep> {
-    /// A call of method number `method`.
+    /// A call of method number `method`, in the current span.
     pub fn new(method: u32, request: Req) -> Self {
-        Self { method, request, _reply: PhantomData }
+        Self { method, request, caller: tracing::Span::current(), _reply: PhantomData }
     }
 }
 
@@ -118,7 +122,7 @@ where
             Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<Rep> },
             None => ReplyTo::Discard,
         };
-        self.connection.call(msg.method, msg.request, reply).await;
+        self.connection.call(msg.method, msg.request, reply, &msg.caller).await;
         delegated
     }
 }
@@ -129,13 +133,14 @@ where
 pub struct MethodStream<Req, Item> {
     method: u32,
     request: Req,
+    caller: tracing::Span,
     _item: PhantomData<fn() -> Item>,
 }
 
 impl<Req, Item> MethodStream<Req, Item> {
-    /// A streaming call of method number `method`.
+    /// A streaming call of method number `method`, in the current span.
     pub fn new(method: u32, request: Req) -> Self {
-        Self { method, request, _item: PhantomData }
+        Self { method, request, caller: tracing::Span::current(), _item: PhantomData }
     }
 }
 
@@ -149,8 +154,32 @@ where
     type Reply = Result<ReplyStream<Item>, PythonExecutionError>;
 
     async fn handle(&mut self, msg: MethodStream<Req, Item>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let (id, items) = self.connection.open_stream(msg.method, msg.request, self.stream_window).await?;
+        let (id, items) = self.connection.open_stream(msg.method, msg.request, self.stream_window, &msg.caller).await?;
         Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<Item>))
+    }
+}
+
+/// Calls on a low-level [`PythonActor`] with errors flattened into [`PythonExecutionError`] and
+/// the caller's trace carried into the child.
+///
+/// `actor_ref.ask(msg)` works too, but kameo runs message handlers in a span of their own that
+/// is only *linked* to the caller, so the child's spans would start a new trace; `call` keeps
+/// them in the caller's.
+pub trait PythonActorExt<M: ChildMessage> {
+    /// Sends `msg` to the Python function and waits for its converted return value.
+    fn call(&self, msg: M) -> impl Future<Output = Result<M::Reply, PythonExecutionError>> + Send;
+
+    /// Calls a generator function and streams its items.
+    fn stream(&self, msg: M) -> impl Future<Output = Result<ReplyStream<M::Reply>, PythonExecutionError>> + Send;
+}
+
+impl<M: ChildMessage, C: ChildCallbackMessage> PythonActorExt<M> for ActorRef<PythonActor<M, C>> {
+    async fn call(&self, msg: M) -> Result<M::Reply, PythonExecutionError> {
+        Ok(self.ask(MethodCall::<M, M::Reply>::new(0, msg)).await?)
+    }
+
+    async fn stream(&self, msg: M) -> Result<ReplyStream<M::Reply>, PythonExecutionError> {
+        Ok(self.ask(MethodStream::<M, M::Reply>::new(0, msg)).await?)
     }
 }
 
@@ -210,6 +239,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     sync_workers: u16,
     stream_window: u32,
     states: States,
+    child_spans: Option<ChildSpanExport>,
     _callback: PhantomData<fn() -> C>,
 }
 
@@ -243,6 +273,7 @@ impl PythonChildProcessBuilder {
             sync_workers: 4,
             stream_window: 32,
             states: States::default(),
+            child_spans: None,
             _callback: PhantomData,
         }
     }
@@ -276,6 +307,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             sync_workers: self.sync_workers,
             stream_window: self.stream_window,
             states: self.states,
+            child_spans: self.child_spans,
             _callback: PhantomData,
         }
     }
@@ -410,6 +442,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             max_in_flight: u32::try_from(self.max_in_flight).unwrap_or(u32::MAX),
             sync_workers: self.sync_workers,
             log_level: self.log_level.as_str().to_owned(),
+            record_spans: self.child_spans.is_some(),
         };
         let spec = ProcessSpec {
             program: self.program,
@@ -418,7 +451,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             python_path: self.config.python_path,
             env_vars: self.config.env_vars,
             inherit_env: self.inherit_env,
-            log_label,
+            log_label: log_label.clone(),
         };
         let limits = Limits {
             max_frame_size: self.max_frame_size,
@@ -427,9 +460,23 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             call_timeout: self.call_timeout,
             shutdown_grace: self.shutdown_grace,
         };
+        let child_spans = self.child_spans.map(|export| {
+            tokio::spawn(export.task);
+            export.sender
+        });
         let spawned = spawn::spawn(&spec)?;
-        let connection = Connection::establish(spawned, &hello, limits, callbacks).await?;
+        let connection = Connection::establish(spawned, &hello, limits, callbacks, log_label, child_spans).await?;
         Ok(PythonActor::spawn(PythonActor { connection, stream_window: self.stream_window, _types: PhantomData }))
+    }
+
+    /// Sends the spans the child records for traced calls (dispatch, conversions, the Python
+    /// execution) to `exporter`, with their ids and parents intact, so that one exporter sees the
+    /// whole trace across both processes. Calls are traced when an OpenTelemetry layer is
+    /// installed in the parent's `tracing` subscriber; without this, the child records nothing.
+    #[must_use]
+    pub fn export_child_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(mut self, exporter: E) -> Self {
+        self.child_spans = Some(ChildSpanExport::new(exporter));
+        self
     }
 
     /// Makes `state` available to `#[snake::callback]` methods of its type (`&self` receivers):

@@ -26,13 +26,17 @@ use kameo::message::BoxReply;
 use kameo::reply::BoxReplySender;
 use serde::Serialize;
 use tokio::net::UnixStream;
+use tracing::Instrument;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::callback::CallbackDispatch;
+use crate::trace::{self, SpanSender};
 use crate::error::{ExitStatus, ProtocolError, PythonExecutionError};
+use crate::metrics::{ActorMetrics, CallTimer};
 use crate::outbox::{Outbox, Pushed};
 use crate::protocol::{
-    ChildInfo, Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome,
+    ChildInfo, Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, TraceContext,
+    Welcome,
     encode_frame, encode_frame_with,
 };
 use crate::spawn::{Spawned, StderrTail};
@@ -96,7 +100,11 @@ enum Waiting {
 
 struct Pending {
     waiting: Waiting,
+    /// The call's `snake.call` span; it closes when the entry is dropped.
+    span: tracing::Span,
     _permit: OwnedSemaphorePermit,
+    /// Counts the call in the actor's metrics until it ends.
+    timer: CallTimer,
 }
 
 impl Pending {
@@ -111,7 +119,8 @@ impl Pending {
         matches!(self.waiting, Waiting::Call { deadline: Some((at, _)), .. } if at <= now)
     }
 
-    fn fail(self, err: PythonExecutionError) {
+    fn fail(mut self, err: PythonExecutionError) {
+        self.timer.finish(Some(err.kind()));
         match self.waiting {
             Waiting::Call { reply, .. } => reply.complete(Err(err)),
             // There is always room for the final error: credit bounds the items in the channel.
@@ -156,6 +165,10 @@ pub(crate) struct Connection {
     callbacks: Option<Arc<dyn CallbackDispatch>>,
     callback_slots: Arc<Semaphore>,
     callback_streams: Mutex<HashMap<u64, Arc<CallbackStreamControl>>>,
+    /// The builder's log label, carried by the child's log events.
+    label: String,
+    metrics: Arc<ActorMetrics>,
+    child_spans: Option<SpanSender>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -171,6 +184,8 @@ impl Connection {
         hello: &Hello,
         limits: Limits,
         callbacks: Option<Arc<dyn CallbackDispatch>>,
+        label: String,
+        child_spans: Option<SpanSender>,
     ) -> Result<Arc<Self>, PythonExecutionError> {
         let Spawned { mut child, socket, stderr_tail, pumps } = spawned;
         let io_error = |e: io::Error| PythonExecutionError::Protocol(e.into());
@@ -252,6 +267,9 @@ impl Connection {
             callbacks,
             callback_slots: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             callback_streams: Mutex::default(),
+            metrics: ActorMetrics::new(&label),
+            label,
+            child_spans,
         });
         tokio::spawn(supervise(child, Arc::downgrade(&connection), control_rx, exit_tx, pumps));
         tokio::spawn(read_loop(Arc::clone(&connection), decoder, buf));
@@ -262,6 +280,11 @@ impl Connection {
     /// Facts the child reported in the handshake.
     pub(crate) fn info(&self) -> &ChildInfo {
         &self.info
+    }
+
+    /// The call metrics of this child's actor.
+    pub(crate) fn metrics(&self) -> &Arc<ActorMetrics> {
+        &self.metrics
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -275,13 +298,14 @@ impl Connection {
 
     /// Sends a call and arranges for its result to reach `reply`. Waits only for a free slot in
     /// the in-flight window (backpressure); never for the reply.
-    pub(crate) async fn call<T: Serialize + Send>(&self, method: u32, request: T, reply: ReplyTo) {
+    pub(crate) async fn call<T: Serialize + Send>(&self, method: u32, request: T, reply: ReplyTo, caller: &tracing::Span) {
         let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
             return reply.complete(Err(self.dead().unwrap_or(PythonExecutionError::Cancelled)));
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = self.call_span(id, method, caller);
         let mut frame = Vec::with_capacity(64);
-        let header = Header { kind: FrameKind::Call, id, method, trace: None };
+        let header = Header { kind: FrameKind::Call, id, method, trace: trace::context_of(&span) };
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(err.into()));
         }
@@ -293,7 +317,15 @@ impl Connection {
                 return reply.complete(Err(dead));
             }
             let deadline = self.limits.call_timeout.map(|t| (Instant::now() + t, t));
-            state.pending.insert(id, Pending { waiting: Waiting::Call { reply, deadline }, _permit: permit });
+            state.pending.insert(
+                id,
+                Pending {
+                    waiting: Waiting::Call { reply, deadline },
+                    span,
+                    _permit: permit,
+                    timer: self.metrics.start_call(),
+                },
+            );
         }
         self.send(&frame);
     }
@@ -305,14 +337,16 @@ impl Connection {
         method: u32,
         request: T,
         window: u32,
+        caller: &tracing::Span,
     ) -> Result<(u64, mpsc::Receiver<Result<Bytes, PythonExecutionError>>), PythonExecutionError> {
         let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
             return Err(self.dead().unwrap_or(PythonExecutionError::Cancelled));
         };
         let window = window.max(1);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = self.call_span(id, method, caller);
         let mut frame = Vec::with_capacity(64);
-        let header = Header { kind: FrameKind::OpenStream, id, method, trace: None };
+        let header = Header { kind: FrameKind::OpenStream, id, method, trace: trace::context_of(&span) };
         encode_frame(&mut frame, &header, &(window, request), self.limits.max_frame_size)?;
         let (items, receiver) = mpsc::channel(window as usize + 1);
         {
@@ -320,10 +354,31 @@ impl Connection {
             if let Some(dead) = &state.dead {
                 return Err(dead.clone());
             }
-            state.pending.insert(id, Pending { waiting: Waiting::Stream { items }, _permit: permit });
+            state.pending.insert(
+                id,
+                Pending { waiting: Waiting::Stream { items }, span, _permit: permit, timer: self.metrics.start_call() },
+            );
         }
         self.send(&frame);
         Ok((id, receiver))
+    }
+
+    /// The span of call `id`: a child of the caller's current span.
+    fn call_span(&self, id: u64, method: u32, caller: &tracing::Span) -> tracing::Span {
+        tracing::info_span!(
+            parent: caller,
+            "snake.call",
+            actor = %self.label,
+            method,
+            call_id = id,
+            child_pid = self.info.pid,
+            otel.kind = "client",
+        )
+    }
+
+    /// The span of the call that is still pending as `id`, to put its child's log lines in.
+    pub(crate) fn span_of(&self, id: u64) -> Option<tracing::Span> {
+        self.state().pending.get(&id).map(|pending| pending.span.clone())
     }
 
     /// Lets the child send `credit` more items of stream `id`.
@@ -359,7 +414,10 @@ impl Connection {
     }
 
     fn complete(&self, id: u64, result: Result<Bytes, PythonExecutionError>) -> Result<(), ProtocolError> {
-        let pending = self.state().pending.remove(&id);
+        let mut pending = self.state().pending.remove(&id);
+        if let Some(pending) = &mut pending {
+            pending.timer.finish(result.as_ref().err().map(PythonExecutionError::kind));
+        }
         // A reply for an id that is no longer pending belongs to a call that was cancelled or
         // timed out: the caller has already been answered.
         match pending.map(|p| p.waiting) {
@@ -396,12 +454,14 @@ impl Connection {
 
     fn stream_end(&self, id: u64) {
         // Dropping the sender ends the consumer's stream after the items already queued.
-        self.state().pending.remove(&id);
+        if let Some(mut pending) = self.state().pending.remove(&id) {
+            pending.timer.finish(None);
+        }
     }
 
     /// Serves a callback from the child on its own task, so a slow handler never holds up the
     /// reader. The callback fails at once if the call that made it is gone.
-    fn callback(self: &Arc<Self>, id: u64, index: u32, body: Bytes) -> Result<(), ProtocolError> {
+    fn callback(self: &Arc<Self>, id: u64, index: u32, body: Bytes, trace: Option<TraceContext>) -> Result<(), ProtocolError> {
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body)
             .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
         let arg = body.slice(body.len() - rest.len()..);
@@ -422,18 +482,46 @@ impl Connection {
             self.callback_reply(id, Err(refused("too many callbacks in flight")));
             return Ok(());
         };
+        let span = self.callback_span(id, &name, trace.as_ref());
         let conn = Arc::clone(self);
-        tokio::spawn(async move {
-            let result = dispatch.call(index, arg).await;
-            conn.callback_reply(id, result);
-            drop(slot);
-        });
+        tokio::spawn(
+            async move {
+                let started = Instant::now();
+                let result = dispatch.call(index, arg).await;
+                conn.metrics.callback_served(started.elapsed(), result.as_ref().err().map(PythonExecutionError::kind));
+                conn.callback_reply(id, result);
+                drop(slot);
+            }
+            .instrument(span),
+        );
         Ok(())
+    }
+
+    /// The span of a callback the parent serves: a child of the Python call that made it.
+    fn callback_span(&self, id: u64, name: &str, trace: Option<&TraceContext>) -> tracing::Span {
+        let span = tracing::info_span!(
+            "snake.callback",
+            actor = %self.label,
+            callback = %name,
+            callback_id = id,
+            child_pid = self.info.pid,
+            otel.kind = "server",
+        );
+        if let Some(trace) = trace {
+            trace::set_remote_parent(&span, trace);
+        }
+        span
     }
 
     /// Serves a streaming callback: the handler's stream is polled only while the child has
     /// credit left, and dropped when the child cancels.
-    fn callback_stream(self: &Arc<Self>, id: u64, index: u32, body: Bytes) -> Result<(), ProtocolError> {
+    fn callback_stream(
+        self: &Arc<Self>,
+        id: u64,
+        index: u32,
+        body: Bytes,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ProtocolError> {
         let decode_error =
             |e: postcard::Error| ProtocolError::Decode { kind: FrameKind::OpenCallbackStream, message: e.to_string() };
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body).map_err(decode_error)?;
@@ -456,6 +544,7 @@ impl Connection {
             self.callback_reply(id, Err(refused("too many callbacks in flight")));
             return Ok(());
         };
+        let span = self.callback_span(id, &name, trace.as_ref());
         let control =
             Arc::new(CallbackStreamControl { credit: Semaphore::new(credit as usize), cancelled: Notify::new() });
         self.callback_streams().insert(id, Arc::clone(&control));
@@ -482,7 +571,7 @@ impl Connection {
             }
             conn.callback_streams().remove(&id);
             drop(slot);
-        });
+        }.instrument(span));
         Ok(())
     }
 
@@ -569,11 +658,13 @@ impl Connection {
         for id in abandoned {
             self.cancel_in_child(id);
         }
-        for (id, pending) in overdue {
+        for (id, mut pending) in overdue {
             self.cancel_in_child(id);
             if let Waiting::Call { reply, deadline } = pending.waiting {
                 let timeout = deadline.map_or(Duration::ZERO, |(_, t)| t);
-                reply.complete(Err(PythonExecutionError::CallTimedOut { timeout }));
+                let err = PythonExecutionError::CallTimedOut { timeout };
+                pending.timer.finish(Some(err.kind()));
+                reply.complete(Err(err));
             }
         }
     }
@@ -714,7 +805,7 @@ async fn read_loop(conn: Arc<Connection>, decoder: FrameDecoder, mut buf: BytesM
 }
 
 fn dispatch(conn: &Arc<Connection>, frame: Frame) -> Result<(), ProtocolError> {
-    let Header { kind, id, method, .. } = frame.header;
+    let Header { kind, id, method, trace } = frame.header;
     match kind {
         FrameKind::Reply => conn.complete(id, Ok(frame.body)),
         FrameKind::Error => {
@@ -726,10 +817,21 @@ fn dispatch(conn: &Arc<Connection>, frame: Frame) -> Result<(), ProtocolError> {
             conn.stream_end(id);
             Ok(())
         }
-        FrameKind::Callback => conn.callback(id, method, frame.body),
-        FrameKind::OpenCallbackStream => conn.callback_stream(id, method, frame.body),
+        FrameKind::Callback => conn.callback(id, method, frame.body, trace),
+        FrameKind::OpenCallbackStream => conn.callback_stream(id, method, frame.body, trace),
+        FrameKind::Spans => {
+            if let Some(sender) = &conn.child_spans {
+                trace::forward(sender, frame.decode_body()?);
+            }
+            Ok(())
+        }
         FrameKind::StreamCredit | FrameKind::Cancel => {
             conn.callback_stream_control(kind, id, method);
+            Ok(())
+        }
+        FrameKind::Log => {
+            let record: crate::protocol::LogRecord = frame.decode_body()?;
+            crate::logs::emit(&record, conn.span_of(id).as_ref(), &conn.label, conn.info.pid);
             Ok(())
         }
         other => Err(ProtocolError::Unexpected { kind: other }),

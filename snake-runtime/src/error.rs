@@ -332,6 +332,22 @@ impl fmt::Display for StderrTail<'_> {
     }
 }
 
+impl<M> From<kameo::error::SendError<M, PythonExecutionError>> for PythonExecutionError {
+    /// Flattens a kameo `ask` failure: the handler's own error, or why the actor took no message.
+    fn from(err: kameo::error::SendError<M, PythonExecutionError>) -> Self {
+        use kameo::error::SendError;
+        match err {
+            SendError::HandlerError(err) => err,
+            SendError::Timeout(_) => Self::Cancelled,
+            SendError::ActorNotRunning(_)
+            | SendError::ActorStopped
+            | SendError::ActorRestarting(_)
+            // An awaited `ask` waits for mailbox space, so a full mailbox means the same here.
+            | SendError::MailboxFull(_) => Self::ActorStopped,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,21 +373,5 @@ mod tests {
             actual: HandlerMode::Sync,
         };
         assert_eq!(err.to_string(), "`m.f` is a plain (sync) function but was declared as an `async def` function");
-    }
-}
-
-impl<M> From<kameo::error::SendError<M, PythonExecutionError>> for PythonExecutionError {
-    /// Flattens a kameo `ask` failure: the handler's own error, or why the actor took no message.
-    fn from(err: kameo::error::SendError<M, PythonExecutionError>) -> Self {
-        use kameo::error::SendError;
-        match err {
-            SendError::HandlerError(err) => err,
-            SendError::Timeout(_) => Self::Cancelled,
-            SendError::ActorNotRunning(_)
-            | SendError::ActorStopped
-            | SendError::ActorRestarting(_)
-            // An awaited `ask` waits for mailbox space, so a full mailbox means the same here.
-            | SendError::MailboxFull(_) => Self::ActorStopped,
-        }
     }
 }

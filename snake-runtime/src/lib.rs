@@ -39,17 +39,21 @@ mod child;
 mod config;
 mod connection;
 mod error;
+mod logs;
 mod message;
+pub mod metrics;
 mod outbox;
 pub mod protocol;
 mod registry;
 pub mod serde_py;
 mod spawn;
 mod stream;
+mod trace;
 
-pub use crate::actor::{GetChildInfo, PythonActor, PythonChildProcessBuilder};
+pub use crate::actor::{GetChildInfo, PythonActor, PythonActorExt, PythonChildProcessBuilder};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
+pub use crate::metrics::{GetMetrics, MetricsSnapshot};
 pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };

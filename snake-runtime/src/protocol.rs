@@ -66,6 +66,8 @@ pub enum FrameKind {
     /// Child -> parent: a callback answered with a stream. The body is the originating call id
     /// (`u64`), the initial credit (`u32`) and the argument; items come back as `StreamItem`.
     OpenCallbackStream = 14,
+    /// Child -> parent: spans the child finished, as `Vec<SpanRecord>`, for the parent's exporter.
+    Spans = 15,
 }
 
 /// W3C trace context of the span that sent a frame (the `traceparent` fields).
@@ -229,6 +231,28 @@ pub enum LogSource {
     Warning,
 }
 
+/// A span the child recorded, with the ids it propagated: the parent exports it as it is, so
+/// the whole trace (callbacks and Python's own spans included) keeps consistent parent ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    /// The trace it belongs to.
+    pub trace_id: [u8; 16],
+    /// Its own id.
+    pub span_id: [u8; 8],
+    /// Its parent's id.
+    pub parent_span_id: [u8; 8],
+    /// The span name.
+    pub name: String,
+    /// Start, in nanoseconds since the Unix epoch (both processes share the clock).
+    pub start_unix_nanos: u64,
+    /// End, likewise.
+    pub end_unix_nanos: u64,
+    /// Attributes.
+    pub attributes: Vec<(String, String)>,
+    /// The error message, when the span failed.
+    pub error: Option<String>,
+}
+
 /// How a Python function is run in the child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -287,6 +311,8 @@ pub struct Hello {
     pub sync_workers: u16,
     /// The log level filter for the child (`tracing` level name).
     pub log_level: String,
+    /// Whether the child records spans for traced calls and sends them back.
+    pub record_spans: bool,
 }
 
 /// Child -> parent handshake.
@@ -406,6 +432,7 @@ mod tests {
             max_in_flight: 1,
             sync_workers: 1,
             log_level: "info".into(),
+            record_spans: false,
         };
         let body = postcard::to_stdvec(&hello).expect("encodes");
         assert_eq!(peek_version(&body).expect("peek"), (MAGIC, 9));

@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
+use std::time::SystemTime;
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -18,6 +19,7 @@ use pyo3::types::{IntoPyDict, PyCFunction, PyModule, PyTuple};
 
 use super::callback::{self, LoopHandle, Outcome};
 use super::pool::Job;
+use super::spans::Phases;
 use super::stream::{DRIVER, StreamSink};
 use super::{Child, python};
 use crate::error::PythonExecutionError;
@@ -234,26 +236,37 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
 fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_loop: &Bound<'_, PyAny>, job: Job) {
     let id = job.id;
     let Some(helpers) = state.helpers.get() else { return };
-    let started = (|| -> Result<Bound<'_, PyAny>, PythonExecutionError> {
+    let traced = if job.credit.is_none() { child.spans.begin(id, job.trace, job.received) } else { None };
+    let started = SystemTime::now();
+    let mut converted = started;
+    let launched = (|| -> Result<Bound<'_, PyAny>, PythonExecutionError> {
         let py_err = |err: PyErr| python::exception(py, &err);
-        let produced = child.invoke(py, &job)?;
         let coroutine = match job.credit {
-            None => produced,
+            None => {
+                let (function, arg) = child.convert(py, &job)?;
+                converted = SystemTime::now();
+                function.call1((arg,)).map_err(py_err)?
+            }
             Some(credit) => {
+                let produced = child.invoke(py, &job)?;
                 let sink = Py::new(py, StreamSink::new(py, id, job.method, credit, Arc::clone(child)).map_err(py_err)?)
                     .map_err(py_err)?;
                 state.sinks().insert(id, sink.clone_ref(py));
                 helpers.drive.bind(py).call1((produced, sink)).map_err(py_err)?
             }
         };
-        // The call id lives in a context variable, so tasks the handler spawns inherit it.
+        // The call id (and the trace) live in the task's context, so tasks the handler spawns
+        // inherit them.
         let context = helpers.copy_context.bind(py).call0().map_err(py_err)?;
+        let run = intern!(py, "run");
         context
-            .call_method1(
-                intern!(py, "run"),
-                (helpers.call_var.bind(py).getattr(intern!(py, "set")).map_err(py_err)?, id),
-            )
+            .call_method1(run, (helpers.call_var.bind(py).getattr(intern!(py, "set")).map_err(py_err)?, id))
             .map_err(py_err)?;
+        if let Some((attach, (trace_id, span_id, flags))) =
+            traced.as_ref().and_then(|traced| child.spans.attach_call(py, traced))
+        {
+            context.call_method1(run, (attach, trace_id, span_id, flags)).map_err(py_err)?;
+        }
         let kwargs = [(intern!(py, "context"), context)].into_py_dict(py).map_err(py_err)?;
         let task = event_loop.call_method(intern!(py, "create_task"), (coroutine,), Some(&kwargs)).map_err(py_err)?;
         let done = TaskDone {
@@ -262,17 +275,25 @@ fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_
             stream: job.credit.is_some(),
             child: Arc::clone(child),
             state: Arc::clone(state),
+            traced: traced.is_some(),
+            started,
+            converted,
         };
         task.call_method1(intern!(py, "add_done_callback"), (done,)).map_err(py_err)?;
         Ok(task)
     })();
-    match started {
+    match launched {
         Ok(task) => {
             state.tasks().insert(id, task.unbind());
         }
         Err(err) => {
             state.sinks().remove(&id);
             child.send_error(id, &err);
+            if traced.is_some() {
+                let now = SystemTime::now();
+                let phases = Phases { started, converted: now, executed: now, replied: now };
+                child.finish_trace(id, child.function_name(job.method), phases, Some(err.to_string()));
+            }
         }
     }
 }
@@ -286,6 +307,9 @@ struct TaskDone {
     stream: bool,
     child: Arc<Child>,
     state: Arc<LoopState>,
+    traced: bool,
+    started: SystemTime,
+    converted: SystemTime,
 }
 
 #[pymethods]
@@ -301,12 +325,20 @@ impl TaskDone {
             }
             return;
         }
-        if cancelled {
+        let executed = SystemTime::now();
+        let error = if cancelled {
             self.child.send_error(self.id, &PythonExecutionError::Cancelled);
-            return;
+            Some(PythonExecutionError::Cancelled.to_string())
+        } else {
+            let result = task.call_method0(intern!(py, "result"));
+            let error = result.as_ref().err().map(|err| python::capture(py, err).to_string());
+            self.child.send_result(py, self.id, self.method, result);
+            error
+        };
+        if self.traced {
+            let phases = Phases { started: self.started, converted: self.converted, executed, replied: SystemTime::now() };
+            self.child.finish_trace(self.id, self.child.function_name(self.method), phases, error);
         }
-        let result = task.call_method0(intern!(py, "result"));
-        self.child.send_result(py, self.id, self.method, result);
     }
 }
 

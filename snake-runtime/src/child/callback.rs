@@ -197,7 +197,8 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
     let origin = current_call(py)?;
     let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
     let mut frame = Vec::with_capacity(64);
-    let header = Header { kind: FrameKind::Callback, id, method: index, trace: None };
+    let trace = child.spans.of(origin).map(|traced| traced.python_context());
+    let header = Header { kind: FrameKind::Callback, id, method: index, trace };
     encode_frame_with(&mut frame, &header, child.max_frame_size, |out| {
         postcard::to_extend(&origin, std::mem::take(out))
             .map(|filled| *out = filled)
@@ -325,7 +326,8 @@ pub(crate) fn callback_stream(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResul
     let origin = current_call(py)?;
     let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
     let mut frame = Vec::with_capacity(64);
-    let header = Header { kind: FrameKind::OpenCallbackStream, id, method: index, trace: None };
+    let trace = child.spans.of(origin).map(|traced| traced.python_context());
+    let header = Header { kind: FrameKind::OpenCallbackStream, id, method: index, trace };
     encode_frame_with(&mut frame, &header, child.max_frame_size, |out| {
         postcard::to_extend(&(origin, CALLBACK_STREAM_WINDOW), std::mem::take(out))
             .map(|filled| *out = filled)

@@ -12,14 +12,17 @@
 
 mod aio;
 mod callback;
+mod logs;
 pub(crate) mod pool;
 pub(crate) mod python;
+mod spans;
 mod stream;
 
 pub use self::callback::CallbackCodec;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
+use std::time::SystemTime;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -38,6 +41,7 @@ use crate::registry::MethodCodec;
 use self::aio::AsyncLoop;
 use self::callback::{Callbacks, Waiter};
 use self::pool::{Job, SyncPool};
+use self::spans::{Phases, Spans};
 use self::stream::SyncStream;
 
 /// Everything the child's threads share.
@@ -52,6 +56,7 @@ pub(crate) struct Child {
     function_names: Vec<String>,
     callbacks: Callbacks,
     sync_streams: Mutex<HashMap<u64, Arc<SyncStream>>>,
+    spans: Spans,
 }
 
 impl std::fmt::Debug for Child {
@@ -108,15 +113,26 @@ impl Child {
         }
     }
 
-    /// Converts the request of `job` and calls its Python function.
-    pub(crate) fn invoke<'py>(&self, py: Python<'py>, job: &Job) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+    /// Converts the request of `job`; returns its Python function and argument.
+    pub(crate) fn convert<'py>(&self, py: Python<'py>, job: &Job) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), PythonExecutionError> {
         let (codec, (function, _)) = self
             .codecs
             .get(job.method as usize)
             .zip(self.functions.get(job.method as usize))
             .ok_or_else(|| unknown_method(job.method))?;
         let arg = (codec.request_to_python)(py, &job.body)?;
-        function.bind(py).call1((arg,)).map_err(|err| python::exception(py, &err))
+        Ok((function.bind(py).clone(), arg))
+    }
+
+    /// Converts the request of `job` and calls its Python function.
+    pub(crate) fn invoke<'py>(&self, py: Python<'py>, job: &Job) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+        let (function, arg) = self.convert(py, job)?;
+        function.call1((arg,)).map_err(|err| python::exception(py, &err))
+    }
+
+    /// The Python function name of a method, for spans.
+    pub(crate) fn function_name(&self, method: u32) -> &str {
+        self.function_names.get(method as usize).map_or("?", String::as_str)
     }
 
     fn run_sync(&self, py: Python<'_>, job: Job) {
@@ -124,9 +140,27 @@ impl Child {
             if let Some(credit) = job.credit {
                 return self.run_stream_sync(py, &job, credit);
             }
-            match self.invoke(py, &job) {
+            let traced = self.spans.begin(job.id, job.trace, job.received);
+            let started = SystemTime::now();
+            let (result, converted) = match self.convert(py, &job) {
+                Ok((function, arg)) => {
+                    let converted = SystemTime::now();
+                    let token = traced.as_ref().and_then(|traced| self.spans.attach(py, traced));
+                    let result = function.call1((arg,));
+                    self.spans.detach(py, token);
+                    (result.map_err(|err| python::exception(py, &err)), converted)
+                }
+                Err(err) => (Err(err), SystemTime::now()),
+            };
+            let executed = SystemTime::now();
+            let error = result.as_ref().err().map(ToString::to_string);
+            match result {
                 Ok(value) => self.send_result(py, job.id, job.method, Ok(value)),
                 Err(err) => self.send_error(job.id, &err),
+            }
+            if traced.is_some() {
+                let phases = Phases { started, converted, executed, replied: SystemTime::now() };
+                self.finish_trace(job.id, self.function_name(job.method), phases, error);
             }
         });
     }
@@ -192,6 +226,7 @@ pub(crate) fn serve(
         let registered = callback::register_module(py).and_then(|()| {
             if named_callbacks { callback::register_named_callbacks(py, &callback_codecs) } else { Ok(()) }
         });
+        let registered = registered.and_then(|()| logs::set_root_level(py, &hello.log_level));
         let loaded = if let Err(err) = registered {
             Err(python::exception(py, &err))
         } else if codecs.len() == hello.methods.len() {
@@ -230,8 +265,13 @@ pub(crate) fn serve(
         functions,
         callbacks: Callbacks::new(callback_codecs, hello.max_in_flight as usize),
         sync_streams: Mutex::default(),
+        spans: Python::attach(|py| Spans::new(py, hello.record_spans)),
     });
     callback::install(&child);
+    if let Err(err) = Python::attach(|py| logs::install(py, &child, &hello.log_level)) {
+        // Not fatal: warnings and errors still reach stderr through `logging.lastResort`.
+        eprintln!("snake child: python logging is not forwarded to the parent: {err}");
+    }
     spawn_drainer(&child);
 
     let modes: Vec<HandlerMode> = child.functions.iter().map(|(_, mode)| *mode).collect();
@@ -306,7 +346,7 @@ fn read_loop(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, de
 }
 
 fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
-    let Header { kind, id, method, .. } = frame.header;
+    let Header { kind, id, method, trace } = frame.header;
     let mode = child.functions.get(method as usize).map(|(_, mode)| *mode);
     let mismatch = |declared: HandlerMode, actual: HandlerMode| PythonExecutionError::HandlerMismatch {
         module: child.module.clone(),
@@ -316,7 +356,7 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
     };
     match kind {
         FrameKind::Call => {
-            let job = Job::new(id, method, frame.body, None);
+            let job = Job::new(id, method, frame.body, None, trace);
             match (mode, pool, aio) {
                 (Some(HandlerMode::Sync), Some(pool), _) => pool.submit(job),
                 (Some(HandlerMode::Async), _, Some(aio)) => aio.call(job),
@@ -335,7 +375,7 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
                 }));
             };
             let body = frame.body.slice(frame.body.len() - rest.len()..);
-            let job = Job::new(id, method, body, Some(credit));
+            let job = Job::new(id, method, body, Some(credit), None);
             match (mode, pool, aio) {
                 (Some(HandlerMode::Generator), Some(pool), _) => pool.submit(job),
                 (Some(HandlerMode::AsyncGenerator), _, Some(aio)) => aio.open_stream(job),

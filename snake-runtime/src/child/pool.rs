@@ -8,10 +8,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use pyo3::Python;
+
+use crate::protocol::TraceContext;
 
 /// How long a queued job may wait behind a busy worker before another worker takes it.
 const STALL: Duration = Duration::from_millis(1);
@@ -24,12 +26,17 @@ pub(crate) struct Job {
     pub(crate) body: Bytes,
     /// For a streaming call, the initial credit.
     pub(crate) credit: Option<u32>,
+    /// The caller's trace context, if the call is traced.
+    pub(crate) trace: Option<TraceContext>,
+    /// When the frame arrived (the start of the dispatch span).
+    pub(crate) received: SystemTime,
     queued_at: Instant,
 }
 
 impl Job {
-    pub(crate) fn new(id: u64, method: u32, body: Bytes, credit: Option<u32>) -> Self {
-        Self { id, method, body, credit, queued_at: Instant::now() }
+    pub(crate) fn new(id: u64, method: u32, body: Bytes, credit: Option<u32>, trace: Option<TraceContext>) -> Self {
+        let received = if trace.is_some() { SystemTime::now() } else { SystemTime::UNIX_EPOCH };
+        Self { id, method, body, credit, trace, received, queued_at: Instant::now() }
     }
 }
 

@@ -35,7 +35,7 @@ pub fn trials() -> Vec<Trial> {
 
 /// The parent-side state callbacks use; clones share it.
 #[derive(Clone, Default)]
-struct Service {
+pub struct Service {
     reenter: Arc<OnceLock<ActorRef<PythonActor<Reenter, Cb>>>>,
     entered: Arc<Notify>,
     open: Arc<Notify>,
@@ -56,7 +56,10 @@ impl CallbackHandler<Cb> for Service {
     async fn handle(&mut self, msg: Cb) -> Result<CbReply, CallbackError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         match msg {
-            Cb::Lookup { query } => Ok(CbReply::Answer(answer_for(&query))),
+            Cb::Lookup { query } => {
+                let _span = tracing::info_span!("rust.lookup").entered();
+                Ok(CbReply::Answer(answer_for(&query)))
+            }
             Cb::Echo { key } => {
                 // Scramble completion order so that matching by id is what makes replies right.
                 let jitter = key.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % 3000;
@@ -99,7 +102,7 @@ impl CallbackHandler<Cb> for Service {
     }
 }
 
-fn answer_for(query: &Query) -> Answer {
+pub fn answer_for(query: &Query) -> Answer {
     let mut path = vec![query.key.clone()];
     let mut next = query.nested.as_deref();
     while let Some(q) = next {

@@ -9,7 +9,10 @@ mod calls;
 mod common;
 mod errors;
 mod lifecycle;
+mod logs;
 mod messages;
+mod otel;
+mod metrics;
 mod roundtrip;
 mod streams;
 mod typed;
@@ -32,6 +35,9 @@ snake::setup_python_subprocess_system! {
             callbacks::trials(),
             streams::trials(),
             typed::trials(),
+            otel::trials(),
+            logs::trials(),
+            metrics::trials(),
         ].into_iter().flatten().collect();
         libtest_mimic::run(&args, trials).exit()
     },

@@ -279,3 +279,16 @@ message!(Endless => StreamItem);
 pub struct Number {
     pub n: i64,
 }
+
+/// What a handler saw of Python's OpenTelemetry context.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub installed: bool,
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+/// A `Query` whose handler reports its OpenTelemetry context.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeQuery(pub Query);
+calling_back!(ProbeQuery => Probe);

@@ -148,7 +148,7 @@ snake::__private::inventory::submit! {
         codec: CallbackCodec::of::<u64, u64>(bump_name),
         call: |states, arg| {
             let state = states.get::<Counter>("bump");
-            run_callback("bump", &arg, move |by: u64| async move { state?.bump(by).await.map_err(Into::into) })
+            run_callback("bump", &arg, move |by: u64| async move { state?.bump(by).await })
         },
     }
 }

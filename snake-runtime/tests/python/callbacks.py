@@ -119,3 +119,23 @@ async def stream_partial(msg):
             break
     await stream.aclose()
     return items
+
+
+def _current_span():
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return {"installed": False, "trace_id": "", "span_id": ""}
+    context = trace.get_current_span().get_span_context()
+    return {"installed": True, "trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
+
+
+def otel_probe(msg):
+    """Calls back into Rust, then reports the OpenTelemetry span current in the handler."""
+    kameo.callback_handle({"Lookup": {"query": msg}})
+    return _current_span()
+
+
+async def otel_probe_async(msg):
+    await snake.callback_handle({"Lookup": {"query": msg}})
+    return _current_span()
