@@ -1,0 +1,58 @@
+"""Handlers the round-trip benchmark (`benches/roundtrip.rs`) calls in real child processes.
+
+Each returns its request unchanged, so the benchmark measures the framework's own cost (framing,
+conversion, scheduling, wake-ups), not Python work.
+"""
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+
+def echo_sync(msg: dict[str, Any]) -> dict[str, Any]:
+    """A plain `def`: runs on one of the child's sync worker threads."""
+    return msg
+
+
+async def echo_async(msg: dict[str, Any]) -> dict[str, Any]:
+    """An `async def`: runs on the child's asyncio loop, without yielding to it."""
+    return msg
+
+
+def callback_latencies(msg: dict[str, Any]) -> list[int]:
+    """Times `msg["iters"]` blocking callbacks into Rust (Python -> Rust -> Python), in ns."""
+    import kameo
+
+    payload = msg["payload"]
+    took = []
+    for seq in range(msg["iters"]):
+        start = time.perf_counter_ns()
+        reply = kameo.callback_handle({"seq": seq, "payload": payload})
+        took.append(time.perf_counter_ns() - start)
+        assert reply["seq"] == seq
+    return took
+
+
+async def callback_latencies_async(msg: dict[str, Any]) -> list[int]:
+    """The same with awaited callbacks from an `async def` handler."""
+    import snake
+
+    payload = msg["payload"]
+    took = []
+    for seq in range(msg["iters"]):
+        start = time.perf_counter_ns()
+        reply = await snake.callback_handle({"seq": seq, "payload": payload})
+        took.append(time.perf_counter_ns() - start)
+        assert reply["seq"] == seq
+    return took
+
+
+def count(msg: dict[str, Any]) -> Iterator[int]:
+    """Yields `msg["n"]` small items from a plain generator."""
+    yield from range(msg["n"])
+
+
+async def count_async(msg: dict[str, Any]) -> AsyncIterator[int]:
+    """Yields `msg["n"]` small items from an async generator."""
+    for i in range(msg["n"]):
+        yield i
