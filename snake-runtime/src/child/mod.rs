@@ -22,10 +22,10 @@ pub use self::callback::CallbackCodec;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::time::SystemTime;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use bytes::BytesMut;
 use pyo3::prelude::*;
@@ -114,7 +114,11 @@ impl Child {
     }
 
     /// Converts the request of `job`; returns its Python function and argument.
-    pub(crate) fn convert<'py>(&self, py: Python<'py>, job: &Job) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), PythonExecutionError> {
+    pub(crate) fn convert<'py>(
+        &self,
+        py: Python<'py>,
+        job: &Job,
+    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), PythonExecutionError> {
         let (codec, (function, _)) = self
             .codecs
             .get(job.method as usize)
@@ -243,16 +247,23 @@ pub(crate) fn serve(
         };
         (info, loaded)
     });
-    let outcome = loaded.as_ref().map(|fns| fns.iter().map(|(_, mode)| *mode).collect()).map_err(Clone::clone);
-    let welcome = Welcome { magic: MAGIC, version: PROTOCOL_VERSION, fingerprint, info, outcome };
-    let mut buf = Vec::new();
-    let sent = encode_frame(&mut buf, &Header::new(FrameKind::Welcome, 0), &welcome, max_frame_size)
-        .map_err(io::Error::other)
-        .and_then(|()| (&stream).write_all(&buf));
-    let Ok(functions) = loaded else { exit(3) };
-    if sent.is_err() {
-        exit(4);
-    }
+    let send_welcome = |stream: &UnixStream, outcome: Result<Vec<HandlerMode>, PythonExecutionError>| {
+        let welcome = Welcome { magic: MAGIC, version: PROTOCOL_VERSION, fingerprint, info: info.clone(), outcome };
+        let mut buf = Vec::new();
+        encode_frame(&mut buf, &Header::new(FrameKind::Welcome, 0), &welcome, max_frame_size)
+            .map_err(io::Error::other)
+            .and_then(|()| {
+                let mut writer = stream;
+                writer.write_all(&buf)
+            })
+    };
+    let functions = match loaded {
+        Ok(functions) => functions,
+        Err(err) => {
+            let _ = send_welcome(&stream, Err(err));
+            exit(3)
+        }
+    };
 
     let child = Arc::new(Child {
         stream,
@@ -274,6 +285,8 @@ pub(crate) fn serve(
     }
     spawn_drainer(&child);
 
+    // Everything a call needs is started before the welcome: the parent sends no call to a child
+    // that is not ready, and the first call does not wait for the event loop to start.
     let modes: Vec<HandlerMode> = child.functions.iter().map(|(_, mode)| *mode).collect();
     let needs = |wanted: [HandlerMode; 2]| modes.iter().any(|mode| wanted.contains(mode));
     let pool = needs([HandlerMode::Sync, HandlerMode::Generator]).then(|| {
@@ -284,10 +297,17 @@ pub(crate) fn serve(
     let aio = match aio.transpose() {
         Ok(aio) => aio,
         Err(err) => {
-            eprintln!("snake child: could not start the asyncio loop: {err}");
+            let failure = PythonExecutionError::HandshakeFailed {
+                reason: format!("the child could not start its asyncio loop: {err}"),
+                stderr_tail: Vec::new(),
+            };
+            let _ = send_welcome(&child.stream, Err(failure));
             exit(5)
         }
     };
+    if send_welcome(&child.stream, Ok(modes)).is_err() {
+        exit(4);
+    }
 
     let reason = read_loop(&child, pool.as_ref(), aio.as_ref(), FrameDecoder::new(max_frame_size));
     match reason {
