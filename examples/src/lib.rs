@@ -1,0 +1,3 @@
+//! Code shared by the example binaries in `src/bin/`.
+
+pub mod otlp;
