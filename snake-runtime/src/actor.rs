@@ -21,13 +21,15 @@ use tracing::Level;
 use crate::callback::{CallbackDispatch, HandlerDispatch, RegistryDispatch, States};
 use crate::config::PythonConfig;
 use crate::connection::{Connection, Limits, ReplyTo};
-use crate::error::{ProtocolError, PythonExecutionError};
+use crate::error::PythonExecutionError;
 use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler};
 use crate::protocol::{self, ChildInfo, HandlerMode, Hello, MAGIC, MethodSpec, PROTOCOL_VERSION};
 use crate::registry::{self, ActorSpec};
+use crate::schema::Describe;
 use crate::spawn::{self, ProcessSpec};
 use crate::stream::{ReplyStream, Streaming};
 use crate::trace::ChildSpanExport;
+use crate::wire;
 
 /// A Python child process as a kameo actor: `ask(msg)` sends `msg` to the configured Python
 /// function and resolves to its converted return value.
@@ -70,7 +72,7 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> 
     async fn handle(&mut self, msg: M, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let (delegated, sender) = ctx.reply_sender();
         let reply = match sender {
-            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<M::Reply> },
+            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<M::Reply, false> },
             None => ReplyTo::Discard,
         };
         self.connection.call(0, msg, reply, &tracing::Span::current()).await;
@@ -83,7 +85,24 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
 
     async fn handle(&mut self, msg: Streaming<M>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let (id, items) = self.connection.open_stream(0, msg.0, self.stream_window, &tracing::Span::current()).await?;
-        Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<M::Reply>))
+        Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<M::Reply, false>))
+    }
+}
+
+/// How a call's request and reply bodies cross the wire: whether each is self-describing (see
+/// [`crate::wire`]). Fixed when the call is built, from the types' `Describe` where they have one.
+#[derive(Clone, Copy, Debug)]
+struct Encoding {
+    request: bool,
+    reply: bool,
+}
+
+impl Encoding {
+    /// Both bodies plain postcard: the low-level API, whose types have no `Describe`.
+    const POSTCARD: Self = Self { request: false, reply: false };
+
+    const fn of<Req: Describe, Rep: Describe>() -> Self {
+        Self { request: Req::SELF_DESCRIBING, reply: Rep::SELF_DESCRIBING }
     }
 }
 
@@ -94,16 +113,29 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
 pub struct MethodCall<Req, Rep> {
     method: u32,
     request: Req,
+    encoding: Encoding,
     /// The caller's span: kameo runs handlers in a span of their own, so the call span's parent
     /// travels with the message.
     caller: tracing::Span,
     _reply: PhantomData<fn() -> Rep>,
 }
 
-impl<Req, Rep> MethodCall<Req, Rep> {
-    /// A call of method number `method`, in the current span.
+impl<Req: Describe, Rep: Describe> MethodCall<Req, Rep> {
+    /// A call of method number `method`, in the current span; each body is self-describing when
+    /// its type's `Describe::SELF_DESCRIBING` says so.
     pub fn new(method: u32, request: Req) -> Self {
-        Self { method, request, caller: tracing::Span::current(), _reply: PhantomData }
+        Self::with(method, request, Encoding::of::<Req, Rep>())
+    }
+}
+
+impl<Req, Rep> MethodCall<Req, Rep> {
+    /// A call with plain postcard bodies, for types without `Describe`.
+    pub(crate) fn postcard(method: u32, request: Req) -> Self {
+        Self::with(method, request, Encoding::POSTCARD)
+    }
+
+    fn with(method: u32, request: Req, encoding: Encoding) -> Self {
+        Self { method, request, encoding, caller: tracing::Span::current(), _reply: PhantomData }
     }
 }
 
@@ -118,11 +150,15 @@ where
 
     async fn handle(&mut self, msg: MethodCall<Req, Rep>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let (delegated, sender) = ctx.reply_sender();
+        let decode = if msg.encoding.reply { decode_boxed::<Rep, true> } else { decode_boxed::<Rep, false> };
         let reply = match sender {
-            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<Rep> },
+            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode },
             None => ReplyTo::Discard,
         };
-        self.connection.call(msg.method, msg.request, reply, &msg.caller).await;
+        match wire::Body::new(msg.request, msg.encoding.request) {
+            Ok(body) => self.connection.call(msg.method, body, reply, &msg.caller).await,
+            Err(err) => reply.complete(Err(err.into())),
+        }
         delegated
     }
 }
@@ -133,14 +169,27 @@ where
 pub struct MethodStream<Req, Item> {
     method: u32,
     request: Req,
+    encoding: Encoding,
     caller: tracing::Span,
     _item: PhantomData<fn() -> Item>,
 }
 
-impl<Req, Item> MethodStream<Req, Item> {
-    /// A streaming call of method number `method`, in the current span.
+impl<Req: Describe, Item: Describe> MethodStream<Req, Item> {
+    /// A streaming call of method number `method`, in the current span; each body is
+    /// self-describing when its type's `Describe::SELF_DESCRIBING` says so.
     pub fn new(method: u32, request: Req) -> Self {
-        Self { method, request, caller: tracing::Span::current(), _item: PhantomData }
+        Self::with(method, request, Encoding::of::<Req, Item>())
+    }
+}
+
+impl<Req, Item> MethodStream<Req, Item> {
+    /// A streaming call with plain postcard bodies, for types without `Describe`.
+    pub(crate) fn postcard(method: u32, request: Req) -> Self {
+        Self::with(method, request, Encoding::POSTCARD)
+    }
+
+    fn with(method: u32, request: Req, encoding: Encoding) -> Self {
+        Self { method, request, encoding, caller: tracing::Span::current(), _item: PhantomData }
     }
 }
 
@@ -154,8 +203,10 @@ where
     type Reply = Result<ReplyStream<Item>, PythonExecutionError>;
 
     async fn handle(&mut self, msg: MethodStream<Req, Item>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let (id, items) = self.connection.open_stream(msg.method, msg.request, self.stream_window, &msg.caller).await?;
-        Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<Item>))
+        let body = wire::Body::new(msg.request, msg.encoding.request)?;
+        let (id, items) = self.connection.open_stream(msg.method, body, self.stream_window, &msg.caller).await?;
+        let decode = if msg.encoding.reply { decode::<Item, true> } else { decode::<Item, false> };
+        Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode))
     }
 }
 
@@ -175,11 +226,11 @@ pub trait PythonActorExt<M: ChildMessage> {
 
 impl<M: ChildMessage, C: ChildCallbackMessage> PythonActorExt<M> for ActorRef<PythonActor<M, C>> {
     async fn call(&self, msg: M) -> Result<M::Reply, PythonExecutionError> {
-        Ok(self.ask(MethodCall::<M, M::Reply>::new(0, msg)).await?)
+        Ok(self.ask(MethodCall::<M, M::Reply>::postcard(0, msg)).await?)
     }
 
     async fn stream(&self, msg: M) -> Result<ReplyStream<M::Reply>, PythonExecutionError> {
-        Ok(self.ask(MethodStream::<M, M::Reply>::new(0, msg)).await?)
+        Ok(self.ask(MethodStream::<M, M::Reply>::postcard(0, msg)).await?)
     }
 }
 
@@ -195,13 +246,14 @@ impl<M: Send + 'static, C: Send + 'static> Message<GetChildInfo> for PythonActor
     }
 }
 
-fn decode<R: DeserializeOwned>(body: &[u8]) -> Result<R, PythonExecutionError> {
-    postcard::from_bytes::<R>(body)
-        .map_err(|e| ProtocolError::Decode { kind: protocol::FrameKind::Reply, message: e.to_string() }.into())
+fn decode<R: DeserializeOwned, const SELF_DESCRIBING: bool>(body: &[u8]) -> Result<R, PythonExecutionError> {
+    Ok(wire::decode(body, SELF_DESCRIBING, protocol::FrameKind::Reply)?)
 }
 
-fn decode_boxed<R: DeserializeOwned + Send + 'static>(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
-    decode::<R>(body).map(|reply| Box::new(reply) as BoxReply)
+fn decode_boxed<R: DeserializeOwned + Send + 'static, const SELF_DESCRIBING: bool>(
+    body: &[u8],
+) -> Result<BoxReply, PythonExecutionError> {
+    decode::<R, SELF_DESCRIBING>(body).map(|reply| Box::new(reply) as BoxReply)
 }
 
 /// Configures and spawns a Python child process.
@@ -491,6 +543,15 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     /// this). The module is the declared one unless the config names another.
     #[doc(hidden)]
     pub async fn spawn_actor<A: ActorSpec>(self) -> Result<ActorRef<PythonActor<A, NoCallback>>, PythonExecutionError> {
+        if let Some(name) = crate::callback::duplicate_name() {
+            return Err(PythonExecutionError::SpawnFailed {
+                program: A::KEY.to_owned(),
+                message: format!(
+                    "two `#[snake::callback]` functions are both named `{name}` in Python: \
+                     rename one with `#[snake::callback(name = \"...\")]`"
+                ),
+            });
+        }
         let module =
             if self.config.module_name.is_empty() { A::MODULE.to_owned() } else { self.config.module_name.clone() };
         let callbacks: Option<Arc<dyn CallbackDispatch>> = if registry::registered_callbacks().is_empty() {

@@ -12,6 +12,8 @@ use crate::child::CallbackCodec;
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::message::{CallbackError, CallbackHandler, ChildCallbackMessage};
 use crate::protocol::FrameKind;
+use crate::schema::Describe;
+use crate::wire;
 
 /// The encoded items of a streaming callback.
 pub(crate) type EncodedStream =
@@ -175,6 +177,24 @@ pub(crate) fn registered() -> &'static [&'static CallbackFn] {
     })
 }
 
+/// A Python name two registered callbacks share: callbacks are called by index in name order,
+/// so such a binary cannot serve them.
+pub(crate) fn duplicate_name() -> Option<&'static str> {
+    first_duplicate(registered().iter().map(|callback| callback.name))
+}
+
+/// The first name that repeats in a sorted sequence of names.
+fn first_duplicate<'a>(sorted: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut previous = None;
+    for name in sorted {
+        if previous == Some(name) {
+            return Some(name);
+        }
+        previous = Some(name);
+    }
+    None
+}
+
 /// Dispatches callbacks to the registered `#[snake::callback]` functions.
 pub(crate) struct RegistryDispatch {
     states: CallbackStates,
@@ -203,21 +223,36 @@ impl CallbackDispatch for RegistryDispatch {
 }
 
 /// Runs a `#[snake::callback]` function on a decoded argument and encodes its reply: the body of
-/// every generated [`CallbackFn::call`].
+/// every generated [`CallbackFn::call`]. Each body is self-describing when its type's
+/// [`Describe::SELF_DESCRIBING`] says so, as the child's [`CallbackCodec::of`] expects.
 pub fn run_callback<A, R, Fut>(name: &'static str, arg: &Bytes, f: impl FnOnce(A) -> Fut) -> CallbackFuture
 where
-    A: serde::de::DeserializeOwned,
-    R: serde::Serialize,
+    A: serde::de::DeserializeOwned + Describe,
+    R: serde::Serialize + Describe,
     Fut: Future<Output = Result<R, CallbackError>> + Send + 'static,
 {
-    let decoded: Result<A, PythonExecutionError> = postcard::from_bytes(arg)
-        .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() }.into());
+    let decoded: Result<A, PythonExecutionError> =
+        wire::decode(arg, A::SELF_DESCRIBING, FrameKind::Callback).map_err(Into::into);
     let future = decoded.map(f);
     Box::pin(async move {
         let reply = future?.await.map_err(|err| PythonExecutionError::CallbackFailed {
             callback: name.to_owned(),
             message: err.message().to_owned(),
         })?;
-        postcard::to_stdvec(&reply).map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+        let mut body = Vec::new();
+        wire::encode(&reply, R::SELF_DESCRIBING, &mut body)?;
+        Ok(body)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_duplicate;
+
+    #[test]
+    fn repeated_names_are_found() {
+        assert_eq!(first_duplicate(["a", "b", "c"]), None);
+        assert_eq!(first_duplicate(["a", "b", "b", "c", "c"]), Some("b"));
+        assert_eq!(first_duplicate([]), None);
+    }
 }

@@ -26,20 +26,19 @@ use kameo::message::BoxReply;
 use kameo::reply::BoxReplySender;
 use serde::Serialize;
 use tokio::net::UnixStream;
-use tracing::Instrument;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tracing::Instrument;
 
 use crate::callback::CallbackDispatch;
-use crate::trace::{self, SpanSender};
 use crate::error::{ExitStatus, ProtocolError, PythonExecutionError};
 use crate::metrics::{ActorMetrics, CallTimer};
 use crate::outbox::{Outbox, Pushed};
 use crate::protocol::{
     ChildInfo, Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, TraceContext,
-    Welcome,
-    encode_frame, encode_frame_with,
+    Welcome, encode_frame, encode_frame_with,
 };
 use crate::spawn::{Spawned, StderrTail};
+use crate::trace::{self, SpanSender};
 
 /// How often the reader looks for abandoned or overdue calls while any are pending.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(20);
@@ -73,7 +72,8 @@ impl ReplyTo {
         }
     }
 
-    fn complete(self, result: Result<Bytes, PythonExecutionError>) {
+    /// Delivers the reply body, or why there is none.
+    pub(crate) fn complete(self, result: Result<Bytes, PythonExecutionError>) {
         match self {
             Self::Kameo { tx, decode } => {
                 let reply = result.and_then(|body| decode(&body));
@@ -298,7 +298,13 @@ impl Connection {
 
     /// Sends a call and arranges for its result to reach `reply`. Waits only for a free slot in
     /// the in-flight window (backpressure); never for the reply.
-    pub(crate) async fn call<T: Serialize + Send>(&self, method: u32, request: T, reply: ReplyTo, caller: &tracing::Span) {
+    pub(crate) async fn call<T: Serialize + Send>(
+        &self,
+        method: u32,
+        request: T,
+        reply: ReplyTo,
+        caller: &tracing::Span,
+    ) {
         let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
             return reply.complete(Err(self.dead().unwrap_or(PythonExecutionError::Cancelled)));
         };
@@ -461,7 +467,13 @@ impl Connection {
 
     /// Serves a callback from the child on its own task, so a slow handler never holds up the
     /// reader. The callback fails at once if the call that made it is gone.
-    fn callback(self: &Arc<Self>, id: u64, index: u32, body: Bytes, trace: Option<TraceContext>) -> Result<(), ProtocolError> {
+    fn callback(
+        self: &Arc<Self>,
+        id: u64,
+        index: u32,
+        body: Bytes,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ProtocolError> {
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body)
             .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
         let arg = body.slice(body.len() - rest.len()..);
@@ -549,29 +561,32 @@ impl Connection {
             Arc::new(CallbackStreamControl { credit: Semaphore::new(credit as usize), cancelled: Notify::new() });
         self.callback_streams().insert(id, Arc::clone(&control));
         let conn = Arc::clone(self);
-        tokio::spawn(async move {
-            let serve = async {
-                let mut items = match dispatch.call_stream(index, arg).await {
-                    Ok(items) => items,
-                    Err(err) => return conn.callback_reply(id, Err(err)),
-                };
-                loop {
-                    let Ok(permit) = control.credit.acquire().await else { return };
-                    permit.forget();
-                    match std::future::poll_fn(|cx| items.as_mut().poll_next(cx)).await {
-                        Some(Ok(item)) => conn.send_raw(FrameKind::StreamItem, id, &item),
-                        Some(Err(err)) => return conn.callback_reply(id, Err(err)),
-                        None => return conn.send_raw(FrameKind::StreamEnd, id, &[]),
+        tokio::spawn(
+            async move {
+                let serve = async {
+                    let mut items = match dispatch.call_stream(index, arg).await {
+                        Ok(items) => items,
+                        Err(err) => return conn.callback_reply(id, Err(err)),
+                    };
+                    loop {
+                        let Ok(permit) = control.credit.acquire().await else { return };
+                        permit.forget();
+                        match std::future::poll_fn(|cx| items.as_mut().poll_next(cx)).await {
+                            Some(Ok(item)) => conn.send_raw(FrameKind::StreamItem, id, &item),
+                            Some(Err(err)) => return conn.callback_reply(id, Err(err)),
+                            None => return conn.send_raw(FrameKind::StreamEnd, id, &[]),
+                        }
                     }
+                };
+                tokio::select! {
+                    () = serve => {}
+                    () = control.cancelled.notified() => {}
                 }
-            };
-            tokio::select! {
-                () = serve => {}
-                () = control.cancelled.notified() => {}
+                conn.callback_streams().remove(&id);
+                drop(slot);
             }
-            conn.callback_streams().remove(&id);
-            drop(slot);
-        }.instrument(span));
+            .instrument(span),
+        );
         Ok(())
     }
 

@@ -45,22 +45,159 @@ pub mod metrics;
 mod outbox;
 pub mod protocol;
 mod registry;
+pub mod schema;
 pub mod serde_py;
 mod spawn;
 mod stream;
+mod stream_marker;
+pub mod stubs;
 mod trace;
+mod wire;
 
 pub use crate::actor::{GetChildInfo, PythonActor, PythonActorExt, PythonChildProcessBuilder};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
-pub use crate::metrics::{GetMetrics, MetricsSnapshot};
 pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
+pub use crate::metrics::{GetMetrics, MetricsSnapshot};
 pub use crate::protocol::{ChildInfo, HandlerMode};
+pub use crate::schema::{Bytes, Describe, PyMessage};
 pub use crate::stream::{ReplyStream, Streaming};
+pub use crate::stream_marker::Stream;
 pub use kameo;
 pub use snake_macros::PyMessage;
+/// Declares the functions of a Python module; the trait is replaced by a typed handle struct
+/// of the same name (see the macro's documentation for the options and generated methods).
+///
+/// ```no_run
+/// use serde::{Deserialize, Serialize};
+///
+/// /// What to predict from.
+/// #[derive(Serialize, Deserialize, snake::PyMessage)]
+/// pub struct Predict {
+///     pub text: String,
+/// }
+///
+/// /// A label and how sure the model is.
+/// #[derive(Serialize, Deserialize, snake::PyMessage)]
+/// pub struct Prediction {
+///     pub label: String,
+///     pub score: f64,
+/// }
+///
+/// /// Inference over a Python model.
+/// #[snake::actor(module = "inference")]
+/// pub trait Inference {
+///     /// Predicts a label.
+///     async fn predict(request: Predict) -> Prediction; // async def predict(request)
+///     fn tokenize(text: String) -> Vec<String>; // def tokenize(text)
+///     #[snake(python = "stream_tokens")]
+///     fn stream(prompt: String) -> snake::Stream<String>; // def stream_tokens(prompt): yield ...
+/// }
+///
+/// #[snake::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let config = snake::PythonConfig { module_path: "python".into(), ..Default::default() };
+///     // `Inference` is now a struct: a cloneable handle to one child process.
+///     let model = Inference::spawn(snake::PythonChildProcessBuilder::new(config)).await?;
+///     let prediction: Prediction = model.predict(Predict { text: "hello".into() }).await?;
+///     println!("{} ({:.2})", prediction.label, prediction.score);
+///     let tokens: Vec<String> = model.tokenize("a b".into()).await?;
+///     assert_eq!(tokens.len(), 2);
+///     let _stream: snake::ReplyStream<String> = model.stream("once upon".into()).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// A method is called without `self` and takes exactly one request; the handle supplies `&self`:
+///
+/// ```compile_fail
+/// #[snake::actor]
+/// trait Model {
+///     fn predict(&self, text: String) -> String; // error: methods take no `self`
+/// }
+/// ```
+pub use snake_macros::actor;
+/// Makes an async Rust function, or the `&self` async methods of an `impl` block, callable from
+/// the Python code of every `#[snake::actor]` child (see the macro's documentation).
+///
+/// ```no_run
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// /// Doubles a number; Python calls `snake_callbacks.double(21)` or `await snake_callbacks.double_async(21)`.
+/// #[snake::callback]
+/// async fn double(n: i64) -> i64 {
+///     n * 2
+/// }
+///
+/// /// State shared by the callbacks of a child, given with `.provide(Counter::default())`.
+/// #[derive(Default)]
+/// struct Counter {
+///     total: AtomicU64,
+/// }
+///
+/// #[snake::callback]
+/// impl Counter {
+///     /// Adds to the total; `snake_callbacks.add(0)` raises `snake.CallbackError`.
+///     async fn add(&self, by: u64) -> Result<u64, snake::CallbackError> {
+///         if by == 0 {
+///             return Err(snake::CallbackError::new("add at least one"));
+///         }
+///         Ok(self.total.fetch_add(by, Ordering::SeqCst) + by)
+///     }
+/// }
+///
+/// #[snake::actor(module = "counting")]
+/// trait Counting {
+///     fn count(request: u64) -> u64; // def count(n): return snake_callbacks.add(n)
+/// }
+///
+/// #[snake::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let builder = snake::PythonChildProcessBuilder::new(snake::PythonConfig::default());
+///     let counting = Counting::spawn(builder.provide(Counter::default())).await?;
+///     assert_eq!(counting.count(2).await?, 2);
+///     // Still an ordinary function:
+///     assert_eq!(double(4).await, 8);
+///     Ok(())
+/// }
+/// ```
+///
+/// Callbacks run concurrently on shared state, so a method takes `&self`, never `&mut self`:
+///
+/// ```compile_fail
+/// struct Counter(u64);
+///
+/// #[snake::callback]
+/// impl Counter {
+///     async fn add(&mut self, by: u64) -> u64 { // error: take `&self`
+///         self.0 += by;
+///         self.0
+///     }
+/// }
+/// ```
+pub use snake_macros::callback;
+/// Makes `async fn main` the entry point of a snake binary: before any of its code runs, a
+/// process started as a Python child serves its actor instead. Options: `flavor`,
+/// `worker_threads`, `child_init = path`, `crate = path` (see the macro's own docs).
+///
+/// ```no_run
+/// fn child_runtime() -> snake::RuntimeConfig {
+///     snake::RuntimeConfig { flavor: snake::RuntimeFlavor::CurrentThread, worker_threads: None }
+/// }
+///
+/// #[snake::main(flavor = "multi_thread", worker_threads = 2, child_init = child_runtime)]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // spawn Python actors here
+///     Ok(())
+/// }
+/// ```
+///
+/// ```compile_fail
+/// #[snake::main]
+/// fn main() {} // `#[snake::main]` goes on an `async fn`
+/// ```
 pub use snake_macros::main;
 
 /// The directory of the libpython this crate was built against, passed to children.
@@ -129,6 +266,7 @@ pub mod __private {
     pub use crate::callback::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
     pub use crate::registry::{ActorSpec, CallbackCodec, ChildEntry, MethodCodec, enter, registered_callbacks};
+    pub use crate::schema::SelfReference;
     pub use inventory;
     pub use kameo;
     pub use postcard;

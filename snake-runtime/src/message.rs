@@ -6,8 +6,13 @@ use serde::de::DeserializeOwned;
 /// A request a Python child answers: the value handed to the Python function, and the type its
 /// return value is converted to.
 ///
-/// Both sides cross the process boundary with postcard and become Python objects through
-/// [`serde_py`](crate::serde_py), so any serde type works.
+/// Both sides become Python objects through [`serde_py`](crate::serde_py) and cross the process
+/// boundary as plain postcard, which is not self-describing: the types (and those of
+/// [`ChildCallbackMessage`]) must not need `deserialize_any` or skip fields by value. Internally
+/// tagged, adjacently tagged and untagged enums, `#[serde(untagged)]` variants and `flatten` fail,
+/// and `skip_serializing_if` or `#[serde(tag)]` on a struct decode to wrong values (the README,
+/// section *Limits worth knowing*). Types that derive [`PyMessage`](crate::PyMessage) and go
+/// through `#[snake::actor]` are carried self-describingly when they need it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a message a Python child can answer",
     label = "this type needs `impl snake::ChildMessage`",

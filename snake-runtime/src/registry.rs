@@ -26,7 +26,8 @@ use crate::message::{ChildCallbackMessage, ChildMessage};
 use crate::protocol::{
     self, ChildInfo, FrameDecoder, FrameKind, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome, encode_frame,
 };
-use crate::serde_py;
+use crate::schema::Describe;
+use crate::{serde_py, wire};
 
 /// Set in a child's environment to the number of its end of the socketpair.
 pub const ENV_CHILD_FD: &str = "SNAKE_CHILD_FD";
@@ -37,43 +38,64 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Converts one method's request to Python and its reply back, for the child.
 #[derive(Clone, Copy, Debug)]
 pub struct MethodCodec {
-    /// Decodes the postcard request and builds the Python argument.
+    /// Decodes the request body and builds the Python argument.
     pub request_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
-    /// Converts the Python return value and appends it postcard-encoded.
+    /// Converts the Python return value and appends its encoded body.
     pub reply_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
 }
 
 impl MethodCodec {
-    /// The codec for a message type and its reply, through [`serde_py`].
+    /// The codec for a message type and its reply, through [`serde_py`]; bodies are plain
+    /// postcard (the low-level API's types have no [`Describe`]).
     pub const fn serde<M: ChildMessage>() -> Self {
-        Self::of::<M, M::Reply>()
+        Self::with::<M, M::Reply>(false, false)
     }
 
-    /// The codec for a request type and a reply (or stream item) type.
-    pub const fn of<Req: DeserializeOwned + Serialize, Rep: DeserializeOwned + Serialize>() -> Self {
-        Self { request_to_python: request_to_python::<Req>, reply_from_python: reply_from_python::<Rep> }
+    /// The codec for a request type and a reply (or stream item) type; each body is
+    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so.
+    pub const fn of<Req, Rep>() -> Self
+    where
+        Req: DeserializeOwned + Serialize + Describe,
+        Rep: DeserializeOwned + Serialize + Describe,
+    {
+        Self::with::<Req, Rep>(Req::SELF_DESCRIBING, Rep::SELF_DESCRIBING)
+    }
+
+    const fn with<Req: DeserializeOwned + Serialize, Rep: DeserializeOwned + Serialize>(
+        request_self_describing: bool,
+        reply_self_describing: bool,
+    ) -> Self {
+        Self {
+            request_to_python: if request_self_describing {
+                request_to_python::<Req, true>
+            } else {
+                request_to_python::<Req, false>
+            },
+            reply_from_python: if reply_self_describing {
+                reply_from_python::<Rep, true>
+            } else {
+                reply_from_python::<Rep, false>
+            },
+        }
     }
 }
 
-fn request_to_python<'py, M: DeserializeOwned + Serialize>(
+fn request_to_python<'py, M: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
     py: Python<'py>,
     body: &[u8],
 ) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
-    let value: M = postcard::from_bytes(body)
-        .map_err(|e| ProtocolError::Decode { kind: FrameKind::Call, message: e.to_string() })?;
+    let value: M = wire::decode(body, SELF_DESCRIBING, FrameKind::Call)?;
     serde_py::to_python_at(py, &value, "request")
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Request, error })
 }
 
-fn reply_from_python<R: DeserializeOwned + Serialize>(
+fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
     value: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> Result<(), PythonExecutionError> {
     let reply: R = serde_py::from_python_at(value, "reply")
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Reply, error })?;
-    postcard::to_extend(&reply, std::mem::take(out))
-        .map(|filled| *out = filled)
-        .map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+    Ok(wire::encode(&reply, SELF_DESCRIBING, out)?)
 }
 
 /// One actor a child can serve.
@@ -152,36 +174,57 @@ fn callback_codec<C: ChildCallbackMessage>() -> Vec<CallbackCodec> {
 }
 
 impl CallbackCodec {
-    /// The codec for a callback message type and its reply, through [`serde_py`].
+    /// The codec for a callback message type and its reply, through [`serde_py`]; bodies are
+    /// plain postcard (the low-level API's types have no [`Describe`]).
     pub const fn serde<C: ChildCallbackMessage>() -> Self {
-        Self::of::<C, C::Reply>(std::any::type_name::<C>)
+        Self::with::<C, C::Reply>(std::any::type_name::<C>, false, false)
     }
 
-    /// The codec for a callback with argument `A` and reply `R`, named by `name`.
-    pub const fn of<A: DeserializeOwned + Serialize, R: DeserializeOwned + Serialize>(
+    /// The codec for a callback with argument `A` and reply `R`, named by `name`; each body is
+    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so.
+    pub const fn of<A, R>(name: fn() -> &'static str) -> Self
+    where
+        A: DeserializeOwned + Serialize + Describe,
+        R: DeserializeOwned + Serialize + Describe,
+    {
+        Self::with::<A, R>(name, A::SELF_DESCRIBING, R::SELF_DESCRIBING)
+    }
+
+    const fn with<A: DeserializeOwned + Serialize, R: DeserializeOwned + Serialize>(
         name: fn() -> &'static str,
+        arg_self_describing: bool,
+        reply_self_describing: bool,
     ) -> Self {
-        Self { name, arg_from_python: callback_arg_from_python::<A>, reply_to_python: callback_reply_to_python::<R> }
+        Self {
+            name,
+            arg_from_python: if arg_self_describing {
+                callback_arg_from_python::<A, true>
+            } else {
+                callback_arg_from_python::<A, false>
+            },
+            reply_to_python: if reply_self_describing {
+                callback_reply_to_python::<R, true>
+            } else {
+                callback_reply_to_python::<R, false>
+            },
+        }
     }
 }
 
-fn callback_arg_from_python<C: DeserializeOwned + Serialize>(
+fn callback_arg_from_python<C: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
     value: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> Result<(), PythonExecutionError> {
     let arg: C = serde_py::from_python_at(value, "callback")
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })?;
-    postcard::to_extend(&arg, std::mem::take(out))
-        .map(|filled| *out = filled)
-        .map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+    Ok(wire::encode(&arg, SELF_DESCRIBING, out)?)
 }
 
-fn callback_reply_to_python<'py, R: DeserializeOwned + Serialize>(
+fn callback_reply_to_python<'py, R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
     py: Python<'py>,
     body: &[u8],
 ) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
-    let reply: R = postcard::from_bytes(body)
-        .map_err(|e| ProtocolError::Decode { kind: FrameKind::CallbackReply, message: e.to_string() })?;
+    let reply: R = wire::decode(body, SELF_DESCRIBING, FrameKind::CallbackReply)?;
     serde_py::to_python_at(py, &reply, "callback_reply")
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })
 }
@@ -221,11 +264,20 @@ pub(crate) fn entered() -> bool {
 /// The shared body of `#[snake::main]` and `setup_python_subprocess_system!`.
 ///
 /// In a child this never returns: it builds the runtime `child_init` asks for, serves the
-/// requested actor and exits. In the parent it records the explicit entries and returns, and the
+/// requested actor and exits. Given `--snake-stubs write|check DIR` it writes or checks the
+/// Python stubs and exits. Otherwise it records the explicit entries and returns, and the
 /// caller runs the user's main.
 pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> RuntimeConfig) {
     let _ = EXPLICIT.set(explicit);
-    let Some(fd) = std::env::var_os(ENV_CHILD_FD) else { return };
+    let Some(fd) = std::env::var_os(ENV_CHILD_FD) else {
+        // `<binary> --snake-stubs write|check DIR` writes or checks the Python stubs of every
+        // declaration linked into this binary, then exits.
+        let args: Vec<String> = std::env::args().collect();
+        if let Some(code) = crate::stubs::run_command(&args) {
+            std::process::exit(code);
+        }
+        return;
+    };
     let fd: Option<RawFd> = fd.to_str().and_then(|s| s.parse().ok());
     let Some(fd) = fd else {
         eprintln!("snake child: {ENV_CHILD_FD} is not a file descriptor number");

@@ -336,7 +336,8 @@ impl TaskDone {
             error
         };
         if self.traced {
-            let phases = Phases { started: self.started, converted: self.converted, executed, replied: SystemTime::now() };
+            let phases =
+                Phases { started: self.started, converted: self.converted, executed, replied: SystemTime::now() };
             self.child.finish_trace(self.id, self.child.function_name(self.method), phases, error);
         }
     }

@@ -120,6 +120,7 @@ pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(callback_handle, &module)?)?;
     module.add_function(wrap_pyfunction!(callback_stream, &module)?)?;
     module.add("CallbackError", py.get_type::<CallbackError>())?;
+    module.add_class::<CallbackStreamIter>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("IN_CHILD", true)?;
     let modules = py.import("sys")?.getattr("modules")?;
@@ -356,7 +357,7 @@ pub(crate) fn current_call(py: Python<'_>) -> PyResult<u64> {
 }
 
 /// The items of a streaming callback, for `for` and `async for`.
-#[pyclass(frozen)]
+#[pyclass(frozen, module = "snake", name = "CallbackStream")]
 pub(crate) struct CallbackStreamIter {
     id: u64,
     inbox: Arc<Inbox>,

@@ -121,9 +121,16 @@ impl Spans {
     }
 
     /// The arguments that make a context current inside an asyncio task's context.
-    pub(crate) fn attach_call<'py>(&self, py: Python<'py>, traced: &Traced) -> Option<(Bound<'py, PyAny>, (u128, u64, u8))> {
+    pub(crate) fn attach_call<'py>(
+        &self,
+        py: Python<'py>,
+        traced: &Traced,
+    ) -> Option<(Bound<'py, PyAny>, (u128, u64, u8))> {
         let (attach, _) = self.otel.as_ref()?;
-        Some((attach.bind(py).clone(), (u128::from_be_bytes(traced.trace_id), u64::from_be_bytes(traced.python), traced.flags)))
+        Some((
+            attach.bind(py).clone(),
+            (u128::from_be_bytes(traced.trace_id), u64::from_be_bytes(traced.python), traced.flags),
+        ))
     }
 
     /// Undoes [`attach`](Self::attach).
@@ -138,24 +145,32 @@ impl Child {
     /// Ends the trace of call `id` and sends its spans.
     pub(crate) fn finish_trace(&self, id: u64, function: &str, phases: Phases, error: Option<String>) {
         let Some(traced) = self.spans.active().remove(&id) else { return };
-        let record = |span_id, parent, name: String, start: SystemTime, end: SystemTime, error: Option<String>| SpanRecord {
-            trace_id: traced.trace_id,
-            span_id,
-            parent_span_id: parent,
-            name,
-            start_unix_nanos: nanos(start),
-            end_unix_nanos: nanos(end.max(start)),
-            attributes: vec![
-                ("snake.function".to_owned(), function.to_owned()),
-                ("snake.call_id".to_owned(), id.to_string()),
-                ("process.pid".to_owned(), std::process::id().to_string()),
-            ],
-            error,
-        };
+        let record =
+            |span_id, parent, name: String, start: SystemTime, end: SystemTime, error: Option<String>| SpanRecord {
+                trace_id: traced.trace_id,
+                span_id,
+                parent_span_id: parent,
+                name,
+                start_unix_nanos: nanos(start),
+                end_unix_nanos: nanos(end.max(start)),
+                attributes: vec![
+                    ("snake.function".to_owned(), function.to_owned()),
+                    ("snake.call_id".to_owned(), id.to_string()),
+                    ("process.pid".to_owned(), std::process::id().to_string()),
+                ],
+                error,
+            };
         let spans = vec![
             record(traced.dispatch, traced.caller, "snake.dispatch".into(), traced.received, phases.replied, None),
             record(span_id(), traced.dispatch, "snake.convert.request".into(), phases.started, phases.converted, None),
-            record(traced.python, traced.dispatch, format!("snake.python {function}"), phases.converted, phases.executed, error),
+            record(
+                traced.python,
+                traced.dispatch,
+                format!("snake.python {function}"),
+                phases.converted,
+                phases.executed,
+                error,
+            ),
             record(span_id(), traced.dispatch, "snake.convert.reply".into(), phases.executed, phases.replied, None),
         ];
         let mut buf = Vec::with_capacity(512);

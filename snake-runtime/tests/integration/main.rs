@@ -10,12 +10,15 @@ mod common;
 mod errors;
 mod lifecycle;
 mod logs;
+mod macros;
 mod messages;
-mod otel;
 mod metrics;
+mod otel;
 mod roundtrip;
+mod runtime_module;
 mod streams;
 mod typed;
+mod wire;
 
 use messages::Listed;
 
@@ -35,6 +38,9 @@ snake::setup_python_subprocess_system! {
             callbacks::trials(),
             streams::trials(),
             typed::trials(),
+            runtime_module::trials(),
+            wire::trials(),
+            macros::trials(),
             otel::trials(),
             logs::trials(),
             metrics::trials(),

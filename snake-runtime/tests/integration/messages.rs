@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use snake::ChildMessage;
+use snake::{ChildMessage, PyMessage};
 
 macro_rules! message {
     ($msg:ty => $reply:ty) => {
@@ -82,13 +82,13 @@ pub struct JitterReply {
 }
 message!(Jitter => JitterReply);
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, PyMessage)]
 pub struct Work {
     pub id: u64,
     pub slow: bool,
     pub seconds: f64,
 }
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, PyMessage)]
 pub struct WorkReply {
     pub id: u64,
     pub peak: u32,
@@ -251,11 +251,11 @@ message!(NoCb => String);
 
 // ---- streams ----
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, PyMessage)]
 pub struct Count {
     pub n: u64,
 }
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, PyMessage)]
 pub struct StreamItem {
     pub index: u64,
     pub at: f64,
@@ -275,7 +275,7 @@ pub struct Endless {
 }
 message!(Endless => StreamItem);
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, PyMessage)]
 pub struct Number {
     pub n: i64,
 }

@@ -1,0 +1,7 @@
+#[snake::actor]
+trait Inference {
+    #[snake(python = "lambda")]
+    fn predict(text: String) -> String;
+}
+
+fn main() {}

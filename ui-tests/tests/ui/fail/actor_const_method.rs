@@ -1,0 +1,6 @@
+#[snake::actor]
+trait Inference {
+    const fn predict(text: String) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[snake::actor]
+trait Inference {
+    fn predict(text: String) -> String {
+        text
+    }
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[snake::actor(module = "inference", module = "models")]
+trait Inference {
+    fn predict(text: String) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[snake::actor]
+trait Inference {
+    fn predict<T>(request: T) -> String;
+}
+
+fn main() {}

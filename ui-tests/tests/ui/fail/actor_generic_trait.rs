@@ -1,0 +1,6 @@
+#[snake::actor]
+trait Inference<T> {
+    fn predict(request: T) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[snake::actor]
+trait Inference {
+    fn predict(text: String);
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[snake::actor]
+struct Inference {
+    model: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[snake::actor]
+trait Inference {
+    fn predict(&self, request: String) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[snake::actor]
+trait Inference {
+    fn spawn(text: String) -> String;
+}
+
+fn main() {}

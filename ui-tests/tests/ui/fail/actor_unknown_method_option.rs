@@ -1,0 +1,7 @@
+#[snake::actor]
+trait Inference {
+    #[snake(name = "predict_label")]
+    fn predict(text: String) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+#[snake::actor]
+trait Inference
+where
+    Self: Sized,
+{
+    fn predict(request: String) -> String;
+}
+
+fn main() {}

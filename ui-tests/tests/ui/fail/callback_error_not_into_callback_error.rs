@@ -1,0 +1,6 @@
+#[snake::callback]
+async fn parse(text: String) -> Result<i64, String> {
+    text.parse().map_err(|_| text)
+}
+
+fn main() {}

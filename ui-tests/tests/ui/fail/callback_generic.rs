@@ -1,0 +1,8 @@
+#[snake::callback]
+async fn echo<T>(value: T) -> T {
+    value
+}
+
+fn main() {
+    let _ = echo(1);
+}

@@ -1,0 +1,6 @@
+#[snake::callback]
+struct Double {
+    n: i64,
+}
+
+fn main() {}

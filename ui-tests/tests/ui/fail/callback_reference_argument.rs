@@ -1,0 +1,8 @@
+#[snake::callback]
+async fn length(text: &str) -> usize {
+    text.len()
+}
+
+fn main() {
+    let _ = length("a");
+}

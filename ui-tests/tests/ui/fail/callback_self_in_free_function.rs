@@ -1,0 +1,6 @@
+#[snake::callback]
+async fn add(self, by: u64) -> u64 {
+    by
+}
+
+fn main() {}
