@@ -1,11 +1,38 @@
-"""Typing support for Python handlers run by snake.
+"""The runtime module of a snake child process (see `__init__.pyi` for the API).
 
-snake runs your module inside a child process of a Rust service and calls its functions with
-plain Python values (dicts, lists, str, int, float, bytes, None) converted from Rust types, and
-converts what they return back to Rust types. Handlers are ordinary functions, so they can be
-imported and tested without Rust.
+Inside a child, snake registers the real module under this name before the handler module is
+imported, and that module shadows this file. Imported anywhere else (a unit test, a REPL), this
+fallback keeps handler modules importable; calling back into Rust raises `RuntimeError`.
 """
 
-__all__ = ["__version__"]
+import logging
+from typing import Any
+
+__all__ = ["CallbackError", "CallbackStream", "IN_CHILD", "__version__", "callback_handle", "callback_stream"]
 
 __version__ = "0.1.0"
+IN_CHILD = False
+log_handler: logging.Handler = logging.NullHandler()
+
+_OUTSIDE = "snake callbacks only work inside a snake child process"
+
+
+class CallbackError(Exception):
+    """A callback into Rust failed."""
+
+
+class CallbackStream:
+    """The replies of a streaming callback (only produced inside a child)."""
+
+    def __init__(self) -> None:
+        raise RuntimeError(_OUTSIDE)
+
+
+def callback_handle(msg: Any) -> Any:
+    """Sends `msg` to the Rust callback handler (inside a child only)."""
+    raise RuntimeError(_OUTSIDE)
+
+
+def callback_stream(msg: Any) -> CallbackStream:
+    """Asks the Rust callback handler for a stream of replies (inside a child only)."""
+    raise RuntimeError(_OUTSIDE)
