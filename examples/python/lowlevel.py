@@ -1,4 +1,4 @@
-"""The Python side of the quick start: one `async def` handler per Rust message type."""
+"""The Python side of the low-level example: one `async def` handler for one Rust message type."""
 
 import asyncio
 from collections import Counter

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from quickstart import summarize
+from lowlevel import summarize
 
 
 def test_summarize_counts_and_ranks_words() -> None:

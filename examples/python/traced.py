@@ -32,9 +32,7 @@ async def greet(msg: Greet) -> Greeting:
     name = msg["name"]
     log.info("greeting %s", name)
     # Answered by the Rust `CallbackHandler`, in a span that is a child of this call's.
-    # `callback_handle` is installed by the runtime in the child process; the `snake` package
-    # on disk carries only typing support, hence the ignore.
-    visits: Visits = await snake.callback_handle(  # type: ignore[attr-defined]
+    visits: Visits = await snake.callback_handle(
         {"LookupVisits": {"name": name}}
     )
     if visits["visits"] > 1:

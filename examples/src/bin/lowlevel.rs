@@ -1,7 +1,7 @@
-//! The quick start: a Python actor answering typed Rust messages.
+//! The low-level API underneath the macros: a Python function answering typed Rust messages.
 //!
-//! Run with `cargo run -p snake-examples --bin quickstart`. The Python side is
-//! `examples/python/quickstart.py`.
+//! Run with `cargo run -p snake-examples --bin lowlevel`. The Python side is
+//! `examples/python/lowlevel.py`.
 
 use std::error::Error;
 
@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
 
     let config = PythonConfig {
-        module_name: "quickstart".into(),
+        module_name: "lowlevel".into(),
         function_name: "summarize".into(),
         module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/python").into(),
         ..PythonConfig::default()
