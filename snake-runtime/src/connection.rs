@@ -43,6 +43,9 @@ use crate::trace::{self, SpanSender};
 /// How often the reader looks for abandoned or overdue calls while any are pending.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(20);
 
+/// How long to look for a welcome a child wrote before it exited during the handshake.
+const EXITED_WELCOME_WAIT: Duration = Duration::from_millis(500);
+
 /// How long to wait for an exit status after the channel closed, before calling it unknown.
 const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
 
@@ -212,6 +215,17 @@ impl Connection {
                     stderr_tail: stderr_tail.lines(),
                 });
             }
+        };
+        // A child that cannot serve (its module failed to import, say) writes its welcome and
+        // exits at once; its exit may be seen first, but the welcome is still in the socket.
+        let outcome = match outcome {
+            Err(status) => {
+                match tokio::time::timeout(EXITED_WELCOME_WAIT, read_frame(&socket, &decoder, &mut buf)).await {
+                    Ok(Ok(Some(frame))) => Ok(Ok(Some(frame))),
+                    _ => Err(status),
+                }
+            }
+            answered => answered,
         };
         let frame = match outcome {
             Ok(Ok(Some(frame))) => frame,
