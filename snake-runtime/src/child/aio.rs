@@ -236,7 +236,7 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
 fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_loop: &Bound<'_, PyAny>, job: Job) {
     let id = job.id;
     let Some(helpers) = state.helpers.get() else { return };
-    let traced = if job.credit.is_none() { child.spans.begin(id, job.trace, job.received) } else { None };
+    let traced = child.spans.begin(id, job.trace, job.received);
     let started = SystemTime::now();
     let mut converted = started;
     let launched = (|| -> Result<Bound<'_, PyAny>, PythonExecutionError> {
@@ -320,8 +320,19 @@ impl TaskDone {
         let cancelled = task.call_method0(intern!(py, "cancelled")).and_then(|c| c.is_truthy()).unwrap_or(false);
         if self.stream {
             self.state.sinks().remove(&self.id);
-            if !cancelled && let Err(err) = task.call_method0(intern!(py, "result")) {
-                self.child.send_error(self.id, &python::exception(py, &err));
+            let error = match task.call_method0(intern!(py, "result")) {
+                Err(err) if !cancelled => {
+                    let err = python::exception(py, &err);
+                    self.child.send_error(self.id, &err);
+                    Some(err.to_string())
+                }
+                _ => None,
+            };
+            if self.traced {
+                let ended = SystemTime::now();
+                let phases =
+                    Phases { started: self.started, converted: self.converted, executed: ended, replied: ended };
+                self.child.finish_trace(self.id, self.child.function_name(self.method), phases, error);
             }
             return;
         }

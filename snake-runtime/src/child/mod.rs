@@ -395,7 +395,7 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
                 }));
             };
             let body = frame.body.slice(frame.body.len() - rest.len()..);
-            let job = Job::new(id, method, body, Some(credit), None);
+            let job = Job::new(id, method, body, Some(credit), trace);
             match (mode, pool, aio) {
                 (Some(HandlerMode::Generator), Some(pool), _) => pool.submit(job),
                 (Some(HandlerMode::AsyncGenerator), _, Some(aio)) => aio.open_stream(job),

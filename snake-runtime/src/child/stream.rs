@@ -8,10 +8,12 @@
 
 use std::ffi::CStr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use pyo3::prelude::*;
 
 use super::pool::Job;
+use super::spans::Phases;
 use super::{Child, python};
 use crate::error::{ConversionDirection, PythonExecutionError};
 use crate::protocol::{FrameKind, Header, encode_frame, encode_frame_with};
@@ -110,11 +112,21 @@ impl Child {
     pub(crate) fn run_stream_sync(&self, py: Python<'_>, job: &Job, credit: u32) {
         let stream = Arc::new(SyncStream::new(credit));
         self.sync_streams().insert(job.id, Arc::clone(&stream));
+        let traced = self.spans.begin(job.id, job.trace, job.received);
+        let started = SystemTime::now();
+        // The generator runs in the stream's span: its callbacks and Python spans are children.
+        let token = traced.as_ref().and_then(|traced| self.spans.attach(py, traced));
         match self.invoke(py, job) {
             Err(err) => self.send_error(job.id, &err),
             Ok(generator) => self.pump(py, job, &stream, &generator),
         }
+        self.spans.detach(py, token);
         self.sync_streams().remove(&job.id);
+        if traced.is_some() {
+            let ended = SystemTime::now();
+            let phases = Phases { started, converted: started, executed: ended, replied: ended };
+            self.finish_trace(job.id, self.function_name(job.method), phases, None);
+        }
     }
 
     fn pump(&self, py: Python<'_>, job: &Job, stream: &SyncStream, generator: &Bound<'_, PyAny>) {

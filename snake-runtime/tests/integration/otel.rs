@@ -19,6 +19,8 @@ pub fn trials() -> Vec<Trial> {
         traced("otel::one_trace_from_rust_call_through_python_and_callback_sync", "otel_probe", true),
         traced("otel::one_trace_from_rust_call_through_python_and_callback_async", "otel_probe_async", true),
         traced("otel::without_the_python_package_nothing_breaks", "otel_probe_async", false),
+        streamed("otel::a_streaming_call_is_one_trace_sync", "count"),
+        streamed("otel::a_streaming_call_is_one_trace_async", "count_async"),
     ]
 }
 
@@ -95,4 +97,52 @@ async fn check_trace(exporter: InMemorySpanExporter, function: &'static str, pyt
         assert_eq!(probe.trace_id, format!("{trace_id}"), "Python's current span is in the request's trace");
         assert_eq!(probe.span_id, format!("{}", id(python)), "Python's current span is the snake.python span");
     }
+}
+
+fn streamed(name: &'static str, function: &'static str) -> Trial {
+    Trial::test(name, move || {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("snake-tests")));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failed::from(e.to_string()))?;
+        runtime.block_on(check_stream_trace(exporter, function));
+        Ok(())
+    })
+}
+
+async fn check_stream_trace(exporter: InMemorySpanExporter, function: &'static str) {
+    use futures_util::StreamExt;
+
+    let actor = PythonChildProcessBuilder::new(config("streams", function))
+        .export_child_spans(exporter.clone())
+        .spawn::<Count>()
+        .await
+        .expect("spawn");
+    let root = tracing::info_span!("test.root");
+    let items: Vec<u64> =
+        async { actor.stream(Count { n: 5 }).await.expect("open").map(|i| i.expect("item").index).collect().await }
+            .instrument(root)
+            .await;
+    assert_eq!(items, vec![0, 1, 2, 3, 4]);
+    let python_name = format!("snake.python {function}");
+    let mut spans = Vec::new();
+    for _ in 0..250 {
+        spans = exporter.get_finished_spans().expect("spans");
+        if spans.iter().any(|s| s.name == "test.root") && spans.iter().any(|s| s.name == python_name) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no span {name}"));
+    let (root, call, dispatch, python) =
+        (find("test.root"), find("snake.call"), find("snake.dispatch"), find(&python_name));
+    assert_eq!(call.parent_span_id, root.span_context.span_id());
+    assert_eq!(dispatch.parent_span_id, call.span_context.span_id());
+    assert_eq!(python.parent_span_id, dispatch.span_context.span_id());
+    assert!([call, dispatch, python].iter().all(|s| s.span_context.trace_id() == root.span_context.trace_id()));
 }
