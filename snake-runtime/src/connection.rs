@@ -145,6 +145,13 @@ enum Control {
     Kill,
 }
 
+/// A callback the parent will serve: its handler, its slot in the callback limit, its span.
+struct Admitted {
+    dispatch: Arc<dyn CallbackDispatch>,
+    slot: OwnedSemaphorePermit,
+    span: tracing::Span,
+}
+
 /// Flow control of one streaming callback the parent serves.
 struct CallbackStreamControl {
     credit: Semaphore,
@@ -491,24 +498,9 @@ impl Connection {
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body)
             .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
         let arg = body.slice(body.len() - rest.len()..);
-        let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
-        let refused = |message: &str| PythonExecutionError::CallbackFailed {
-            callback: name.clone(),
-            message: message.to_owned(),
-        };
-        let Some(dispatch) = self.callbacks.clone() else {
-            self.callback_reply(id, Err(refused("no callback handler is registered for this actor in the parent")));
+        let Some(Admitted { dispatch, slot, span }) = self.admit_callback(id, index, origin, trace.as_ref()) else {
             return Ok(());
         };
-        if origin != 0 && !self.state().pending.contains_key(&origin) {
-            self.callback_reply(id, Err(refused("the call that made this callback was cancelled or timed out")));
-            return Ok(());
-        }
-        let Ok(slot) = Arc::clone(&self.callback_slots).try_acquire_owned() else {
-            self.callback_reply(id, Err(refused("too many callbacks in flight")));
-            return Ok(());
-        };
-        let span = self.callback_span(id, &name, trace.as_ref());
         let conn = Arc::clone(self);
         tokio::spawn(
             async move {
@@ -521,6 +513,26 @@ impl Connection {
             .instrument(span),
         );
         Ok(())
+    }
+
+    /// Admits callback `id` (made during call `origin`, 0 for none), or answers it with the reason
+    /// it cannot be served: no handler, its call is gone, or too many callbacks are in flight.
+    fn admit_callback(&self, id: u64, index: u32, origin: u64, trace: Option<&TraceContext>) -> Option<Admitted> {
+        let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
+        let refusal = match (&self.callbacks, Arc::clone(&self.callback_slots).try_acquire_owned()) {
+            (None, _) => "no callback handler is registered for this actor in the parent",
+            (Some(_), _) if origin != 0 && !self.state().pending.contains_key(&origin) => {
+                "the call that made this callback was cancelled or timed out"
+            }
+            (Some(_), Err(_)) => "too many callbacks in flight",
+            (Some(dispatch), Ok(slot)) => {
+                let span = self.callback_span(id, &name, trace);
+                return Some(Admitted { dispatch: Arc::clone(dispatch), slot, span });
+            }
+        };
+        let refused = PythonExecutionError::CallbackFailed { callback: name, message: refusal.to_owned() };
+        self.callback_reply(id, Err(refused));
+        None
     }
 
     /// The span of a callback the parent serves: a child of the Python call that made it.
@@ -553,24 +565,9 @@ impl Connection {
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body).map_err(decode_error)?;
         let (credit, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
         let arg = body.slice(body.len() - rest.len()..);
-        let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
-        let refused = |message: &str| PythonExecutionError::CallbackFailed {
-            callback: name.clone(),
-            message: message.to_owned(),
-        };
-        let Some(dispatch) = self.callbacks.clone() else {
-            self.callback_reply(id, Err(refused("no callback handler is registered for this actor in the parent")));
+        let Some(Admitted { dispatch, slot, span }) = self.admit_callback(id, index, origin, trace.as_ref()) else {
             return Ok(());
         };
-        if origin != 0 && !self.state().pending.contains_key(&origin) {
-            self.callback_reply(id, Err(refused("the call that made this callback was cancelled or timed out")));
-            return Ok(());
-        }
-        let Ok(slot) = Arc::clone(&self.callback_slots).try_acquire_owned() else {
-            self.callback_reply(id, Err(refused("too many callbacks in flight")));
-            return Ok(());
-        };
-        let span = self.callback_span(id, &name, trace.as_ref());
         let control =
             Arc::new(CallbackStreamControl { credit: Semaphore::new(credit as usize), cancelled: Notify::new() });
         self.callback_streams().insert(id, Arc::clone(&control));

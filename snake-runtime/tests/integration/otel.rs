@@ -24,8 +24,12 @@ pub fn trials() -> Vec<Trial> {
     ]
 }
 
-/// Runs on a current-thread runtime so that the thread-local subscriber sees every task.
-fn traced(name: &'static str, function: &'static str, python_otel: bool) -> Trial {
+/// Runs `test` with an in-memory exporter behind an OpenTelemetry layer, on a current-thread
+/// runtime so that the thread-local subscriber sees every task.
+fn with_exporter<Fut>(name: &'static str, test: impl FnOnce(InMemorySpanExporter) -> Fut + Send + 'static) -> Trial
+where
+    Fut: std::future::Future<Output = ()>,
+{
     Trial::test(name, move || {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
@@ -36,9 +40,13 @@ fn traced(name: &'static str, function: &'static str, python_otel: bool) -> Tria
             .enable_all()
             .build()
             .map_err(|e| Failed::from(e.to_string()))?;
-        runtime.block_on(check_trace(exporter, function, python_otel));
+        runtime.block_on(test(exporter));
         Ok(())
     })
+}
+
+fn traced(name: &'static str, function: &'static str, python_otel: bool) -> Trial {
+    with_exporter(name, move |exporter| check_trace(exporter, function, python_otel))
 }
 
 async fn check_trace(exporter: InMemorySpanExporter, function: &'static str, python_otel: bool) {
@@ -100,19 +108,7 @@ async fn check_trace(exporter: InMemorySpanExporter, function: &'static str, pyt
 }
 
 fn streamed(name: &'static str, function: &'static str) -> Trial {
-    Trial::test(name, move || {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("snake-tests")));
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failed::from(e.to_string()))?;
-        runtime.block_on(check_stream_trace(exporter, function));
-        Ok(())
-    })
+    with_exporter(name, move |exporter| check_stream_trace(exporter, function))
 }
 
 async fn check_stream_trace(exporter: InMemorySpanExporter, function: &'static str) {
