@@ -64,6 +64,17 @@ pub enum PythonExecutionError {
         actual: HandlerMode,
     },
 
+    /// The function cannot be called with the one argument snake passes it (the message).
+    #[error("`{module}.{function}{signature}` cannot be called with one positional argument (the message)")]
+    WrongSignature {
+        /// The module that was imported.
+        module: String,
+        /// The function.
+        function: String,
+        /// Its signature, as Python prints it.
+        signature: String,
+    },
+
     /// The Python handler raised.
     #[error("python raised {0}")]
     Exception(PythonException),
@@ -163,6 +174,7 @@ impl PythonExecutionError {
             Self::FunctionNotFound { .. } => "function_not_found",
             Self::NotCallable { .. } => "not_callable",
             Self::HandlerMismatch { .. } => "handler_mismatch",
+            Self::WrongSignature { .. } => "wrong_signature",
             Self::Exception(_) => "exception",
             Self::Conversion { .. } => "conversion",
             Self::Protocol(_) => "protocol",

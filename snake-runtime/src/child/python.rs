@@ -62,6 +62,13 @@ pub(crate) fn load(
                 });
             }
             let actual = detect_mode(&inspect, &function).map_err(|e| exception(py, &e))?;
+            if let Some(signature) = rejects_one_argument(&inspect, &function) {
+                return Err(PythonExecutionError::WrongSignature {
+                    module: module.to_owned(),
+                    function: spec.function.clone(),
+                    signature,
+                });
+            }
             match spec.mode {
                 Some(declared) if declared != actual => Err(PythonExecutionError::HandlerMismatch {
                     module: module.to_owned(),
@@ -73,6 +80,18 @@ pub(crate) fn load(
             }
         })
         .collect()
+}
+
+/// The function's signature, when it cannot be called with the one positional argument snake
+/// passes. Callables whose signature Python cannot tell (some builtins) are given the benefit of
+/// the doubt.
+fn rejects_one_argument(inspect: &Bound<'_, PyModule>, function: &Bound<'_, PyAny>) -> Option<String> {
+    let signature = inspect.call_method1("signature", (function,)).ok()?;
+    let py = function.py();
+    match signature.call_method1("bind", (py.None(),)) {
+        Ok(_) => None,
+        Err(_) => Some(signature.str().map_or_else(|_| "?".to_owned(), |s| s.to_string())),
+    }
 }
 
 fn detect_mode(inspect: &Bound<'_, PyModule>, function: &Bound<'_, PyAny>) -> PyResult<HandlerMode> {

@@ -18,6 +18,7 @@ pub fn trials() -> Vec<Trial> {
         trial("errors::exception_at_import_time", import_time_exception),
         trial("errors::missing_dependency_inside_the_module", missing_dependency),
         trial("errors::declared_async_but_function_is_sync", declared_async_but_sync),
+        trial("errors::function_that_cannot_take_one_argument", wrong_signature),
         trial("errors::declared_sync_but_function_is_async", declared_sync_but_async),
         trial("errors::reply_of_the_wrong_type_names_path_and_types", wrong_reply_type),
         trial("errors::nested_reply_error_names_the_full_path", nested_reply_error),
@@ -175,4 +176,20 @@ async fn unregistered_in_child() {
     let err = builder("echo").program(program).spawn::<Unregistered>().await.expect_err("must fail");
     let PythonExecutionError::ActorNotRegistered { actor } = &err else { panic!("{err:?}") };
     assert!(actor.contains("Unregistered"), "{actor}");
+}
+
+async fn wrong_signature() {
+    for (function, signature) in [("two_arguments", "(first, second)"), ("keyword_only", "(*, msg)")] {
+        let err = builder(function).spawn::<Text>().await.expect_err("must fail");
+        assert_eq!(
+            err,
+            PythonExecutionError::WrongSignature {
+                module: "handlers".into(),
+                function: function.into(),
+                signature: signature.into()
+            }
+        );
+    }
+    let actor = builder("defaults_are_fine").spawn::<Text>().await.expect("a default for a second parameter is fine");
+    assert_eq!(actor.ask(Text { text: "ok".into() }).await.expect("echo").text, "ok");
 }

@@ -105,3 +105,17 @@ def corrupt(_msg):
     """Writes a frame header announcing 4 GiB straight into the channel."""
     os.write(int(os.environ["SNAKE_CHILD_FD"]), b"\xff\xff\xff\xff")
     time.sleep(5)
+
+
+def two_arguments(first, second):
+    """Cannot be called with the one argument snake passes."""
+    return first
+
+
+def keyword_only(*, msg):
+    """Neither can this: the argument must be positional."""
+    return msg
+
+
+def defaults_are_fine(msg, extra=None):
+    return msg
