@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::ffi::OsString;
 use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +44,43 @@ use crate::wire;
 pub struct PythonActor<M, C = NoCallback> {
     pub(crate) connection: Arc<Connection>,
     stream_window: u32,
+    restart: Option<Restart>,
     _types: PhantomData<fn() -> (M, C)>,
+}
+
+/// Starts a replacement child with the same configuration.
+type Respawn =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Arc<Connection>, PythonExecutionError>> + Send>> + Send + Sync>;
+
+/// How a [`PythonActor`] replaces a child that died.
+struct Restart {
+    respawn: Respawn,
+    left: u32,
+}
+
+impl<M, C> PythonActor<M, C> {
+    /// Replaces a dead child (one that exited, was killed, or broke the protocol) before the next
+    /// message, while restarts are left. Calls that were in flight when it died have failed
+    /// already; they are not replayed.
+    async fn ensure_child(&mut self) {
+        let Some(restart) = self.restart.as_mut().filter(|restart| restart.left > 0) else { return };
+        if matches!(self.connection.dead(), None | Some(PythonExecutionError::Cancelled)) {
+            return;
+        }
+        match (restart.respawn)().await {
+            Ok(connection) => {
+                restart.left -= 1;
+                connection.metrics().restarted();
+                tracing::warn!(
+                    child_pid = connection.info().pid,
+                    restarts_left = restart.left,
+                    "restarted the python child"
+                );
+                self.connection = connection;
+            }
+            Err(err) => tracing::error!(error = %err, "could not restart the python child"),
+        }
+    }
 }
 
 impl<M, C> std::fmt::Debug for PythonActor<M, C> {
@@ -75,6 +112,7 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> 
             Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<M::Reply, false> },
             None => ReplyTo::Discard,
         };
+        self.ensure_child().await;
         self.connection.call(0, msg, reply, &tracing::Span::current()).await;
         delegated
     }
@@ -84,6 +122,7 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
     type Reply = Result<ReplyStream<M::Reply>, PythonExecutionError>;
 
     async fn handle(&mut self, msg: Streaming<M>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        self.ensure_child().await;
         let (id, items) = self.connection.open_stream(0, msg.0, self.stream_window, &tracing::Span::current()).await?;
         Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode::<M::Reply, false>))
     }
@@ -156,7 +195,10 @@ where
             None => ReplyTo::Discard,
         };
         match wire::Body::new(msg.request, msg.encoding.request) {
-            Ok(body) => self.connection.call(msg.method, body, reply, &msg.caller).await,
+            Ok(body) => {
+                self.ensure_child().await;
+                self.connection.call(msg.method, body, reply, &msg.caller).await;
+            }
             Err(err) => reply.complete(Err(err.into())),
         }
         delegated
@@ -204,6 +246,7 @@ where
 
     async fn handle(&mut self, msg: MethodStream<Req, Item>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let body = wire::Body::new(msg.request, msg.encoding.request)?;
+        self.ensure_child().await;
         let (id, items) = self.connection.open_stream(msg.method, body, self.stream_window, &msg.caller).await?;
         let decode = if msg.encoding.reply { decode::<Item, true> } else { decode::<Item, false> };
         Ok(ReplyStream::new(items, Arc::clone(&self.connection), id, self.stream_window, decode))
@@ -290,6 +333,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     max_in_flight: usize,
     sync_workers: u16,
     stream_window: u32,
+    max_restarts: u32,
     states: States,
     child_spans: Option<ChildSpanExport>,
     _callback: PhantomData<fn() -> C>,
@@ -324,6 +368,7 @@ impl PythonChildProcessBuilder {
             max_in_flight: 1024,
             sync_workers: 4,
             stream_window: 32,
+            max_restarts: 0,
             states: States::default(),
             child_spans: None,
             _callback: PhantomData,
@@ -358,6 +403,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             max_in_flight: self.max_in_flight,
             sync_workers: self.sync_workers,
             stream_window: self.stream_window,
+            max_restarts: self.max_restarts,
             states: self.states,
             child_spans: self.child_spans,
             _callback: PhantomData,
@@ -431,6 +477,16 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     #[must_use]
     pub fn sync_workers(mut self, workers: u16) -> Self {
         self.sync_workers = workers.max(1);
+        self
+    }
+
+    /// Replaces a child that died (exited, was killed, or broke the protocol) with a new one, up
+    /// to `restarts` times over the actor's life. The replacement starts before the next message
+    /// is handled; calls in flight when the child died still fail with `ChildExited`, since
+    /// replaying them could run a handler twice. Counted in the actor's metrics. Default 0.
+    #[must_use]
+    pub fn max_restarts(mut self, restarts: u32) -> Self {
+        self.max_restarts = restarts;
         self
     }
 
@@ -517,8 +573,40 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             export.sender
         });
         let spawned = spawn::spawn(&spec)?;
-        let connection = Connection::establish(spawned, &hello, limits, callbacks, log_label, child_spans).await?;
-        Ok(PythonActor::spawn(PythonActor { connection, stream_window: self.stream_window, _types: PhantomData }))
+        let connection = Connection::establish(
+            spawned,
+            &hello,
+            limits,
+            callbacks.clone(),
+            log_label.clone(),
+            child_spans.clone(),
+            None,
+        )
+        .await?;
+        let restart = (self.max_restarts > 0).then(|| {
+            let metrics = Arc::clone(connection.metrics());
+            let respawn: Respawn = Arc::new(move || {
+                let (spec, hello, callbacks, label, child_spans, metrics) = (
+                    spec.clone(),
+                    hello.clone(),
+                    callbacks.clone(),
+                    log_label.clone(),
+                    child_spans.clone(),
+                    Arc::clone(&metrics),
+                );
+                Box::pin(async move {
+                    let spawned = spawn::spawn(&spec)?;
+                    Connection::establish(spawned, &hello, limits, callbacks, label, child_spans, Some(metrics)).await
+                })
+            });
+            Restart { respawn, left: self.max_restarts }
+        });
+        Ok(PythonActor::spawn(PythonActor {
+            connection,
+            stream_window: self.stream_window,
+            restart,
+            _types: PhantomData,
+        }))
     }
 
     /// Sends the spans the child records for traced calls (dispatch, conversions, the Python

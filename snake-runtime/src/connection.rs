@@ -196,6 +196,7 @@ impl Connection {
         callbacks: Option<Arc<dyn CallbackDispatch>>,
         label: String,
         child_spans: Option<SpanSender>,
+        metrics: Option<Arc<ActorMetrics>>,
     ) -> Result<Arc<Self>, PythonExecutionError> {
         let Spawned { mut child, socket, stderr_tail, pumps } = spawned;
         let io_error = |e: io::Error| PythonExecutionError::Protocol(e.into());
@@ -288,7 +289,7 @@ impl Connection {
             callbacks,
             callback_slots: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             callback_streams: Mutex::default(),
-            metrics: ActorMetrics::new(&label),
+            metrics: metrics.unwrap_or_else(|| ActorMetrics::new(&label)),
             label,
             child_spans,
         });

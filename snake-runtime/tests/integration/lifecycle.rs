@@ -22,6 +22,7 @@ pub fn trials() -> Vec<Trial> {
         trial("lifecycle::stopping_the_actor_shuts_down_and_reaps_the_child", stop_reaps_child),
         trial("lifecycle::dropping_the_last_reference_shuts_down_the_child", drop_shuts_down_child),
         trial("lifecycle::corrupt_frame_closes_the_channel", corrupt_frame_closes_channel),
+        trial("lifecycle::a_dead_child_is_restarted_while_restarts_are_left", restarts),
         Trial::test("lifecycle::child_exits_when_its_parent_dies", || {
             parent_death_kills_child();
             Ok(())
@@ -166,4 +167,22 @@ fn parent_death_kills_child() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!crate::common::process_exists(child), "child {child} died with its parent");
+}
+
+async fn restarts() {
+    let actor = builder("die_or_pid").max_restarts(1).spawn::<Die>().await.expect("spawn");
+    let first = actor.ask(Die { code: -1 }).await.expect("pid");
+    let err = handler_error(actor.ask(Die { code: 3 }).await);
+    assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Code(3), .. }), "{err:?}");
+    // The connection is marked dead before its callers are answered: the next call gets a new child.
+    let second = actor.ask(Die { code: -1 }).await.expect("a restarted child answers");
+    assert_ne!(first, second, "a new process");
+    let metrics = actor.ask(snake::GetMetrics).await.expect("metrics");
+    assert_eq!(metrics.restarts, 1);
+    assert!(!crate::common::process_exists(first), "the dead child was reaped");
+    // The one restart is used up: the next death is final.
+    let err = handler_error(actor.ask(Die { code: 4 }).await);
+    assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Code(4), .. }), "{err:?}");
+    let err = handler_error(actor.ask(Die { code: -1 }).await);
+    assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Code(4), .. }), "{err:?}");
 }

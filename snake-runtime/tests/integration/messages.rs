@@ -292,3 +292,9 @@ pub struct Probe {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeQuery(pub Query);
 calling_back!(ProbeQuery => Probe);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Die {
+    pub code: i32,
+}
+message!(Die => u32);

@@ -119,3 +119,10 @@ def keyword_only(*, msg):
 
 def defaults_are_fine(msg, extra=None):
     return msg
+
+
+def die_or_pid(msg):
+    """Exits with `msg["code"]` when it is not negative; otherwise answers with the pid."""
+    if msg["code"] >= 0:
+        os._exit(msg["code"])
+    return os.getpid()
