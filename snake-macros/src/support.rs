@@ -71,6 +71,25 @@ pub(crate) fn snake_case(name: &str) -> String {
     out
 }
 
+/// The Python name of a declared function: `explicit` if given, else the Rust name. Either must be
+/// a usable Python identifier; an unusable one is reported on its token, and `how_to_rename`
+/// says how to give another (e.g. `` `#[snake(python = "...")]` ``).
+pub(crate) fn python_name(
+    explicit: Option<&syn::LitStr>,
+    rust: &syn::Ident,
+    how_to_rename: &str,
+    errors: &mut Errors,
+) -> (String, proc_macro2::Span) {
+    let (value, span, fix) = match explicit {
+        Some(explicit) => (explicit.value(), explicit.span(), "use an ASCII identifier that is not a keyword"),
+        None => (syn::ext::IdentExt::unraw(rust).to_string(), rust.span(), how_to_rename),
+    };
+    if !is_python_identifier(&value) {
+        errors.at(span, format!("`{value}` is not a usable Python function name: {fix}"));
+    }
+    (value, span)
+}
+
 /// The doc comment: one line per `///` line, without the space after `///`, blank edges trimmed.
 pub(crate) fn docs(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
@@ -157,6 +176,19 @@ pub(crate) fn keyword_span(item: &syn::Item) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_drop_the_leading_space_and_blank_edges_and_keep_paragraphs() {
+        let item: syn::DeriveInput = syn::parse_quote! {
+            #[doc = ""]
+            #[doc = " First line."]
+            #[doc = ""]
+            #[doc = "   indented"]
+            #[doc = include_str!("x")]
+            struct S;
+        };
+        assert_eq!(docs(&item.attrs), "First line.\n\n  indented");
+    }
 
     #[test]
     fn snake_case_splits_words_and_acronyms() {

@@ -251,32 +251,12 @@ fn method<'a>(function: &'a TraitItemFn, errors: &mut Errors) -> Option<Method<'
         );
     }
 
-    let (python_name, python_span) = match &options.python {
-        Some(python) => {
-            let value = python.value();
-            if !support::is_python_identifier(&value) {
-                errors.at(
-                    python.span(),
-                    format!(
-                        "`{value}` is not a usable Python function name: use an ASCII identifier that is not a keyword"
-                    ),
-                );
-            }
-            (value, python.span())
-        }
-        None => {
-            if !support::is_python_identifier(&name) {
-                errors.at(
-                    sig.ident.span(),
-                    format!(
-                        "`{name}` is not a usable Python function name: name the Python function with \
-                         `#[snake(python = \"...\")]`"
-                    ),
-                );
-            }
-            (name.clone(), sig.ident.span())
-        }
-    };
+    let (python_name, python_span) = support::python_name(
+        options.python.as_ref(),
+        &sig.ident,
+        "name the Python function with `#[snake(python = \"...\")]`",
+        errors,
+    );
 
     let mut typed = Vec::new();
     for input in &sig.inputs {

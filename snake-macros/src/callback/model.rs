@@ -87,32 +87,7 @@ fn signature<'a>(
         errors.on(variadic, "`#[snake::callback]` functions cannot be variadic: take one argument");
     }
 
-    let (name, name_span) = match name {
-        Some(name) => {
-            let value = name.value();
-            if !support::is_python_identifier(&value) {
-                errors.at(
-                    name.span(),
-                    format!(
-                        "`{value}` is not a usable Python function name: use an ASCII identifier that is not a keyword"
-                    ),
-                );
-            }
-            (value, name.span())
-        }
-        None => {
-            if !support::is_python_identifier(&rust_name) {
-                errors.at(
-                    sig.ident.span(),
-                    format!(
-                        "`{rust_name}` is not a usable Python function name: name the callback with \
-                         `name = \"...\"`"
-                    ),
-                );
-            }
-            (rust_name.clone(), sig.ident.span())
-        }
-    };
+    let (name, name_span) = support::python_name(name, &sig.ident, "name the callback with `name = \"...\"`", errors);
 
     let mut typed = Vec::new();
     for input in &sig.inputs {

@@ -97,7 +97,7 @@ fn fields<'a>(fields: &'a syn::Fields, rule: Option<RenameRule>, errors: &mut Er
             Field {
                 original: field,
                 ty: &field.ty,
-                docs: parse::docs(&field.attrs),
+                docs: crate::support::docs(&field.attrs),
                 serde,
                 as_ty: snake.as_ty,
                 wire_name,
@@ -134,7 +134,7 @@ pub(super) fn input<'a>(original: &'a DeriveInput, errors: &mut Errors) -> Optio
                         .unwrap_or_else(|| serde.rename_all.map_or(rust.clone(), |r| r.apply_to_variant(&rust)));
                     Variant {
                         ident: &variant.ident,
-                        docs: parse::docs(&variant.attrs),
+                        docs: crate::support::docs(&variant.attrs),
                         style,
                         fields,
                         serde: serde_variant,
@@ -155,7 +155,7 @@ pub(super) fn input<'a>(original: &'a DeriveInput, errors: &mut Errors) -> Optio
     Some(Input {
         original,
         ident: &original.ident,
-        docs: parse::docs(&original.attrs),
+        docs: crate::support::docs(&original.attrs),
         krate: snake.krate.unwrap_or_else(|| syn::parse_quote!(::snake)),
         python_name: snake.name.map_or_else(|| original.ident.unraw().to_string(), |name| name.value()),
         self_describing: snake.self_describing,

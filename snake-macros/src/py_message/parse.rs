@@ -9,7 +9,7 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Path, Token};
+use syn::{Attribute, Expr, Ident, LitStr, Path, Token};
 
 use super::Errors;
 
@@ -444,30 +444,6 @@ pub(super) fn serde_field(attrs: &[Attribute], errors: &mut Errors) -> SerdeFiel
     out
 }
 
-/// The doc comment: one line per `///` line, without the space after `///`.
-pub(super) fn docs(attrs: &[Attribute]) -> String {
-    let mut lines = Vec::new();
-    for attr in attrs {
-        let Meta::NameValue(meta) = &attr.meta else { continue };
-        if !meta.path.is_ident("doc") {
-            continue;
-        }
-        // `#[doc = include_str!(...)]` and other macros are not expanded yet; skip them.
-        let Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) = &meta.value else { continue };
-        // `split`, not `lines`: an empty `///` line is a paragraph break and must stay.
-        for line in text.value().split('\n') {
-            lines.push(line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned());
-        }
-    }
-    while lines.first().is_some_and(String::is_empty) {
-        lines.remove(0);
-    }
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    lines.join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,18 +489,5 @@ mod tests {
             assert_eq!(RenameRule::Kebab.apply_to_field(original), kebab);
             assert_eq!(RenameRule::ScreamingKebab.apply_to_field(original), screaming_kebab);
         }
-    }
-
-    #[test]
-    fn docs_drop_the_leading_space_and_blank_edges() {
-        let item: syn::DeriveInput = syn::parse_quote! {
-            #[doc = ""]
-            #[doc = " First line."]
-            #[doc = ""]
-            #[doc = "   indented"]
-            #[doc = include_str!("x")]
-            struct S;
-        };
-        assert_eq!(docs(&item.attrs), "First line.\n\n  indented");
     }
 }
