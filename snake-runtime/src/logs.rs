@@ -28,39 +28,25 @@ pub(crate) fn emit(record: &LogRecord, span: Option<&Span>, actor: &str, pid: u3
         LogSource::Logging => "logging",
         LogSource::Warning => "warning",
     };
-    // `tracing` needs the level and target at compile time: one call site per level, each with
-    // and without an explicit parent (an explicit `None` parent would make a root event).
+    // `tracing` needs the level and target at compile time: one call site per level. Without a
+    // request span the event goes under the current span, as a contextual event would.
+    let parent = span.map_or_else(|| tracing::Span::current().id(), tracing::Span::id);
     macro_rules! event_at {
         ($level:expr) => {
-            match span {
-                Some(span) => tracing::event!(
-                    target: "snake::python",
-                    parent: span,
-                    $level,
-                    logger = %record.logger,
-                    actor,
-                    child_pid = pid,
-                    source,
-                    file = record.file.as_deref(),
-                    line = record.line,
-                    exception = record.exception.as_deref(),
-                    "{}",
-                    record.message
-                ),
-                None => tracing::event!(
-                    target: "snake::python",
-                    $level,
-                    logger = %record.logger,
-                    actor,
-                    child_pid = pid,
-                    source,
-                    file = record.file.as_deref(),
-                    line = record.line,
-                    exception = record.exception.as_deref(),
-                    "{}",
-                    record.message
-                ),
-            }
+            tracing::event!(
+                target: "snake::python",
+                parent: parent,
+                $level,
+                logger = %record.logger,
+                actor,
+                child_pid = pid,
+                source,
+                file = record.file.as_deref(),
+                line = record.line,
+                exception = record.exception.as_deref(),
+                "{}",
+                record.message
+            )
         };
     }
     match level(record.level) {
