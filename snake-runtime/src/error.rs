@@ -1,12 +1,16 @@
 //! Errors a caller can act on. Every variant is serialisable, because most of them are detected in
-//! the child and travel to the parent in an error frame.
+//! the child and travel to the parent in an error frame. The engine's own failures
+//! ([`IpcError`]) become the variants of the same name.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{FrameKind, HandlerMode};
+pub use snake_ipc::{ExitStatus, ProtocolError};
+use snake_ipc::{IpcError, PeerError};
+
+use crate::protocol::HandlerMode;
 use crate::serde_py::ConversionError;
 
 /// Why a call to a Python child, or the spawn of one, failed.
@@ -244,90 +248,6 @@ impl fmt::Display for ConversionDirection {
     }
 }
 
-/// How a child process ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExitStatus {
-    /// It exited with this code.
-    Code(i32),
-    /// It was killed by this signal.
-    Signal(i32),
-    /// Its status could not be collected (it has not been reaped yet, or waiting failed).
-    Unknown,
-}
-
-impl ExitStatus {
-    pub(crate) fn from_std(status: std::process::ExitStatus) -> Self {
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Self::Code(code),
-            (None, Some(signal)) => Self::Signal(signal),
-            (None, None) => Self::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Code(code) => write!(f, "exit code {code}"),
-            Self::Signal(signal) => write!(f, "killed by signal {signal}"),
-            Self::Unknown => f.write_str("status unknown"),
-        }
-    }
-}
-
-/// A frame that could not be read or written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProtocolError {
-    /// A frame announced (or would need) more than the configured maximum.
-    #[error("frame of {size} bytes exceeds the maximum of {max} bytes")]
-    FrameTooLarge {
-        /// The announced or encoded size.
-        size: usize,
-        /// The configured maximum.
-        max: usize,
-    },
-    /// The frame header did not decode.
-    #[error("undecodable frame header: {message}")]
-    BadHeader {
-        /// The decoder's message.
-        message: String,
-    },
-    /// A frame body did not decode as the type its kind promises.
-    #[error("undecodable {kind:?} frame body: {message}")]
-    Decode {
-        /// The kind of frame.
-        kind: FrameKind,
-        /// The decoder's message.
-        message: String,
-    },
-    /// A value could not be encoded.
-    #[error("could not encode a frame: {message}")]
-    Encode {
-        /// The encoder's message.
-        message: String,
-    },
-    /// The peer sent a frame kind it must not send at this point.
-    #[error("unexpected {kind:?} frame")]
-    Unexpected {
-        /// The kind that arrived.
-        kind: FrameKind,
-    },
-    /// Reading or writing the channel failed.
-    #[error("i/o error on the channel: {message}")]
-    Io {
-        /// The operating system's error.
-        message: String,
-    },
-}
-
-impl From<std::io::Error> for ProtocolError {
-    fn from(e: std::io::Error) -> Self {
-        Self::Io { message: e.to_string() }
-    }
-}
-
 /// Renders the stderr tail under an error message, or nothing when it is empty.
 struct StderrTail<'a>(&'a [String]);
 
@@ -341,6 +261,36 @@ impl fmt::Display for StderrTail<'_> {
             write!(f, "\n  | {line}")?;
         }
         Ok(())
+    }
+}
+
+impl From<IpcError> for PythonExecutionError {
+    fn from(err: IpcError) -> Self {
+        match err {
+            IpcError::Protocol(err) => Self::Protocol(err),
+            IpcError::HandshakeFailed { reason, stderr_tail } => Self::HandshakeFailed { reason, stderr_tail },
+            IpcError::HandshakeTimedOut { timeout, stderr_tail } => Self::HandshakeTimedOut { timeout, stderr_tail },
+            IpcError::SpawnFailed { program, message } => Self::SpawnFailed { program, message },
+            IpcError::ChildExited { status, stderr_tail } => Self::ChildExited { status, stderr_tail },
+            IpcError::CallTimedOut { timeout } => Self::CallTimedOut { timeout },
+            IpcError::CallbackFailed { callback, message } => Self::CallbackFailed { callback, message },
+            IpcError::Cancelled => Self::Cancelled,
+            // `IpcError` is non-exhaustive: a failure this version does not know ends the call.
+            _ => Self::Cancelled,
+        }
+    }
+}
+
+/// What a connection to a Python child carries in its error frames.
+impl PeerError for PythonExecutionError {
+    fn kind(&self) -> &'static str {
+        Self::kind(self)
+    }
+
+    fn set_stderr_tail(&mut self, tail: Vec<String>) {
+        if let Self::HandshakeFailed { stderr_tail, .. } = self {
+            *stderr_tail = tail;
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Each Python worker is a child process: the same Rust binary, re-executed, with CPython
 //! embedded. The parent talks to it over a socketpair with a multiplexed, length-prefixed
-//! postcard protocol ([`protocol`]): many calls in flight, replies matched by correlation id,
+//! postcard protocol ([`protocol`], on the engine crate [`snake_ipc`]): many calls in flight, replies matched by correlation id,
 //! `async def` handlers running concurrently on the child's asyncio loop, sync handlers on worker
 //! threads. A crashing extension takes down its child, never the service: every pending and later
 //! call fails at once with [`PythonExecutionError::ChildExited`].
@@ -33,37 +33,32 @@
 //! }
 //! ```
 
-mod actor;
-mod callback;
+mod callbacks;
 mod child;
+mod codec;
 mod config;
-mod connection;
+mod entry;
 mod error;
-mod logs;
 mod message;
 pub mod metrics;
-mod outbox;
+mod parent;
 pub mod protocol;
 mod registry;
 pub mod schema;
 pub mod serde_py;
-mod spawn;
-mod stream;
 mod stream_marker;
 pub mod stubs;
-mod trace;
-mod wire;
 
-pub use crate::actor::{GetChildInfo, PythonActor, PythonActorExt, PythonChildProcessBuilder};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
 pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
 pub use crate::metrics::{GetMetrics, MetricsSnapshot};
+pub use crate::parent::{GetChildInfo, PythonActor, PythonActorExt, PythonChildProcessBuilder};
+pub use crate::parent::{ReplyStream, Streaming};
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::schema::{Bytes, Describe, PyMessage};
-pub use crate::stream::{ReplyStream, Streaming};
 pub use crate::stream_marker::Stream;
 pub use kameo;
 pub use snake_macros::PyMessage;
@@ -262,10 +257,12 @@ macro_rules! setup_python_subprocess_system {
 /// Not public API: what macro expansions reach for.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::actor::{MethodCall, MethodStream};
-    pub use crate::callback::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
+    pub use crate::callbacks::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
+    pub use crate::codec::{CallbackCodec, MethodCodec};
+    pub use crate::entry::enter;
+    pub use crate::parent::{MethodCall, MethodStream};
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
-    pub use crate::registry::{ActorSpec, CallbackCodec, ChildEntry, MethodCodec, enter, registered_callbacks};
+    pub use crate::registry::{ActorSpec, ChildEntry, registered_callbacks};
     pub use crate::schema::SelfReference;
     pub use inventory;
     pub use kameo;

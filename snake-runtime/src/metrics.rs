@@ -12,17 +12,13 @@
 //! run an OpenTelemetry pipeline.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kameo::message::{Context, Message};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use serde::Serialize;
-
-use crate::error::PythonExecutionError;
 
 /// Upper bounds of the latency buckets, in microseconds: eight per decade (roughly log-spaced)
 /// from 10 µs, with 60 s as the last; one more bucket holds everything above it.
@@ -246,7 +242,7 @@ pub struct ActorMetrics {
 
 impl ActorMetrics {
     /// Metrics for the actor labelled `actor` (the label its log events carry).
-    pub(crate) fn new(actor: &str) -> Arc<Self> {
+    pub fn new(actor: &str) -> Arc<Self> {
         Arc::new(Self {
             actor: actor.to_owned(),
             calls: AtomicU64::new(0),
@@ -269,7 +265,7 @@ impl ActorMetrics {
         self.otel.in_flight.add(1, &self.otel.actor);
     }
 
-    /// A call or stream ended: `error` is the [`PythonExecutionError::kind`] it failed with.
+    /// A call or stream ended: `error` is the [`PythonExecutionError::kind`](crate::PythonExecutionError::kind) it failed with.
     pub(crate) fn call_finished(&self, elapsed: Duration, error: Option<&'static str>) {
         match error {
             None => {
@@ -300,7 +296,6 @@ impl ActorMetrics {
     }
 
     /// The child was replaced after it died.
-    #[allow(dead_code, reason = "called by the supervision that restarts children")]
     pub(crate) fn restarted(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
         self.otel.restarts.add(1, &self.otel.actor);
@@ -321,36 +316,6 @@ impl ActorMetrics {
             latency: self.latency.summary(),
         }
     }
-
-    /// Counts a call as started and returns the guard that records how it ends.
-    pub(crate) fn start_call(self: &Arc<Self>) -> CallTimer {
-        self.call_started();
-        CallTimer { metrics: Arc::clone(self), started: Instant::now(), finished: false }
-    }
-}
-
-/// One call in flight. Records its outcome once: as given to [`CallTimer::finish`], or as
-/// `cancelled` when dropped unfinished (the caller went away), so the in-flight gauge cannot leak.
-#[derive(Debug)]
-pub(crate) struct CallTimer {
-    metrics: Arc<ActorMetrics>,
-    started: Instant,
-    finished: bool,
-}
-
-impl CallTimer {
-    /// The call ended, with the [`PythonExecutionError::kind`] of its failure if it failed.
-    pub(crate) fn finish(&mut self, error: Option<&'static str>) {
-        if !std::mem::replace(&mut self.finished, true) {
-            self.metrics.call_finished(self.started.elapsed(), error);
-        }
-    }
-}
-
-impl Drop for CallTimer {
-    fn drop(&mut self) {
-        self.finish(Some(PythonExecutionError::Cancelled.kind()));
-    }
 }
 
 /// A point-in-time copy of an actor's [`ActorMetrics`]; serializes to JSON for health endpoints.
@@ -363,7 +328,7 @@ pub struct MetricsSnapshot {
     pub calls: u64,
     /// Calls answered, and streams ended, without an error.
     pub ok: u64,
-    /// Failed calls by [`PythonExecutionError::kind`] (`exception`, `call_timed_out`, ...).
+    /// Failed calls by [`PythonExecutionError::kind`](crate::PythonExecutionError::kind) (`exception`, `call_timed_out`, ...).
     pub errors: BTreeMap<String, u64>,
     /// Calls sent and not yet finished.
     pub in_flight: i64,
@@ -380,14 +345,6 @@ pub struct MetricsSnapshot {
 /// Asks a [`PythonActor`](crate::PythonActor) for a [`MetricsSnapshot`] of its calls.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GetMetrics;
-
-impl<M: Send + 'static, C: Send + 'static> Message<GetMetrics> for crate::PythonActor<M, C> {
-    type Reply = Result<MetricsSnapshot, Infallible>;
-
-    async fn handle(&mut self, _: GetMetrics, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        Ok(self.connection.metrics().snapshot())
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -475,15 +432,13 @@ mod tests {
     #[test]
     fn outcomes_and_in_flight_are_counted() {
         let metrics = ActorMetrics::new("test.actor");
-        let mut ok = metrics.start_call();
-        let mut failed = metrics.start_call();
-        let abandoned = metrics.start_call();
+        for _ in 0..3 {
+            metrics.call_started();
+        }
         assert_eq!(metrics.snapshot().in_flight, 3);
-        ok.finish(None);
-        ok.finish(Some("exception")); // a second outcome is ignored
-        failed.finish(Some("exception"));
-        drop(abandoned);
-        drop((ok, failed));
+        metrics.call_finished(Duration::from_micros(10), None);
+        metrics.call_finished(Duration::from_micros(10), Some("exception"));
+        metrics.call_finished(Duration::from_micros(10), Some("cancelled"));
         metrics.callback_served(Duration::from_micros(5), None);
         metrics.callback_served(Duration::from_micros(5), Some("callback_failed"));
         metrics.restarted();

@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
 use super::Child;
+use crate::codec::CallbackCodec;
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::protocol::{FrameKind, Header, encode_frame_with};
 
@@ -31,17 +32,6 @@ pyo3::create_exception!(
     pyo3::exceptions::PyException,
     "A callback into Rust failed; the message is the Rust side's."
 );
-
-/// Converts one callback's argument to Rust and its reply back, in the child.
-#[derive(Clone, Copy, Debug)]
-pub struct CallbackCodec {
-    /// The callback's name, for error messages.
-    pub name: fn() -> &'static str,
-    /// Converts the Python argument and appends it postcard-encoded.
-    pub arg_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
-    /// Decodes the postcard reply and builds the Python value.
-    pub reply_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
-}
 
 /// The result of a callback as the reader receives it.
 pub(crate) type Outcome = Result<Bytes, PythonExecutionError>;

@@ -7,7 +7,7 @@
 //! - the pool's workers run sync handlers with the GIL;
 //! - one thread runs the asyncio event loop for `async def` handlers;
 //! - one drainer thread writes frames out only when the socket buffer is full (see
-//!   [`Outbox`](crate::outbox::Outbox)); every other write is a direct non-blocking `send` from the
+//!   [`Outbox`](snake_ipc::outbox::Outbox)); every other write is a direct non-blocking `send` from the
 //!   thread that produced the reply.
 
 mod aio;
@@ -17,8 +17,6 @@ pub(crate) mod pool;
 pub(crate) mod python;
 mod spans;
 mod stream;
-
-pub use self::callback::CallbackCodec;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -30,13 +28,15 @@ use std::time::SystemTime;
 use bytes::BytesMut;
 use pyo3::prelude::*;
 
+use snake_ipc::handshake::write_welcome;
+use snake_ipc::outbox::{Outbox, Pushed};
+
+use crate::codec::{CallbackCodec, MethodCodec};
 use crate::error::{ProtocolError, PythonExecutionError};
-use crate::outbox::{Outbox, Pushed};
 use crate::protocol::{
-    Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, MAGIC, PROTOCOL_VERSION, Welcome, encode_frame,
+    Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, Welcome, WelcomePayload, encode_frame,
     encode_frame_with,
 };
-use crate::registry::MethodCodec;
 
 use self::aio::AsyncLoop;
 use self::callback::{Callbacks, Waiter};
@@ -225,6 +225,8 @@ pub(crate) fn serve(
 ) -> ! {
     Python::initialize();
     let max_frame_size = hello.max_frame_size as usize;
+    let max_in_flight = hello.max_in_flight as usize;
+    let hello = hello.payload;
     let (info, loaded) = Python::attach(|py| {
         let info = python::child_info(py);
         let registered = callback::register_module(py).and_then(|()| {
@@ -248,14 +250,8 @@ pub(crate) fn serve(
         (info, loaded)
     });
     let send_welcome = |stream: &UnixStream, outcome: Result<Vec<HandlerMode>, PythonExecutionError>| {
-        let welcome = Welcome { magic: MAGIC, version: PROTOCOL_VERSION, fingerprint, info: info.clone(), outcome };
-        let mut buf = Vec::new();
-        encode_frame(&mut buf, &Header::new(FrameKind::Welcome, 0), &welcome, max_frame_size)
-            .map_err(io::Error::other)
-            .and_then(|()| {
-                let mut writer = stream;
-                writer.write_all(&buf)
-            })
+        let outcome = outcome.map(|modes| WelcomePayload { info: info.clone(), modes });
+        write_welcome(stream, &Welcome::new(fingerprint, outcome), max_frame_size)
     };
     let functions = match loaded {
         Ok(functions) => functions,
@@ -274,7 +270,7 @@ pub(crate) fn serve(
         codecs,
         function_names: hello.methods.iter().map(|m| m.function.clone()).collect(),
         functions,
-        callbacks: Callbacks::new(callback_codecs, hello.max_in_flight as usize),
+        callbacks: Callbacks::new(callback_codecs, max_in_flight),
         sync_streams: Mutex::default(),
         spans: Python::attach(|py| Spans::new(py, hello.record_spans)),
     });

@@ -7,7 +7,7 @@
 
 use tracing::{Level, Span};
 
-use crate::protocol::{LogRecord, LogSource};
+use snake_ipc::{LogRecord, LogSource};
 
 /// The `tracing` level of a Python numeric level (custom levels fall to the next standard one
 /// below them).

@@ -1,22 +1,31 @@
 //! Starting a child process: its program, its (minimal) environment, the inherited socket, and
 //! the pumps that drain its stdout and stderr.
+//!
+//! The parent creates a `socketpair`, clears close-on-exec on the child's end only in the forked
+//! child (`pre_exec`), and passes its number in [`ENV_CHILD_FD`]; [`channel_from_env`] is the
+//! child's side of that. stdin is `/dev/null`; stdout and stderr are pipes drained line by line
+//! into `tracing` events (keeping the last lines of stderr for error messages), so output can
+//! neither corrupt the protocol nor block the child.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use crate::error::PythonExecutionError;
-use crate::registry::ENV_CHILD_FD;
+use crate::error::IpcError;
 
-/// Variables passed through from the parent's environment when present.
-const PASSED_THROUGH: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV", "PYTHONHOME", "USER", "TZ"];
+/// Set in a child's environment to the number of its end of the socketpair.
+pub const ENV_CHILD_FD: &str = "SNAKE_CHILD_FD";
+
+/// Variables passed through from the parent's environment when present (and every `LC_*`),
+/// unless [`ProcessSpec::inherit_env`] passes them all.
+pub const PASSED_THROUGH: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV", "PYTHONHOME", "USER", "TZ"];
 
 /// How many stderr lines are kept for error messages.
 const TAIL_LINES: usize = 40;
@@ -24,30 +33,40 @@ const TAIL_LINES: usize = 40;
 /// Longest line forwarded whole; longer ones are split (a bound on the pump's buffer).
 const MAX_LINE: usize = 16 * 1024;
 
-/// How a child process is set up; filled in by the builder.
-#[derive(Clone, Debug)]
-pub(crate) struct ProcessSpec {
-    pub(crate) program: Option<PathBuf>,
-    pub(crate) args: Vec<OsString>,
-    pub(crate) module_path: String,
-    pub(crate) python_path: Vec<String>,
-    pub(crate) env_vars: Vec<(String, String)>,
-    pub(crate) inherit_env: bool,
-    pub(crate) log_label: String,
+/// How a child process is set up.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessSpec {
+    /// The program; `None` re-executes the current executable.
+    pub program: Option<PathBuf>,
+    /// Its command-line arguments.
+    pub args: Vec<OsString>,
+    /// Variables set in its environment, in order (a later one wins).
+    pub env: Vec<(OsString, OsString)>,
+    /// Whether it gets the parent's whole environment rather than [`PASSED_THROUGH`] only.
+    pub inherit_env: bool,
+    /// Carried by the `tracing` events of its output lines (field `actor`).
+    pub log_label: String,
 }
 
 /// A started child and the parent's end of its channel.
 #[derive(Debug)]
-pub(crate) struct Spawned {
+pub struct Spawned {
     pub(crate) child: Child,
     pub(crate) socket: UnixStream,
     pub(crate) stderr_tail: StderrTail,
     pub(crate) pumps: Vec<JoinHandle<()>>,
 }
 
+impl Spawned {
+    /// The child's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
 /// The last lines a child wrote to stderr.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
 
 impl StderrTail {
     fn push(&self, line: String) {
@@ -59,24 +78,21 @@ impl StderrTail {
     }
 
     /// A copy of the kept lines, oldest first.
-    pub(crate) fn lines(&self) -> Vec<String> {
+    pub fn lines(&self) -> Vec<String> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect()
     }
 }
 
-/// Starts the child with its end of a new socketpair as an inherited descriptor.
-pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned, PythonExecutionError> {
+/// Starts the child with its end of a new socketpair as an inherited descriptor. Must be called
+/// within a tokio runtime (its output pumps are tasks).
+pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
     let program = match &spec.program {
         Some(program) => program.clone(),
-        None => std::env::current_exe().map_err(|e| PythonExecutionError::SpawnFailed {
-            program: "<current executable>".into(),
-            message: e.to_string(),
-        })?,
+        None => std::env::current_exe()
+            .map_err(|e| IpcError::SpawnFailed { program: "<current executable>".into(), message: e.to_string() })?,
     };
-    let spawn_failed = |e: std::io::Error| PythonExecutionError::SpawnFailed {
-        program: program.display().to_string(),
-        message: e.to_string(),
-    };
+    let spawn_failed =
+        |e: std::io::Error| IpcError::SpawnFailed { program: program.display().to_string(), message: e.to_string() };
     // Both ends are close-on-exec; only the forked child clears the flag on its end, so children
     // spawned concurrently by other threads never inherit it.
     let (parent_end, child_end) = UnixStream::pair().map_err(spawn_failed)?;
@@ -98,18 +114,7 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned, PythonExecutionError>
             }
         }
     }
-    command.env("PYTHONPATH", python_path(spec));
-    command.env("PYTHONUNBUFFERED", "1");
-    if let Some(lib_dir) = crate::python_lib_dir() {
-        let mut paths = vec![PathBuf::from(lib_dir)];
-        if let (true, Some(existing)) = (spec.inherit_env, std::env::var_os("LD_LIBRARY_PATH")) {
-            paths.extend(std::env::split_paths(&existing));
-        }
-        if let Ok(joined) = std::env::join_paths(paths) {
-            command.env("LD_LIBRARY_PATH", joined);
-        }
-    }
-    for (key, value) in &spec.env_vars {
+    for (key, value) in &spec.env {
         command.env(key, value);
     }
     command.env(ENV_CHILD_FD, child_fd.to_string());
@@ -146,21 +151,6 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned, PythonExecutionError>
         pumps.push(tokio::spawn(pump(stderr, Stream::Stderr, pid, spec.log_label.clone(), Some(stderr_tail.clone()))));
     }
     Ok(Spawned { child, socket: parent_end, stderr_tail, pumps })
-}
-
-fn python_path(spec: &ProcessSpec) -> OsString {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if !spec.module_path.is_empty() {
-        let path = Path::new(&spec.module_path);
-        let dir = if path.extension().is_some_and(|ext| ext == "py") {
-            path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        } else {
-            path.to_path_buf()
-        };
-        dirs.push(dir);
-    }
-    dirs.extend(spec.python_path.iter().map(PathBuf::from));
-    std::env::join_paths(dirs).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -207,4 +197,22 @@ fn emit(line: &[u8], stream: Stream, pid: u32, actor: &str, tail: Option<&Stderr
     if let Some(tail) = tail {
         tail.push(line.to_owned());
     }
+}
+
+/// In a child: its end of the channel, from [`ENV_CHILD_FD`]; `None` when this process is not a
+/// child. The descriptor is made close-on-exec, so processes the child starts do not inherit it.
+///
+/// Call it once, before any other code could open or close descriptors.
+pub fn channel_from_env() -> Option<Result<std::os::unix::net::UnixStream, String>> {
+    use std::os::fd::{FromRawFd, RawFd};
+    let value = std::env::var_os(ENV_CHILD_FD)?;
+    let Some(fd) = value.to_str().and_then(|s| s.parse::<RawFd>().ok()) else {
+        return Some(Err(format!("{ENV_CHILD_FD} is not a file descriptor number")));
+    };
+    // SAFETY: the parent passed this descriptor, open and not shared with anything else, and the
+    // caller runs before any other code in this process could have claimed it.
+    let stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+    // SAFETY: `fd` is open (owned by `stream`); F_SETFD only changes its close-on-exec flag.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    Some(Ok(stream))
 }

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use]
-pub(crate) enum Pushed {
+pub enum Pushed {
     /// The frame is written, or queued behind a drainer that is already running.
     Done,
     /// The frame is (partly) queued and no drainer was running: the caller must start one.
@@ -32,7 +32,7 @@ struct State {
 
 /// See the module docs.
 #[derive(Debug, Default)]
-pub(crate) struct Outbox {
+pub struct Outbox {
     state: Mutex<State>,
 }
 
@@ -42,7 +42,7 @@ impl Outbox {
     }
 
     /// Writes `frame` to `fd` now if nothing is queued, else queues it.
-    pub(crate) fn push(&self, fd: BorrowedFd<'_>, frame: &[u8]) -> Pushed {
+    pub fn push(&self, fd: BorrowedFd<'_>, frame: &[u8]) -> Pushed {
         let mut state = self.lock();
         if state.closed {
             return Pushed::Closed;
@@ -72,7 +72,7 @@ impl Outbox {
     }
 
     /// For the drainer: takes everything queued, or ends the drain when nothing is.
-    pub(crate) fn take_backlog(&self) -> Option<Vec<u8>> {
+    pub fn take_backlog(&self) -> Option<Vec<u8>> {
         let mut state = self.lock();
         if state.backlog.is_empty() || state.closed {
             state.draining = false;
@@ -82,18 +82,18 @@ impl Outbox {
     }
 
     /// Whether nothing is queued or being written by a drainer.
-    pub(crate) fn is_idle(&self) -> bool {
+    pub fn is_idle(&self) -> bool {
         let state = self.lock();
         state.closed || (!state.draining && state.backlog.is_empty())
     }
 
     /// Whether the channel was marked broken.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
     /// Marks the channel broken: later pushes fail, the backlog is dropped.
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         state.backlog = Vec::new();
@@ -101,7 +101,7 @@ impl Outbox {
 }
 
 /// One non-blocking `send` that never raises `SIGPIPE`, whatever mode the socket is in.
-pub(crate) fn send_nonblocking(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+pub fn send_nonblocking(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes and `fd` is an open socket for the borrow.
     let n =
         unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };

@@ -5,6 +5,16 @@ use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::error::ProtocolError;
+use crate::frame::FrameKind;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde::ser;
+
+/// A byte buffer that serializes as bytes, not as a sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Bytes(#[serde(with = "serde_bytes")] Vec<u8>);
 
 // ---- shapes postcard cannot carry ----
 

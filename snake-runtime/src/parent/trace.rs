@@ -24,7 +24,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
 use tokio::sync::mpsc;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::protocol::{SpanRecord, TraceContext};
+use snake_ipc::{SpanRecord, TraceContext};
 
 /// Spans waiting for the exporter; past this many, new ones are dropped (and counted in a log).
 const QUEUE: usize = 8192;

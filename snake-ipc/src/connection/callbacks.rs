@@ -1,0 +1,228 @@
+//! Callbacks the child makes into the parent: each admitted under a bound, served on its own task
+//! through the [`CallbackDispatch`] the upper layer supplies, and answered with a reply, an error,
+//! or (for streaming callbacks) items under the child's credit.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
+
+use super::Connection;
+use crate::error::{IpcError, PeerError, ProtocolError};
+use crate::frame::{FrameKind, Header, TraceContext, encode_frame, encode_frame_with};
+
+/// The encoded reply of a callback, or why there is none.
+pub type CallbackFuture<E> = Pin<Box<dyn Future<Output = Result<Vec<u8>, E>> + Send>>;
+
+/// The encoded items of a streaming callback.
+pub type EncodedStream<E> = Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, E>> + Send + 'static>>;
+
+/// A streaming callback's items, or why it cannot stream.
+pub type CallbackStreamFuture<E> = Pin<Box<dyn Future<Output = Result<EncodedStream<E>, E>> + Send>>;
+
+/// Answers callback `index` with an encoded argument; the upper layer knows the types.
+pub trait CallbackDispatch<E: PeerError>: Send + Sync + 'static {
+    /// Starts one callback; it runs on its own task, concurrently with others.
+    fn call(&self, index: u32, arg: Bytes) -> CallbackFuture<E>;
+
+    /// Starts one streaming callback. By default, callbacks do not stream.
+    fn call_stream(&self, index: u32, arg: Bytes) -> CallbackStreamFuture<E> {
+        let _ = arg;
+        let name = self.name(index);
+        Box::pin(std::future::ready(Err(E::from(IpcError::CallbackFailed {
+            callback: name,
+            message: "this callback does not answer with a stream".into(),
+        }))))
+    }
+
+    /// The callback's name, for errors and logs.
+    fn name(&self, index: u32) -> String;
+}
+
+/// A callback the parent will serve: its handler, its slot in the callback limit, its span.
+struct Admitted<E: PeerError> {
+    dispatch: Arc<dyn CallbackDispatch<E>>,
+    slot: OwnedSemaphorePermit,
+    span: tracing::Span,
+}
+
+/// Flow control of one streaming callback the parent serves.
+pub(super) struct CallbackStreamControl {
+    credit: Semaphore,
+    pub(super) cancelled: Notify,
+}
+
+impl<E: PeerError> Connection<E> {
+    /// Serves a callback from the child on its own task, so a slow handler never holds up the
+    /// reader. The callback fails at once if the call that made it is gone.
+    pub(super) fn callback(
+        self: &Arc<Self>,
+        id: u64,
+        index: u32,
+        body: Bytes,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ProtocolError> {
+        let (origin, rest) = postcard::take_from_bytes::<u64>(&body)
+            .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
+        let arg = body.slice(body.len() - rest.len()..);
+        let Some(Admitted { dispatch, slot, span }) = self.admit_callback(id, index, origin, trace.as_ref()) else {
+            return Ok(());
+        };
+        let conn = Arc::clone(self);
+        tokio::spawn(
+            async move {
+                let started = Instant::now();
+                let result = dispatch.call(index, arg).await;
+                conn.hooks.callback_served(started.elapsed(), result.as_ref().err().map(PeerError::kind));
+                conn.callback_reply(id, result);
+                drop(slot);
+            }
+            .instrument(span),
+        );
+        Ok(())
+    }
+
+    /// Admits callback `id` (made during call `origin`, 0 for none), or answers it with the reason
+    /// it cannot be served: no handler, its call is gone, or too many callbacks are in flight.
+    fn admit_callback(&self, id: u64, index: u32, origin: u64, trace: Option<&TraceContext>) -> Option<Admitted<E>> {
+        let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
+        let refusal = match (&self.callbacks, Arc::clone(&self.callback_slots).try_acquire_owned()) {
+            (None, _) => "no callback handler is registered for this actor in the parent",
+            (Some(_), _) if origin != 0 && !self.state().pending.contains_key(&origin) => {
+                "the call that made this callback was cancelled or timed out"
+            }
+            (Some(_), Err(_)) => "too many callbacks in flight",
+            (Some(dispatch), Ok(slot)) => {
+                let span = self.callback_span(id, &name, trace);
+                return Some(Admitted { dispatch: Arc::clone(dispatch), slot, span });
+            }
+        };
+        let refused = E::from(IpcError::CallbackFailed { callback: name, message: refusal.to_owned() });
+        self.callback_reply(id, Err(refused));
+        None
+    }
+
+    /// The span of a callback the parent serves: a child of the call in the child that made it.
+    fn callback_span(&self, id: u64, name: &str, trace: Option<&TraceContext>) -> tracing::Span {
+        let span = tracing::info_span!(
+            "snake.callback",
+            actor = %self.label,
+            callback = %name,
+            callback_id = id,
+            child_pid = self.pid,
+            otel.kind = "server",
+        );
+        if let Some(trace) = trace {
+            self.hooks.set_remote_parent(&span, trace);
+        }
+        span
+    }
+
+    /// Serves a streaming callback: the handler's stream is polled only while the child has
+    /// credit left, and dropped when the child cancels.
+    pub(super) fn callback_stream(
+        self: &Arc<Self>,
+        id: u64,
+        index: u32,
+        body: Bytes,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ProtocolError> {
+        let decode_error =
+            |e: postcard::Error| ProtocolError::Decode { kind: FrameKind::OpenCallbackStream, message: e.to_string() };
+        let (origin, rest) = postcard::take_from_bytes::<u64>(&body).map_err(decode_error)?;
+        let (credit, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
+        let arg = body.slice(body.len() - rest.len()..);
+        let Some(Admitted { dispatch, slot, span }) = self.admit_callback(id, index, origin, trace.as_ref()) else {
+            return Ok(());
+        };
+        let control =
+            Arc::new(CallbackStreamControl { credit: Semaphore::new(credit as usize), cancelled: Notify::new() });
+        self.callback_streams().insert(id, Arc::clone(&control));
+        let conn = Arc::clone(self);
+        tokio::spawn(
+            async move {
+                let serve = async {
+                    let mut items = match dispatch.call_stream(index, arg).await {
+                        Ok(items) => items,
+                        Err(err) => return conn.callback_reply(id, Err(err)),
+                    };
+                    loop {
+                        let Ok(permit) = control.credit.acquire().await else { return };
+                        permit.forget();
+                        match std::future::poll_fn(|cx| items.as_mut().poll_next(cx)).await {
+                            Some(Ok(item)) => conn.send_raw(FrameKind::StreamItem, id, &item),
+                            Some(Err(err)) => return conn.callback_reply(id, Err(err)),
+                            None => return conn.send_raw(FrameKind::StreamEnd, id, &[]),
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = serve => {}
+                    () = control.cancelled.notified() => {}
+                }
+                conn.callback_streams().remove(&id);
+                drop(slot);
+            }
+            .instrument(span),
+        );
+        Ok(())
+    }
+
+    pub(super) fn callback_streams(
+        &self,
+    ) -> MutexGuard<'_, std::collections::HashMap<u64, Arc<CallbackStreamControl>>> {
+        self.callback_streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The child took items of callback stream `id`, or stopped consuming it.
+    pub(super) fn callback_stream_control(&self, kind: FrameKind, id: u64, credit: u32) {
+        let control = self.callback_streams().get(&id).cloned();
+        if let Some(control) = control {
+            match kind {
+                FrameKind::StreamCredit => control.credit.add_permits(credit as usize),
+                _ => control.cancelled.notify_one(),
+            }
+        }
+    }
+
+    /// Sends a frame whose body is already encoded.
+    fn send_raw(&self, kind: FrameKind, id: u64, body: &[u8]) {
+        let mut frame = Vec::with_capacity(body.len() + 16);
+        let encoded = encode_frame_with(&mut frame, &Header::new(kind, id), self.limits.max_frame_size, |out| {
+            out.extend_from_slice(body);
+            Ok::<(), ProtocolError>(())
+        });
+        match encoded {
+            Ok(()) => self.send(&frame),
+            Err(err) => self.callback_reply(id, Err(E::from(IpcError::Protocol(err)))),
+        }
+    }
+
+    fn callback_reply(&self, id: u64, result: Result<Vec<u8>, E>) {
+        let mut frame = Vec::with_capacity(64);
+        let encoded = match &result {
+            Ok(body) => encode_frame_with(
+                &mut frame,
+                &Header::new(FrameKind::CallbackReply, id),
+                self.limits.max_frame_size,
+                |out| {
+                    out.extend_from_slice(body);
+                    Ok::<(), ProtocolError>(())
+                },
+            ),
+            Err(err) => encode_frame(&mut frame, &Header::new(FrameKind::Error, id), err, self.limits.max_frame_size),
+        };
+        if let Err(err) = encoded {
+            frame.clear();
+            let err = E::from(IpcError::Protocol(err));
+            if encode_frame(&mut frame, &Header::new(FrameKind::Error, id), &err, self.limits.max_frame_size).is_err() {
+                return;
+            }
+        }
+        self.send(&frame);
+    }
+}

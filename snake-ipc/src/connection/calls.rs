@@ -1,0 +1,304 @@
+//! The in-flight table: calls and streams sent to the child, each waiting for its reply, items,
+//! cancellation or deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+
+use super::Connection;
+use crate::error::{IpcError, PeerError, ProtocolError};
+use crate::frame::{FrameKind, Header, encode_frame};
+use crate::hooks::Hooks;
+use crate::stream::RawStream;
+
+/// Where the result of one call goes: the encoded reply body, or why there is none. The upper
+/// layer implements it for its own reply channels (a kameo reply sender, say), so a reply reaches
+/// the caller with no task in between.
+pub trait ReplySink<E>: Send + 'static {
+    /// Whether the caller went away (its call is then cancelled in the child).
+    fn is_closed(&self) -> bool;
+
+    /// Delivers the result. Called once, from the connection's reader task: never block.
+    fn complete(self: Box<Self>, result: Result<Bytes, E>);
+}
+
+impl<E: Send + 'static> ReplySink<E> for oneshot::Sender<Result<Bytes, E>> {
+    fn is_closed(&self) -> bool {
+        oneshot::Sender::is_closed(self)
+    }
+
+    fn complete(self: Box<Self>, result: Result<Bytes, E>) {
+        let _ = self.send(result);
+    }
+}
+
+/// Channel of a stream's items; one slot more than the credit window, for its final error.
+type ItemSender<E> = mpsc::Sender<Result<Bytes, E>>;
+
+enum Waiting<E> {
+    /// One reply.
+    Call { reply: Box<dyn ReplySink<E>>, deadline: Option<(Instant, Duration)> },
+    /// Items until the end or an error.
+    Stream { items: ItemSender<E> },
+}
+
+pub(super) struct Pending<E> {
+    waiting: Waiting<E>,
+    /// The call's `snake.call` span; it closes when the entry is dropped.
+    pub(super) span: tracing::Span,
+    _permit: OwnedSemaphorePermit,
+    /// Reports the call to the hooks until it ends.
+    timer: CallTimer,
+}
+
+impl<E: PeerError> Pending<E> {
+    fn abandoned(&self) -> bool {
+        match &self.waiting {
+            Waiting::Call { reply, .. } => reply.is_closed(),
+            Waiting::Stream { items } => items.is_closed(),
+        }
+    }
+
+    fn overdue(&self, now: Instant) -> bool {
+        matches!(self.waiting, Waiting::Call { deadline: Some((at, _)), .. } if at <= now)
+    }
+
+    pub(super) fn fail(mut self, err: E) {
+        self.timer.finish(Some(err.kind()));
+        match self.waiting {
+            Waiting::Call { reply, .. } => reply.complete(Err(err)),
+            // There is always room for the final error: credit bounds the items in the channel.
+            Waiting::Stream { items } => {
+                let _ = items.try_send(Err(err));
+            }
+        }
+    }
+}
+
+/// One call in flight, as the hooks see it. Reports its end once: as given to
+/// [`CallTimer::finish`], or as `cancelled` when dropped unfinished (the caller went away), so an
+/// in-flight gauge cannot leak.
+struct CallTimer {
+    hooks: Arc<dyn Hooks>,
+    started: Instant,
+    finished: bool,
+}
+
+impl CallTimer {
+    fn start(hooks: &Arc<dyn Hooks>) -> Self {
+        hooks.call_started();
+        Self { hooks: Arc::clone(hooks), started: Instant::now(), finished: false }
+    }
+
+    fn finish(&mut self, error: Option<&'static str>) {
+        if !std::mem::replace(&mut self.finished, true) {
+            self.hooks.call_finished(self.started.elapsed(), error);
+        }
+    }
+}
+
+impl Drop for CallTimer {
+    fn drop(&mut self) {
+        self.finish(Some("cancelled"));
+    }
+}
+
+impl<E: PeerError> Connection<E> {
+    /// Sends a call of method `method` and arranges for its result to reach `reply`. Waits only
+    /// for a free slot in the in-flight window (backpressure); never for the reply.
+    pub async fn call<T: Serialize + Send>(
+        &self,
+        method: u32,
+        request: T,
+        reply: Box<dyn ReplySink<E>>,
+        caller: &tracing::Span,
+    ) {
+        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
+            return reply.complete(Err(self.dead().unwrap_or_else(|| E::from(IpcError::Cancelled))));
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = self.call_span(id, method, caller);
+        let mut frame = Vec::with_capacity(64);
+        let header = Header { kind: FrameKind::Call, id, method, trace: self.hooks.trace_context(&span) };
+        if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
+            return reply.complete(Err(E::from(IpcError::Protocol(err))));
+        }
+        {
+            let mut state = self.state();
+            if let Some(dead) = &state.dead {
+                let dead = dead.clone();
+                drop(state);
+                return reply.complete(Err(dead));
+            }
+            let deadline = self.limits.call_timeout.map(|t| (Instant::now() + t, t));
+            state.pending.insert(
+                id,
+                Pending {
+                    waiting: Waiting::Call { reply, deadline },
+                    span,
+                    _permit: permit,
+                    timer: CallTimer::start(&self.hooks),
+                },
+            );
+        }
+        self.send(&frame);
+    }
+
+    /// Opens a streaming call of method `method`: the child may send up to `window` items before
+    /// it is granted more. The frame's body is the window (`u32`) followed by the request.
+    pub async fn open_stream<T: Serialize + Send>(
+        self: &Arc<Self>,
+        method: u32,
+        request: T,
+        window: u32,
+        caller: &tracing::Span,
+    ) -> Result<RawStream<E>, E> {
+        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
+            return Err(self.dead().unwrap_or_else(|| E::from(IpcError::Cancelled)));
+        };
+        let window = window.max(1);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = self.call_span(id, method, caller);
+        let mut frame = Vec::with_capacity(64);
+        let header = Header { kind: FrameKind::OpenStream, id, method, trace: self.hooks.trace_context(&span) };
+        encode_frame(&mut frame, &header, &(window, request), self.limits.max_frame_size)
+            .map_err(|e| E::from(IpcError::Protocol(e)))?;
+        let (items, receiver) = mpsc::channel(window as usize + 1);
+        {
+            let mut state = self.state();
+            if let Some(dead) = &state.dead {
+                return Err(dead.clone());
+            }
+            state.pending.insert(
+                id,
+                Pending {
+                    waiting: Waiting::Stream { items },
+                    span,
+                    _permit: permit,
+                    timer: CallTimer::start(&self.hooks),
+                },
+            );
+        }
+        self.send(&frame);
+        Ok(RawStream::new(receiver, Arc::clone(self), id, window))
+    }
+
+    /// The span of call `id`: a child of the caller's span.
+    fn call_span(&self, id: u64, method: u32, caller: &tracing::Span) -> tracing::Span {
+        tracing::info_span!(
+            parent: caller,
+            "snake.call",
+            actor = %self.label,
+            method,
+            call_id = id,
+            child_pid = self.pid,
+            otel.kind = "client",
+        )
+    }
+
+    /// The span of the call that is still pending as `id`.
+    pub(super) fn span_of(&self, id: u64) -> Option<tracing::Span> {
+        self.state().pending.get(&id).map(|pending| pending.span.clone())
+    }
+
+    /// Lets the child send `credit` more items of stream `id`.
+    pub(crate) fn grant_credit(&self, id: u64, credit: u32) {
+        let mut frame = Vec::with_capacity(16);
+        let header = Header { kind: FrameKind::StreamCredit, id, method: credit, trace: None };
+        if encode_frame(&mut frame, &header, &(), self.limits.max_frame_size).is_ok() {
+            self.send(&frame);
+        }
+    }
+
+    /// The consumer of stream or call `id` went away: forget it and tell the child to cancel.
+    pub(crate) fn abandon(&self, id: u64) {
+        if self.state().pending.remove(&id).is_some() {
+            self.cancel_in_child(id);
+        }
+    }
+
+    pub(super) fn cancel_in_child(&self, id: u64) {
+        let mut frame = Vec::with_capacity(16);
+        if encode_frame(&mut frame, &Header::new(FrameKind::Cancel, id), &(), self.limits.max_frame_size).is_ok() {
+            self.send(&frame);
+        }
+    }
+
+    /// A reply or error for call `id` arrived.
+    pub(super) fn complete(&self, id: u64, result: Result<Bytes, E>) -> Result<(), ProtocolError> {
+        let mut pending = self.state().pending.remove(&id);
+        if let Some(pending) = &mut pending {
+            pending.timer.finish(result.as_ref().err().map(PeerError::kind));
+        }
+        // A reply for an id that is no longer pending belongs to a call that was cancelled or
+        // timed out: the caller has already been answered.
+        match pending.map(|p| p.waiting) {
+            Some(Waiting::Call { reply, .. }) => reply.complete(result),
+            Some(Waiting::Stream { items }) => match result {
+                Err(err) => {
+                    let _ = items.try_send(Err(err));
+                }
+                Ok(_) => return Err(ProtocolError::Unexpected { kind: FrameKind::Reply }),
+            },
+            None => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn stream_item(&self, id: u64, body: Bytes) -> Result<(), ProtocolError> {
+        let mut state = self.state();
+        let Some(Pending { waiting: Waiting::Stream { items }, .. }) = state.pending.get(&id) else {
+            // Items still in flight for a stream that was dropped.
+            return Ok(());
+        };
+        match items.try_send(Ok(body)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                state.pending.remove(&id);
+                drop(state);
+                self.cancel_in_child(id);
+                Ok(())
+            }
+            // Only a child that ignores its credit can fill the channel.
+            Err(mpsc::error::TrySendError::Full(_)) => Err(ProtocolError::Unexpected { kind: FrameKind::StreamItem }),
+        }
+    }
+
+    pub(super) fn stream_end(&self, id: u64) {
+        // Dropping the sender ends the consumer's stream after the items already queued.
+        if let Some(mut pending) = self.state().pending.remove(&id) {
+            pending.timer.finish(None);
+        }
+    }
+
+    /// Cancels calls whose callers went away and fails calls past their deadline.
+    pub(super) fn sweep(&self) {
+        let now = Instant::now();
+        let (abandoned, overdue) = {
+            let mut state = self.state();
+            let abandoned: Vec<u64> = state.pending.extract_if(|_, p| p.abandoned()).map(|(id, _)| id).collect();
+            let overdue: Vec<(u64, Pending<E>)> = state.pending.extract_if(|_, p| p.overdue(now)).collect();
+            (abandoned, overdue)
+        };
+        for id in abandoned {
+            self.cancel_in_child(id);
+        }
+        for (id, mut pending) in overdue {
+            self.cancel_in_child(id);
+            if let Waiting::Call { reply, deadline } = pending.waiting {
+                let timeout = deadline.map_or(Duration::ZERO, |(_, t)| t);
+                let err = E::from(IpcError::CallTimedOut { timeout });
+                pending.timer.finish(Some(err.kind()));
+                reply.complete(Err(err));
+            }
+        }
+    }
+
+    pub(super) fn has_pending(&self) -> bool {
+        !self.state().pending.is_empty()
+    }
+}

@@ -1,0 +1,372 @@
+//! The trials: each spawns the test child and asserts what the engine reports.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use libtest_mimic::{Failed, Trial};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use snake_ipc::{
+    CallbackDispatch, CallbackFuture, Connection, ExitStatus, Hooks, IpcError, Limits, LogRecord, NoHooks, ProcessSpec,
+    ProtocolError, Setup,
+};
+use tokio::sync::oneshot;
+
+use crate::child::{self, Payload};
+
+type Conn = Arc<Connection<IpcError>>;
+
+const FINGERPRINT: u64 = 0x5eed;
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        trial("handshake_carries_both_payloads", handshake_carries_both_payloads),
+        trial("a_refusing_child_fails_the_spawn_with_its_error_and_stderr", a_refusing_child_fails_the_spawn),
+        trial("another_fingerprint_is_refused", another_fingerprint_is_refused),
+        trial("the_upper_layer_may_refuse_the_welcome", the_upper_layer_may_refuse_the_welcome),
+        trial("many_calls_are_in_flight_at_once", many_calls_are_in_flight_at_once),
+        trial("a_dropped_call_is_cancelled_in_the_child", a_dropped_call_is_cancelled_in_the_child),
+        trial("a_call_past_its_deadline_times_out_and_is_cancelled", a_call_past_its_deadline_times_out),
+        trial("a_dead_child_fails_every_pending_and_later_call", a_dead_child_fails_every_pending_and_later_call),
+        trial("an_oversize_frame_fails_everything_and_kills_the_child", an_oversize_frame_kills_the_child),
+        trial("error_frames_arrive_as_the_peer_error", error_frames_arrive_as_the_peer_error),
+        trial("callbacks_are_served_by_the_dispatcher", callbacks_are_served_by_the_dispatcher),
+        trial("callbacks_without_a_dispatcher_are_refused", callbacks_without_a_dispatcher_are_refused),
+        trial("streams_deliver_every_item_in_order_under_credit", streams_deliver_every_item_in_order),
+        trial("a_dropped_stream_is_cancelled_in_the_child", a_dropped_stream_is_cancelled_in_the_child),
+        trial("shutdown_reaps_the_child_and_fails_later_calls", shutdown_reaps_the_child),
+        trial("hooks_see_calls_outcomes_and_logs", hooks_see_calls_outcomes_and_logs),
+    ]
+}
+
+fn trial<F, Fut>(name: &'static str, test: F) -> Trial
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Failed>>,
+{
+    Trial::test(name, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(60), test()).await.map_err(|_| "timed out")? })
+    })
+}
+
+fn setup(
+    limits: Limits,
+    hooks: Arc<dyn Hooks>,
+    callbacks: Option<Arc<dyn CallbackDispatch<IpcError>>>,
+) -> Setup<IpcError> {
+    Setup { limits, label: "engine-test".into(), hooks, callbacks }
+}
+
+async fn start_with(greeting: &str, setup: Setup<IpcError>) -> Result<(Conn, Payload), IpcError> {
+    let spawned = snake_ipc::spawn::spawn(&ProcessSpec { log_label: "engine-test".into(), ..ProcessSpec::default() })?;
+    Connection::establish(spawned, FINGERPRINT, greeting.to_owned(), setup, |_: &Payload| Ok(())).await
+}
+
+/// A small frame limit, so the oversize case is checked against a limit of its own.
+const MAX_FRAME: usize = 1 << 20;
+
+async fn start() -> Result<Conn, Failed> {
+    let limits = Limits { max_frame_size: MAX_FRAME, ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), None)).await?;
+    Ok(conn)
+}
+
+/// Sends one call and waits for its decoded reply.
+async fn call<T: Serialize + Send, R: DeserializeOwned>(conn: &Conn, method: u32, request: T) -> Result<R, IpcError> {
+    let body = send(conn, method, request).await.await.map_err(|_| IpcError::Cancelled)??;
+    Ok(postcard::from_bytes(&body).expect("reply decodes"))
+}
+
+/// Sends one call; returns where its result arrives.
+async fn send<T: Serialize + Send>(conn: &Conn, method: u32, request: T) -> oneshot::Receiver<Result<Bytes, IpcError>> {
+    let (tx, rx) = oneshot::channel();
+    conn.call(method, request, Box::new(tx), &tracing::Span::none()).await;
+    rx
+}
+
+async fn cancelled_ids_within(conn: &Conn, id: u64, bound: Duration) -> Result<(), Failed> {
+    let deadline = Instant::now() + bound;
+    loop {
+        let ids: Vec<u64> = call(conn, child::CANCELLED, ()).await?;
+        if ids.contains(&id) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("call {id} was not cancelled in the child within {bound:?}: {ids:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn handshake_carries_both_payloads() -> Result<(), Failed> {
+    let (conn, (greeting, pid)) = start_with("hello", setup(Limits::default(), Arc::new(NoHooks), None)).await?;
+    assert_eq!(greeting, "HELLO");
+    assert_eq!(pid, conn.pid(), "the child reports the pid the parent spawned");
+    assert_eq!(call::<_, String>(&conn, child::ECHO, "ping").await?, "ping");
+    Ok(())
+}
+
+async fn a_refusing_child_fails_the_spawn() -> Result<(), Failed> {
+    let err = start_with("refuse", setup(Limits::default(), Arc::new(NoHooks), None)).await.expect_err("refused");
+    match err {
+        IpcError::HandshakeFailed { reason, stderr_tail } => {
+            assert_eq!(reason, "refused by the child");
+            assert_eq!(stderr_tail, vec!["refusing on purpose".to_owned()]);
+        }
+        other => return Err(format!("expected HandshakeFailed, got {other:?}").into()),
+    }
+    Ok(())
+}
+
+async fn another_fingerprint_is_refused() -> Result<(), Failed> {
+    let err = start_with("wrong fingerprint", setup(Limits::default(), Arc::new(NoHooks), None)).await;
+    match err {
+        Err(IpcError::HandshakeFailed { reason, .. }) => {
+            assert_eq!(
+                reason,
+                format!(
+                    "message type fingerprint mismatch: parent {:#018x}, child {:#018x}",
+                    FINGERPRINT,
+                    FINGERPRINT + 1
+                )
+            );
+        }
+        other => return Err(format!("expected HandshakeFailed, got {other:?}").into()),
+    }
+    Ok(())
+}
+
+async fn the_upper_layer_may_refuse_the_welcome() -> Result<(), Failed> {
+    let spawned = snake_ipc::spawn::spawn(&ProcessSpec::default())?;
+    let setup = setup(Limits::default(), Arc::new(NoHooks), None);
+    let refuse = |payload: &Payload| Err(format!("greeting {} is not wanted", payload.0));
+    match Connection::establish(spawned, FINGERPRINT, "hello".to_owned(), setup, refuse).await {
+        Err(IpcError::HandshakeFailed { reason, .. }) => assert_eq!(reason, "greeting HELLO is not wanted"),
+        other => return Err(format!("expected HandshakeFailed, got {:?}", other.map(|(_, p)| p)).into()),
+    }
+    Ok(())
+}
+
+async fn many_calls_are_in_flight_at_once() -> Result<(), Failed> {
+    let conn = start().await?;
+    // 200 calls that each sleep 100 ms in the child: one at a time they would take 20 s.
+    let started = Instant::now();
+    let mut waits = Vec::new();
+    for i in 0..200u64 {
+        waits.push(send(&conn, child::SLEEP, 100 + i % 7).await);
+    }
+    for (i, wait) in waits.into_iter().enumerate() {
+        let body = wait.await??;
+        assert_eq!(postcard::from_bytes::<u64>(&body)?, 100 + i as u64 % 7);
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "the calls overlapped: {:?}", started.elapsed());
+    // And 2,000 echoes in flight come back each to its own caller.
+    let calls = (0..2000u32).map(|i| {
+        let conn = Arc::clone(&conn);
+        async move { call::<_, u32>(&conn, child::ECHO, i).await }
+    });
+    let replies = futures_join(calls).await;
+    for (i, reply) in replies.into_iter().enumerate() {
+        assert_eq!(reply?, i as u32);
+    }
+    Ok(())
+}
+
+/// Runs the futures concurrently on the runtime and returns their outputs in order.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.expect("task"));
+    }
+    out
+}
+
+async fn a_dropped_call_is_cancelled_in_the_child() -> Result<(), Failed> {
+    let conn = start().await?;
+    let wait = send(&conn, child::SLEEP, 30_000u64).await;
+    drop(wait);
+    // The first call has id 1.
+    cancelled_ids_within(&conn, 1, Duration::from_secs(2)).await
+}
+
+async fn a_call_past_its_deadline_times_out() -> Result<(), Failed> {
+    let limits = Limits { call_timeout: Some(Duration::from_millis(100)), ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), None)).await?;
+    let err = call::<_, u64>(&conn, child::SLEEP, 30_000u64).await.expect_err("times out");
+    assert_eq!(err, IpcError::CallTimedOut { timeout: Duration::from_millis(100) });
+    cancelled_ids_within(&conn, 1, Duration::from_secs(2)).await
+}
+
+async fn a_dead_child_fails_every_pending_and_later_call() -> Result<(), Failed> {
+    let conn = start().await?;
+    let mut waits = Vec::new();
+    for _ in 0..20 {
+        waits.push(send(&conn, child::SLEEP, 30_000u64).await);
+    }
+    let started = Instant::now();
+    waits.push(send(&conn, child::EXIT, 7i32).await);
+    for wait in waits {
+        match wait.await? {
+            Err(IpcError::ChildExited { status: ExitStatus::Code(7), .. }) => {}
+            other => return Err(format!("expected ChildExited with code 7, got {other:?}").into()),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "failed at once, not at the sleeps' end");
+    let later = call::<_, u32>(&conn, child::ECHO, 1u32).await.expect_err("dead");
+    assert!(matches!(later, IpcError::ChildExited { status: ExitStatus::Code(7), .. }), "{later:?}");
+    assert_eq!(conn.wait_exit().await, ExitStatus::Code(7));
+    Ok(())
+}
+
+async fn an_oversize_frame_kills_the_child() -> Result<(), Failed> {
+    let conn = start().await?;
+    let pending = send(&conn, child::SLEEP, 30_000u64).await;
+    let garbage = send(&conn, child::GARBAGE, ()).await;
+    let expected = IpcError::Protocol(ProtocolError::FrameTooLarge { size: u32::MAX as usize, max: MAX_FRAME });
+    assert_eq!(pending.await?.expect_err("fails"), expected);
+    assert_eq!(garbage.await?.expect_err("fails"), expected);
+    assert_eq!(conn.wait_exit().await, ExitStatus::Signal(libc_sigkill()));
+    assert_eq!(call::<_, u32>(&conn, child::ECHO, 1u32).await.expect_err("closed"), expected);
+    Ok(())
+}
+
+const fn libc_sigkill() -> i32 {
+    9
+}
+
+async fn error_frames_arrive_as_the_peer_error() -> Result<(), Failed> {
+    let conn = start().await?;
+    let err = call::<_, ()>(&conn, child::FAIL, "on purpose").await.expect_err("fails");
+    assert_eq!(err, IpcError::CallbackFailed { callback: "fail".into(), message: "on purpose".into() });
+    // The connection is still good.
+    assert_eq!(call::<_, String>(&conn, child::ECHO, "after").await?, "after");
+    Ok(())
+}
+
+struct Shout {
+    served: AtomicU64,
+}
+
+impl CallbackDispatch<IpcError> for Shout {
+    fn call(&self, index: u32, arg: Bytes) -> CallbackFuture<IpcError> {
+        self.served.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let arg: String = postcard::from_bytes(&arg)
+                .map_err(|e| IpcError::CallbackFailed { callback: "shout".into(), message: e.to_string() })?;
+            Ok(postcard::to_stdvec(&format!("{}!{index}", arg.to_uppercase())).expect("encodes"))
+        })
+    }
+
+    fn name(&self, _index: u32) -> String {
+        "shout".into()
+    }
+}
+
+async fn callbacks_are_served_by_the_dispatcher() -> Result<(), Failed> {
+    let shout = Arc::new(Shout { served: AtomicU64::new(0) });
+    let dispatch: Arc<dyn CallbackDispatch<IpcError>> = Arc::clone(&shout) as _;
+    let (conn, _) = start_with("hello", setup(Limits::default(), Arc::new(NoHooks), Some(dispatch))).await?;
+    let calls = (0..50).map(|i| {
+        let conn = Arc::clone(&conn);
+        async move { call::<_, String>(&conn, child::CALLBACK, format!("hi {i}")).await }
+    });
+    for (i, reply) in futures_join(calls).await.into_iter().enumerate() {
+        assert_eq!(reply?, format!("HI {i}!0"));
+    }
+    assert_eq!(shout.served.load(Ordering::SeqCst), 50);
+    Ok(())
+}
+
+async fn callbacks_without_a_dispatcher_are_refused() -> Result<(), Failed> {
+    let conn = start().await?;
+    let err = call::<_, String>(&conn, child::CALLBACK, "hi").await.expect_err("refused");
+    assert_eq!(
+        err,
+        IpcError::CallbackFailed {
+            callback: "#0".into(),
+            message: "no callback handler is registered for this actor in the parent".into()
+        }
+    );
+    Ok(())
+}
+
+async fn streams_deliver_every_item_in_order() -> Result<(), Failed> {
+    let conn = start().await?;
+    let mut stream = conn.open_stream(child::COUNT, 1000u32, 4, &tracing::Span::none()).await?;
+    let mut items = Vec::new();
+    while let Some(item) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await {
+        items.push(postcard::from_bytes::<u32>(&item?)?);
+    }
+    assert_eq!(items, (0..1000).collect::<Vec<u32>>());
+    Ok(())
+}
+
+async fn a_dropped_stream_is_cancelled_in_the_child() -> Result<(), Failed> {
+    let conn = start().await?;
+    let mut stream = conn.open_stream(child::COUNT, u32::MAX, 2, &tracing::Span::none()).await?;
+    let id = stream.id();
+    for expected in 0..3u32 {
+        let item = std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await.ok_or("ended")??;
+        assert_eq!(postcard::from_bytes::<u32>(&item)?, expected);
+    }
+    drop(stream);
+    cancelled_ids_within(&conn, id, Duration::from_secs(2)).await
+}
+
+async fn shutdown_reaps_the_child() -> Result<(), Failed> {
+    let conn = start().await?;
+    assert_eq!(call::<_, u8>(&conn, child::ECHO, 5u8).await?, 5);
+    conn.shutdown().await;
+    assert_eq!(conn.wait_exit().await, ExitStatus::Code(0));
+    assert_eq!(call::<_, u8>(&conn, child::ECHO, 5u8).await.expect_err("stopped"), IpcError::Cancelled);
+    Ok(())
+}
+
+#[derive(Default)]
+struct Counting {
+    started: AtomicU64,
+    finished: Mutex<Vec<Option<&'static str>>>,
+    logs: Mutex<Vec<(String, bool, u32)>>,
+}
+
+impl Hooks for Counting {
+    fn call_started(&self) {
+        self.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn call_finished(&self, _elapsed: Duration, error: Option<&'static str>) {
+        self.finished.lock().expect("lock").push(error);
+    }
+
+    fn log(&self, record: LogRecord, call_span: Option<&tracing::Span>, child_pid: u32) {
+        self.logs.lock().expect("lock").push((record.message, call_span.is_some(), child_pid));
+    }
+}
+
+async fn hooks_see_calls_outcomes_and_logs() -> Result<(), Failed> {
+    let hooks = Arc::new(Counting::default());
+    let (conn, _) = start_with("hello", setup(Limits::default(), Arc::clone(&hooks) as _, None)).await?;
+    for i in 0..10u32 {
+        assert_eq!(call::<_, u32>(&conn, child::ECHO, i).await?, i);
+    }
+    call::<_, ()>(&conn, child::FAIL, "no").await.expect_err("fails");
+    call::<_, ()>(&conn, child::LOG, "a warning").await?;
+    assert_eq!(hooks.started.load(Ordering::SeqCst), 12);
+    let finished = hooks.finished.lock().expect("lock").clone();
+    assert_eq!(finished.iter().filter(|e| e.is_none()).count(), 11);
+    assert_eq!(finished.iter().filter(|e| **e == Some("callback_failed")).count(), 1);
+    let logs = hooks.logs.lock().expect("lock").clone();
+    assert_eq!(logs, vec![("a warning".to_owned(), true, conn.pid())], "the record came in its call's span");
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Converting message bodies to Python objects and back, in the child: one [`MethodCodec`] per
+//! method, one [`CallbackCodec`] per callback, each built at compile time from the Rust types
+//! through [`serde_py`] and the engine's [`wire`] bodies.
+
+use pyo3::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use snake_ipc::wire;
+
+use crate::error::{ConversionDirection, PythonExecutionError};
+use crate::message::{ChildCallbackMessage, ChildMessage};
+use crate::protocol::FrameKind;
+use crate::schema::Describe;
+use crate::serde_py;
+
+/// Converts one method's request to Python and its reply back, for the child.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodCodec {
+    /// Decodes the request body and builds the Python argument.
+    pub request_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
+    /// Converts the Python return value and appends its encoded body.
+    pub reply_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
+}
+
+impl MethodCodec {
+    /// The codec for a message type and its reply, through [`serde_py`]; bodies are plain
+    /// postcard (the low-level API's types have no [`Describe`]).
+    pub const fn serde<M: ChildMessage>() -> Self {
+        Self::with::<M, M::Reply>(false, false)
+    }
+
+    /// The codec for a request type and a reply (or stream item) type; each body is
+    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so.
+    pub const fn of<Req, Rep>() -> Self
+    where
+        Req: DeserializeOwned + Serialize + Describe,
+        Rep: DeserializeOwned + Serialize + Describe,
+    {
+        Self::with::<Req, Rep>(Req::SELF_DESCRIBING, Rep::SELF_DESCRIBING)
+    }
+
+    const fn with<Req: DeserializeOwned + Serialize, Rep: DeserializeOwned + Serialize>(
+        request_self_describing: bool,
+        reply_self_describing: bool,
+    ) -> Self {
+        Self {
+            request_to_python: if request_self_describing {
+                request_to_python::<Req, true>
+            } else {
+                request_to_python::<Req, false>
+            },
+            reply_from_python: if reply_self_describing {
+                reply_from_python::<Rep, true>
+            } else {
+                reply_from_python::<Rep, false>
+            },
+        }
+    }
+}
+
+fn request_to_python<'py, M: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
+    py: Python<'py>,
+    body: &[u8],
+) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+    let value: M = wire::decode(body, SELF_DESCRIBING, FrameKind::Call)?;
+    serde_py::to_python_at(py, &value, "request")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Request, error })
+}
+
+fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
+    value: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> Result<(), PythonExecutionError> {
+    let reply: R = serde_py::from_python_at(value, "reply")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Reply, error })?;
+    Ok(wire::encode(&reply, SELF_DESCRIBING, out)?)
+}
+
+/// Converts one callback's argument to Rust and its reply back, in the child.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackCodec {
+    /// The callback's name, for error messages.
+    pub name: fn() -> &'static str,
+    /// Converts the Python argument and appends it postcard-encoded.
+    pub arg_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
+    /// Decodes the postcard reply and builds the Python value.
+    pub reply_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
+}
+
+impl CallbackCodec {
+    /// The codec for a callback message type and its reply, through [`serde_py`]; bodies are
+    /// plain postcard (the low-level API's types have no [`Describe`]).
+    pub const fn serde<C: ChildCallbackMessage>() -> Self {
+        Self::with::<C, C::Reply>(std::any::type_name::<C>, false, false)
+    }
+
+    /// The codec for a callback with argument `A` and reply `R`, named by `name`; each body is
+    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so.
+    pub const fn of<A, R>(name: fn() -> &'static str) -> Self
+    where
+        A: DeserializeOwned + Serialize + Describe,
+        R: DeserializeOwned + Serialize + Describe,
+    {
+        Self::with::<A, R>(name, A::SELF_DESCRIBING, R::SELF_DESCRIBING)
+    }
+
+    const fn with<A: DeserializeOwned + Serialize, R: DeserializeOwned + Serialize>(
+        name: fn() -> &'static str,
+        arg_self_describing: bool,
+        reply_self_describing: bool,
+    ) -> Self {
+        Self {
+            name,
+            arg_from_python: if arg_self_describing {
+                callback_arg_from_python::<A, true>
+            } else {
+                callback_arg_from_python::<A, false>
+            },
+            reply_to_python: if reply_self_describing {
+                callback_reply_to_python::<R, true>
+            } else {
+                callback_reply_to_python::<R, false>
+            },
+        }
+    }
+}
+
+fn callback_arg_from_python<C: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
+    value: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+) -> Result<(), PythonExecutionError> {
+    let arg: C = serde_py::from_python_at(value, "callback")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })?;
+    Ok(wire::encode(&arg, SELF_DESCRIBING, out)?)
+}
+
+fn callback_reply_to_python<'py, R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
+    py: Python<'py>,
+    body: &[u8],
+) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
+    let reply: R = wire::decode(body, SELF_DESCRIBING, FrameKind::CallbackReply)?;
+    serde_py::to_python_at(py, &reply, "callback_reply")
+        .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })
+}

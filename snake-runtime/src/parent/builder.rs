@@ -1,0 +1,354 @@
+//! [`PythonChildProcessBuilder`]: configures and spawns a Python child as a [`PythonActor`].
+
+use std::any::TypeId;
+use std::ffi::OsString;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kameo::actor::{ActorRef, Spawn};
+use snake_ipc::{CallbackDispatch, Limits};
+use tracing::Level;
+
+use super::actor::{PythonActor, Respawn, Restart, actor_fingerprint, actor_key};
+use super::dispatch::{HandlerDispatch, RegistryDispatch};
+use super::hooks::ParentHooks;
+use super::process::{Launch, PythonProcess};
+use super::trace::ChildSpanExport;
+use crate::callbacks::{self, States};
+use crate::config::PythonConfig;
+use crate::error::PythonExecutionError;
+use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler};
+use crate::metrics::ActorMetrics;
+use crate::protocol::{DEFAULT_MAX_FRAME_SIZE, HandlerMode, HelloPayload, MethodSpec};
+use crate::registry::{self, ActorSpec};
+
+/// Configures and spawns a Python child process.
+///
+/// ```no_run
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct Echo { text: String }
+/// # impl snake::ChildMessage for Echo { type Reply = String; }
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = snake::PythonConfig {
+///     module_name: "handlers".into(),
+///     function_name: "echo".into(),
+///     module_path: "python".into(),
+///     ..Default::default()
+/// };
+/// let actor = snake::PythonChildProcessBuilder::new(config)
+///     .log_level(tracing::Level::INFO)
+///     .spawn::<Echo>()
+///     .await?;
+/// let reply: String = actor.ask(Echo { text: "hi".into() }).await?;
+/// # Ok(()) }
+/// ```
+pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
+    config: PythonConfig,
+    log_level: Level,
+    callback_handler: H,
+    program: Option<PathBuf>,
+    args: Vec<OsString>,
+    inherit_env: bool,
+    handshake_timeout: Duration,
+    call_timeout: Option<Duration>,
+    shutdown_grace: Duration,
+    max_frame_size: usize,
+    max_in_flight: usize,
+    sync_workers: u16,
+    stream_window: u32,
+    max_restarts: u32,
+    states: States,
+    child_spans: Option<ChildSpanExport>,
+    _callback: PhantomData<fn() -> C>,
+}
+
+impl<C, H> std::fmt::Debug for PythonChildProcessBuilder<C, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonChildProcessBuilder")
+            .field("config", &self.config)
+            .field("program", &self.program)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PythonChildProcessBuilder {
+    /// A builder with the defaults: the current executable re-executed as the child, a 10 s
+    /// handshake timeout, no call timeout, 5 s shutdown grace, 64 MiB frames, 1024 calls in
+    /// flight, 4 sync worker threads.
+    pub fn new(config: PythonConfig) -> Self {
+        Self {
+            config,
+            log_level: Level::INFO,
+            callback_handler: NoopCallbackHandler,
+            program: None,
+            args: Vec::new(),
+            inherit_env: false,
+            handshake_timeout: Duration::from_secs(10),
+            call_timeout: None,
+            shutdown_grace: Duration::from_secs(5),
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_in_flight: 1024,
+            sync_workers: 4,
+            stream_window: 32,
+            max_restarts: 0,
+            states: States::default(),
+            child_spans: None,
+            _callback: PhantomData,
+        }
+    }
+}
+
+impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C, H> {
+    /// The most verbose level the child reports.
+    #[must_use]
+    pub fn log_level(mut self, level: Level) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Answers the child's callbacks of type `C2` with `handler`.
+    pub fn with_callback_handler<C2: ChildCallbackMessage, H2: CallbackHandler<C2>>(
+        self,
+        handler: H2,
+    ) -> PythonChildProcessBuilder<C2, H2> {
+        PythonChildProcessBuilder {
+            config: self.config,
+            log_level: self.log_level,
+            callback_handler: handler,
+            program: self.program,
+            args: self.args,
+            inherit_env: self.inherit_env,
+            handshake_timeout: self.handshake_timeout,
+            call_timeout: self.call_timeout,
+            shutdown_grace: self.shutdown_grace,
+            max_frame_size: self.max_frame_size,
+            max_in_flight: self.max_in_flight,
+            sync_workers: self.sync_workers,
+            stream_window: self.stream_window,
+            max_restarts: self.max_restarts,
+            states: self.states,
+            child_spans: self.child_spans,
+            _callback: PhantomData,
+        }
+    }
+
+    /// Runs `program` as the child instead of re-executing the current executable. It must be
+    /// a snake binary (its `main` goes through `#[snake::main]` or
+    /// `setup_python_subprocess_system!`) that registers the same actor.
+    #[must_use]
+    pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = Some(program.into());
+        self
+    }
+
+    /// Command-line arguments for the child program.
+    #[must_use]
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Passes the parent's whole environment to the child (off by default: the child gets
+    /// `PATH`, `HOME`, `LANG`, `LC_*`, `TMPDIR`, `VIRTUAL_ENV`, `PYTHONHOME`, `USER`, `TZ` and the
+    /// configured `env_vars` only).
+    #[must_use]
+    pub fn inherit_env(mut self, inherit: bool) -> Self {
+        self.inherit_env = inherit;
+        self
+    }
+
+    /// How long the child may take to start, import the module and answer the handshake.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// A deadline for every call; past it the caller gets `CallTimedOut` and the child is told
+    /// to cancel. Per call, kameo's `ask(..).reply_timeout(..)` does the same.
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a stopping child may take to exit before it is killed.
+    #[must_use]
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// The largest frame either side may send; larger requests fail, larger announced frames
+    /// close the channel.
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes.clamp(1024, u32::MAX as usize);
+        self
+    }
+
+    /// How many calls may be in flight before callers wait for a free slot.
+    #[must_use]
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls.clamp(1, u32::MAX as usize);
+        self
+    }
+
+    /// The most Python threads that run sync handlers at once (a second one starts only when a
+    /// handler blocks without holding the GIL).
+    #[must_use]
+    pub fn sync_workers(mut self, workers: u16) -> Self {
+        self.sync_workers = workers.max(1);
+        self
+    }
+
+    /// Replaces a child that died (exited, was killed, or broke the protocol) with a new one, up
+    /// to `restarts` times over the actor's life. The replacement starts before the next message
+    /// is handled; calls in flight when the child died still fail with `ChildExited`, since
+    /// replaying them could run a handler twice. Counted in the actor's metrics. Default 0.
+    #[must_use]
+    pub fn max_restarts(mut self, restarts: u32) -> Self {
+        self.max_restarts = restarts;
+        self
+    }
+
+    /// How many items of a stream the child may produce ahead of the consumer (its credit
+    /// window). A slow consumer holds the generator at most this far ahead.
+    #[must_use]
+    pub fn stream_window(mut self, items: u32) -> Self {
+        self.stream_window = items.max(1);
+        self
+    }
+
+    /// Spawns the child, completes the handshake and starts the actor. Fails with a typed error
+    /// (module not found, import failed, function missing, handshake timed out, ...) before any
+    /// request is sent to a child that is not ready.
+    pub async fn spawn<M: ChildMessage>(self) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+        let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
+        let methods = vec![MethodSpec { function: self.config.function_name.clone(), mode }];
+        let callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>> =
+            if TypeId::of::<C>() == TypeId::of::<NoCallback>() {
+                None
+            } else {
+                Some(Arc::new(HandlerDispatch::<C, H>::new(self.callback_handler.clone())))
+            };
+        let label = format!("{}.{}", self.config.module_name, self.config.function_name);
+        let module = self.config.module_name.clone();
+        let key = actor_key::<M, C>();
+        let fingerprint = actor_fingerprint::<M, C>();
+        self.launch(key, fingerprint, module, methods, callbacks, label).await
+    }
+
+    async fn launch<M: Send + 'static, C2: Send + 'static>(
+        self,
+        key: &str,
+        fingerprint: u64,
+        module: String,
+        methods: Vec<MethodSpec>,
+        callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>>,
+        label: String,
+    ) -> Result<ActorRef<PythonActor<M, C2>>, PythonExecutionError> {
+        if self.program.is_none() {
+            if !registry::entered() {
+                return Err(PythonExecutionError::SpawnFailed {
+                    program: "<current executable>".into(),
+                    message: "this executable's `main` does not start with `#[snake::main]` or \
+                              `setup_python_subprocess_system!`, so it cannot serve as a child; \
+                              add one, or name a child program with `.program(..)`"
+                        .into(),
+                });
+            }
+            if registry::find(key).is_none() {
+                return Err(PythonExecutionError::ActorNotRegistered { actor: key.to_owned() });
+            }
+        }
+        let child_spans = self.child_spans.map(|export| {
+            tokio::spawn(export.task);
+            export.sender
+        });
+        let metrics = ActorMetrics::new(&label);
+        let launch = Launch {
+            process: PythonProcess {
+                program: self.program,
+                args: self.args,
+                module_path: self.config.module_path,
+                python_path: self.config.python_path,
+                env_vars: self.config.env_vars,
+                inherit_env: self.inherit_env,
+            },
+            fingerprint,
+            hello: HelloPayload {
+                actor: key.to_owned(),
+                module,
+                methods,
+                sync_workers: self.sync_workers,
+                log_level: self.log_level.as_str().to_owned(),
+                record_spans: child_spans.is_some(),
+            },
+            limits: Limits {
+                max_frame_size: self.max_frame_size,
+                max_in_flight: self.max_in_flight,
+                handshake_timeout: self.handshake_timeout,
+                call_timeout: self.call_timeout,
+                shutdown_grace: self.shutdown_grace,
+            },
+            hooks: Arc::new(ParentHooks { label, metrics: Arc::clone(&metrics), child_spans }),
+            callbacks,
+        };
+        let child = launch.start().await?;
+        let restart = (self.max_restarts > 0).then(|| {
+            let respawn: Respawn = Arc::new(move || {
+                let launch = launch.clone();
+                Box::pin(async move { launch.start().await })
+            });
+            Restart { respawn, left: self.max_restarts }
+        });
+        Ok(PythonActor::spawn(PythonActor::new(child, metrics, self.stream_window, restart)))
+    }
+
+    /// Sends the spans the child records for traced calls (dispatch, conversions, the Python
+    /// execution) to `exporter`, with their ids and parents intact, so that one exporter sees the
+    /// whole trace across both processes. Calls are traced when an OpenTelemetry layer is
+    /// installed in the parent's `tracing` subscriber; without this, the child records nothing.
+    #[must_use]
+    pub fn export_child_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(mut self, exporter: E) -> Self {
+        self.child_spans = Some(ChildSpanExport::new(exporter));
+        self
+    }
+
+    /// Makes `state` available to `#[snake::callback]` methods of its type (`&self` receivers):
+    /// a database pool, a client. It is shared, not copied, by every callback of this child.
+    #[must_use]
+    pub fn provide<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.states.insert(Arc::new(state));
+        self
+    }
+
+    /// Spawns an actor declared with `#[snake::actor]` (the generated handle's `spawn` calls
+    /// this). The module is the declared one unless the config names another.
+    #[doc(hidden)]
+    pub async fn spawn_actor<A: ActorSpec>(self) -> Result<ActorRef<PythonActor<A, NoCallback>>, PythonExecutionError> {
+        if let Some(name) = callbacks::duplicate_name() {
+            return Err(PythonExecutionError::SpawnFailed {
+                program: A::KEY.to_owned(),
+                message: format!(
+                    "two `#[snake::callback]` functions are both named `{name}` in Python: \
+                     rename one with `#[snake::callback(name = \"...\")]`"
+                ),
+            });
+        }
+        let module =
+            if self.config.module_name.is_empty() { A::MODULE.to_owned() } else { self.config.module_name.clone() };
+        let callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>> =
+            if registry::registered_callbacks().is_empty() {
+                None
+            } else {
+                Some(Arc::new(RegistryDispatch::new(self.states.clone())))
+            };
+        let label = format!("{module} ({})", A::KEY);
+        self.launch(A::KEY, A::fingerprint(), module, A::methods(), callbacks, label).await
+    }
+}

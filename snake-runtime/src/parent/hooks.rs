@@ -1,0 +1,52 @@
+//! What the parent observes of each child's connection: call metrics, trace propagation, the
+//! child's log records and finished spans. The engine calls these through its
+//! [`Hooks`](snake_ipc::Hooks) trait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use snake_ipc::{Hooks, LogRecord, SpanRecord, TraceContext};
+use tracing::Span;
+
+use super::logs;
+use super::trace::{self, SpanSender};
+use crate::metrics::ActorMetrics;
+
+/// The hooks of one actor's connection (shared by its successive children).
+pub(crate) struct ParentHooks {
+    pub(crate) label: String,
+    pub(crate) metrics: Arc<ActorMetrics>,
+    pub(crate) child_spans: Option<SpanSender>,
+}
+
+impl Hooks for ParentHooks {
+    fn trace_context(&self, span: &Span) -> Option<TraceContext> {
+        trace::context_of(span)
+    }
+
+    fn set_remote_parent(&self, span: &Span, trace: &TraceContext) {
+        trace::set_remote_parent(span, trace);
+    }
+
+    fn call_started(&self) {
+        self.metrics.call_started();
+    }
+
+    fn call_finished(&self, elapsed: Duration, error: Option<&'static str>) {
+        self.metrics.call_finished(elapsed, error);
+    }
+
+    fn callback_served(&self, elapsed: Duration, error: Option<&'static str>) {
+        self.metrics.callback_served(elapsed, error);
+    }
+
+    fn log(&self, record: LogRecord, call_span: Option<&Span>, child_pid: u32) {
+        logs::emit(&record, call_span, &self.label, child_pid);
+    }
+
+    fn spans(&self, records: Vec<SpanRecord>) {
+        if let Some(sender) = &self.child_spans {
+            trace::forward(sender, records);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The parent's side: the kameo actor that fronts a child ([`PythonActor`]), the builder that
+//! starts one, the typed messages of declared methods, streams, and what the parent observes of
+//! each connection (metrics, traces, the child's logs). Below it is the engine ([`snake_ipc`]);
+//! above it, only the typed handles the macros generate.
+
+mod actor;
+mod builder;
+mod calls;
+mod dispatch;
+mod hooks;
+mod logs;
+mod process;
+mod stream;
+mod trace;
+
+pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt};
+pub use self::builder::PythonChildProcessBuilder;
+pub use self::calls::{MethodCall, MethodStream};
+pub use self::stream::{ReplyStream, Streaming};

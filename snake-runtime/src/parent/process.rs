@@ -1,0 +1,96 @@
+//! Starting one Python child: the environment it needs on top of the engine's minimal one
+//! (`PYTHONPATH`, unbuffered output, the right libpython), then the engine's spawn and handshake,
+//! and the check that it serves every declared function.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use snake_ipc::{CallbackDispatch, Connection, Limits, ProcessSpec, Setup};
+
+use super::actor::Child;
+use super::hooks::ParentHooks;
+use crate::error::PythonExecutionError;
+use crate::protocol::{HelloPayload, WelcomePayload};
+
+/// Where and how a Python child runs; filled in by the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct PythonProcess {
+    pub(crate) program: Option<PathBuf>,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) module_path: String,
+    pub(crate) python_path: Vec<String>,
+    pub(crate) env_vars: Vec<(String, String)>,
+    pub(crate) inherit_env: bool,
+}
+
+impl PythonProcess {
+    /// The engine's process spec: the configured variables come last, so they win.
+    fn spec(&self, label: &str) -> ProcessSpec {
+        let mut env: Vec<(OsString, OsString)> =
+            vec![("PYTHONPATH".into(), self.python_path()), ("PYTHONUNBUFFERED".into(), "1".into())];
+        if let Some(lib_dir) = crate::python_lib_dir() {
+            let mut paths = vec![PathBuf::from(lib_dir)];
+            if let (true, Some(existing)) = (self.inherit_env, std::env::var_os("LD_LIBRARY_PATH")) {
+                paths.extend(std::env::split_paths(&existing));
+            }
+            if let Ok(joined) = std::env::join_paths(paths) {
+                env.push(("LD_LIBRARY_PATH".into(), joined));
+            }
+        }
+        env.extend(self.env_vars.iter().map(|(key, value)| (key.into(), value.into())));
+        ProcessSpec {
+            program: self.program.clone(),
+            args: self.args.clone(),
+            env,
+            inherit_env: self.inherit_env,
+            log_label: label.to_owned(),
+        }
+    }
+
+    fn python_path(&self) -> OsString {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if !self.module_path.is_empty() {
+            let path = Path::new(&self.module_path);
+            let dir = if path.extension().is_some_and(|ext| ext == "py") {
+                path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            } else {
+                path.to_path_buf()
+            };
+            dirs.push(dir);
+        }
+        dirs.extend(self.python_path.iter().map(PathBuf::from));
+        std::env::join_paths(dirs).unwrap_or_default()
+    }
+}
+
+/// Everything needed to start (and restart) one actor's child.
+#[derive(Clone)]
+pub(crate) struct Launch {
+    pub(crate) process: PythonProcess,
+    pub(crate) fingerprint: u64,
+    pub(crate) hello: HelloPayload,
+    pub(crate) limits: Limits,
+    pub(crate) hooks: Arc<ParentHooks>,
+    pub(crate) callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>>,
+}
+
+impl Launch {
+    /// Spawns the child and completes the handshake.
+    pub(crate) async fn start(&self) -> Result<Child, PythonExecutionError> {
+        let label = self.hooks.label.clone();
+        let spawned = snake_ipc::spawn::spawn(&self.process.spec(&label))?;
+        let setup = Setup { limits: self.limits, label, hooks: self.hooks.clone(), callbacks: self.callbacks.clone() };
+        let methods = self.hello.methods.len();
+        let accept = |welcome: &WelcomePayload| {
+            if welcome.modes.len() == methods {
+                Ok(())
+            } else {
+                Err(format!("child reported {} methods, expected {methods}", welcome.modes.len()))
+            }
+        };
+        let (connection, welcome) =
+            Connection::establish(spawned, self.fingerprint, self.hello.clone(), setup, accept).await?;
+        Ok(Child { connection, info: welcome.info })
+    }
+}

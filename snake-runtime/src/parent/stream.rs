@@ -1,0 +1,52 @@
+//! Streams of items from a Python generator, typed.
+//!
+//! The engine's [`RawStream`] carries the credit: the child pulls its generator only while the
+//! consumer has granted room, and dropping the stream cancels it in the child, which closes the
+//! generator (its `finally` blocks run). This wrapper decodes each item.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use snake_ipc::RawStream;
+
+use crate::error::PythonExecutionError;
+
+/// Asks a [`PythonActor`](crate::PythonActor) whose function is a generator (or async
+/// generator) to stream its items: `actor.ask(Streaming(msg)).await?` is a [`ReplyStream`] of the
+/// message's reply type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Streaming<M>(pub M);
+
+/// The items of one streaming call, in the order Python yielded them.
+///
+/// An exception in the generator arrives as one `Err` item, after which the stream ends. So does
+/// the death of the child.
+pub struct ReplyStream<T> {
+    raw: RawStream<PythonExecutionError>,
+    decode: fn(&[u8]) -> Result<T, PythonExecutionError>,
+}
+
+impl<T> std::fmt::Debug for ReplyStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyStream").field("raw", &self.raw).finish_non_exhaustive()
+    }
+}
+
+impl<T> ReplyStream<T> {
+    pub(crate) fn new(
+        raw: RawStream<PythonExecutionError>,
+        decode: fn(&[u8]) -> Result<T, PythonExecutionError>,
+    ) -> Self {
+        Self { raw, decode }
+    }
+}
+
+impl<T> Stream for ReplyStream<T> {
+    type Item = Result<T, PythonExecutionError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        Pin::new(&mut this.raw).poll_next(cx).map(|item| item.map(|item| item.and_then(|body| (this.decode)(&body))))
+    }
+}
