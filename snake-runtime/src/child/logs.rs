@@ -23,6 +23,7 @@ use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use pyo3::ffi::c_str;
 use pyo3::prelude::*;
 use pyo3::types::{PyModule, PyString};
 
@@ -32,51 +33,10 @@ use crate::protocol::{FrameKind, Header, LogRecord, LogSource, encode_frame};
 /// Most bytes of log frames queued behind a busy writer before records are dropped.
 const BACKLOG_BUDGET: usize = 8 << 20;
 
-/// The handler class. Kept in Python: it is `logging`'s own protocol (`emit`, `handleError`), and
-/// extracting the record's fields there costs no more than doing it through pyo3.
-const HANDLER: &CStr = cr#"
-import logging
-import re
-
-# warnings.formatwarning: "{filename}:{lineno}: {category}: {message}\n[  {source line}\n]"
-_WARNING = re.compile(r"(.+?):(\d+): ([A-Za-z_][\w.]*: .*)", re.DOTALL)
-_FORMATTER = logging.Formatter()
-
-
-class SnakeHandler(logging.Handler):
-    """Forwards records to the snake parent process, where they become `tracing` events."""
-
-    def __init__(self, level, forward):
-        super().__init__(level)
-        self._forward = forward
-
-    def emit(self, record):
-        try:
-            message = record.getMessage()
-            pathname, lineno = record.pathname, record.lineno
-            warning = record.name == "py.warnings"
-            if warning:
-                # Point at the code that warned, not at the logging call inside `warnings`.
-                found = _WARNING.match(message)
-                if found:
-                    pathname, lineno, message = found.group(1), int(found.group(2)), found.group(3)
-                message = message.rstrip()
-            exception = None
-            if record.exc_info and record.exc_info[0] is not None:
-                # Not cached in record.exc_text: a user's formatter may format it differently.
-                exception = _FORMATTER.formatException(record.exc_info)
-            elif record.exc_text:
-                exception = record.exc_text
-            if record.stack_info:
-                stack = _FORMATTER.formatStack(record.stack_info)
-                exception = f"{exception}\n{stack}" if exception else stack
-            self._forward(record.levelno, record.name, message, pathname, lineno, exception, warning)
-        except RecursionError:
-            # As the standard handlers do: reporting it would recurse again.
-            raise
-        except Exception:
-            self.handleError(record)
-"#;
+/// The handler class, `SnakeHandler(level, forward)`. Kept in Python: it is `logging`'s own protocol
+/// (`emit`, `handleError`), and extracting the record's fields there costs no more than doing it
+/// through pyo3.
+const HANDLER: &CStr = c_str!(include_str!("embedded/log_forwarder.py"));
 
 /// Python's numeric level for a `tracing` level name (as the parent sends it in the hello).
 fn python_level(level: &str) -> u32 {

@@ -14,29 +14,15 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use pyo3::ffi::c_str;
 use pyo3::prelude::*;
 
 use super::Child;
 use crate::protocol::{FrameKind, Header, SpanRecord, TraceContext, encode_frame};
 
-/// Sets Python's OpenTelemetry context to a remote span, when the package is installed.
-const OTEL: &CStr = cr#"
-try:
-    from opentelemetry import context as _context, trace as _trace
-except ImportError:
-    _context = None
-
-def attach(trace_id, span_id, flags):
-    if _context is None:
-        return None
-    sc = _trace.SpanContext(trace_id=trace_id, span_id=span_id, is_remote=True,
-                            trace_flags=_trace.TraceFlags(flags))
-    return _context.attach(_trace.set_span_in_context(_trace.NonRecordingSpan(sc)))
-
-def detach(token):
-    if token is not None:
-        _context.detach(token)
-"#;
+/// `attach(trace_id, span_id, flags)` and `detach(token)`: set Python's OpenTelemetry context to a
+/// remote span, when the package is installed.
+const OTEL: &CStr = c_str!(include_str!("embedded/span_context.py"));
 
 /// The ids and start of one traced call.
 #[derive(Clone, Copy, Debug)]

@@ -10,6 +10,7 @@ use std::ffi::CStr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use pyo3::ffi::c_str;
 use pyo3::prelude::*;
 
 use super::pool::Job;
@@ -18,30 +19,9 @@ use super::{Child, python};
 use crate::error::{ConversionDirection, PythonExecutionError};
 use crate::protocol::{FrameKind, Header, encode_frame, encode_frame_with};
 
-/// Drives an async generator against a [`StreamSink`]'s credit. Kept in Python: it is a few
-/// awaits, and asyncio's own cancellation semantics do the rest.
-pub(crate) const DRIVER: &CStr = cr#"
-import asyncio
-
-async def drive(agen, sink):
-    try:
-        while True:
-            while not sink.take():
-                await sink.wait()
-            try:
-                item = await agen.__anext__()
-            except StopAsyncIteration:
-                sink.end()
-                return
-            if not sink.item(item):
-                return
-    except asyncio.CancelledError:
-        raise
-    except BaseException as exc:
-        sink.fail(exc)
-    finally:
-        await agen.aclose()
-"#;
+/// Drives an async generator against a [`StreamSink`]'s credit: `drive(agen, sink)`, kept in
+/// Python (typed and tested there) because asyncio's own cancellation semantics do most of it.
+pub(crate) const DRIVER: &CStr = c_str!(include_str!("embedded/stream_driver.py"));
 
 #[derive(Debug)]
 struct Credit {
