@@ -36,8 +36,10 @@
 //! ```
 //!
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the same spans are also sent to an OpenTelemetry
-//! collector as OTLP/HTTP JSON (to `{endpoint}/v1/traces`, service name `snake-trace-tree`),
-//! for example to a local Jaeger or `otelcol` listening on the default port:
+//! collector as OTLP/HTTP JSON (to `{endpoint}/v1/traces`, service name `snake-trace-tree`)
+//! by the `opentelemetry-otlp` exporter over its hyper client: plain `http://` only, the other
+//! `OTEL_EXPORTER_OTLP_*` settings (headers, timeout) as that crate reads them. For example, to a
+//! local Jaeger or `otelcol` listening on the default port:
 //!
 //! ```text
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run -p snake-examples --bin trace_tree
@@ -55,12 +57,12 @@ use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanId, Status, TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry::{KeyValue, Value};
+use opentelemetry_otlp::{OTEL_EXPORTER_OTLP_ENDPOINT, Protocol, WithExportConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use serde::{Deserialize, Serialize};
 use snake::{CallbackError, CallbackHandler, PythonActorExt, PythonChildProcessBuilder, PythonConfig};
-use snake_examples::otlp::{ENDPOINT_ENV, OtlpHttpExporter};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
@@ -229,14 +231,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    // Checked first, so that a bad endpoint (say, https://) fails before any work is done.
-    let otlp = OtlpHttpExporter::from_env(SERVICE).transpose()?;
+    let resource = Resource::builder().with_service_name(SERVICE).build();
+    // Built first, so that a bad endpoint (say, https://) fails before any work is done.
+    let otlp = otlp_exporter(&resource)?;
 
     let collector = Collector::default();
-    let provider = SdkTracerProvider::builder()
-        .with_resource(Resource::builder().with_service_name(SERVICE).build())
-        .with_simple_exporter(collector.clone())
-        .build();
+    let provider = SdkTracerProvider::builder().with_resource(resource).with_simple_exporter(collector.clone()).build();
     // Per-layer filters: `RUST_LOG` quiets stderr without hiding events from the trace.
     let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::registry()
@@ -278,19 +278,50 @@ async fn run() -> Result<(), Box<dyn Error>> {
     println!();
 
     match otlp {
-        Some(otlp) => {
-            let url = otlp.url();
-            match otlp.export(spans.clone()).await {
-                Ok(()) => println!("OTLP export of {} spans to {url} succeeded", spans.len()),
-                Err(err) => {
-                    println!("OTLP export of {} spans to {url} failed: {}", spans.len(), otlp_reason(&err));
-                    return Err("the OTLP export failed".into());
-                }
+        Some((url, otlp)) => match otlp.export(spans.clone()).await {
+            Ok(()) => println!("OTLP export of {} spans to {url} succeeded", spans.len()),
+            Err(err) => {
+                println!("OTLP export of {} spans to {url} failed: {}", spans.len(), otlp_reason(&err));
+                return Err("the OTLP export failed".into());
             }
-        }
-        None => println!("(set {ENDPOINT_ENV}=http://127.0.0.1:4318 to also send these spans to a collector)"),
+        },
+        None => println!(
+            "(set {OTEL_EXPORTER_OTLP_ENDPOINT}=http://127.0.0.1:4318 to also send these spans to a collector)"
+        ),
     }
     Ok(())
+}
+
+/// The OTLP/HTTP JSON exporter for the collector named in `OTEL_EXPORTER_OTLP_ENDPOINT`, and the
+/// URL it posts to; `None` when the variable is unset or empty.
+///
+/// The traces URL is derived here (`{endpoint}/v1/traces`, as the OTLP specification does) and
+/// handed to the builder, so the URL printed is the one used. The resource is set by hand because
+/// the exporter is called directly rather than through a tracer provider, which would set it.
+fn otlp_exporter(resource: &Resource) -> Result<Option<(String, opentelemetry_otlp::SpanExporter)>, Box<dyn Error>> {
+    let Some(endpoint) = std::env::var(OTEL_EXPORTER_OTLP_ENDPOINT).ok().filter(|endpoint| !endpoint.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let endpoint = endpoint.trim();
+    // hyper's plain connector refuses other schemes only when a request is made, and the exporter
+    // then reports a bare "network error": say it now.
+    if !endpoint.get(.."http://".len()).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
+        return Err(format!(
+            "{OTEL_EXPORTER_OTLP_ENDPOINT}={endpoint}: this example's exporter speaks plain http:// only \
+             (it is built without TLS); send to a local collector"
+        )
+        .into());
+    }
+    let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpJson)
+        .with_endpoint(url.as_str())
+        .build()
+        .map_err(|err| format!("the OTLP exporter for {url}: {err}"))?;
+    exporter.set_resource(resource);
+    Ok(Some((url, exporter)))
 }
 
 /// The exporter's own message, without the SDK's generic wrapping.

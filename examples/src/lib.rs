@@ -1,3 +1,0 @@
-//! Code shared by the example binaries in `src/bin/`.
-
-pub mod otlp;
