@@ -9,7 +9,6 @@
 use bytes::{Buf, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
-
 /// Default upper bound on one frame (64 MiB).
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 << 20;
 

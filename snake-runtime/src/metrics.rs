@@ -2,7 +2,7 @@
 //!
 //! Every update is a few relaxed atomic operations (no lock), because calls finish on the
 //! connection's reader task while many callers start new ones. The same figures also go to
-//! OpenTelemetry instruments of the global meter `snake` (`snake.calls`, `snake.call.errors`,
+//! OpenTelemetry instruments (with the default `otel` feature) of the global meter `snake` (`snake.calls`, `snake.call.errors`,
 //! `snake.calls.in_flight`, `snake.call.duration`, `snake.callbacks`, `snake.callback.duration`,
 //! `snake.restarts`, each with the attribute `snake.actor`); without a meter provider they cost a
 //! no-op call. Instruments are created when the actor starts, so install the provider before
@@ -16,9 +16,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use serde::Serialize;
+
+use self::instruments::Instruments;
+
+mod instruments;
 
 /// Upper bounds of the latency buckets, in microseconds: eight per decade (roughly log-spaced)
 /// from 10 µs, with 60 s as the last; one more bucket holds everything above it.
@@ -175,56 +177,6 @@ impl KindCounts {
     }
 }
 
-/// The OpenTelemetry side of [`ActorMetrics`].
-#[derive(Debug)]
-struct Instruments {
-    actor: [KeyValue; 1],
-    calls: Counter<u64>,
-    errors: Counter<u64>,
-    in_flight: UpDownCounter<i64>,
-    duration: Histogram<f64>,
-    callbacks: Counter<u64>,
-    callback_duration: Histogram<f64>,
-    restarts: Counter<u64>,
-}
-
-impl Instruments {
-    fn new(actor: &str) -> Self {
-        let meter = opentelemetry::global::meter("snake");
-        let seconds: Vec<f64> = BOUNDS_US.iter().map(|&us| us as f64 / 1e6).collect();
-        Self {
-            actor: [KeyValue::new("snake.actor", actor.to_owned())],
-            calls: meter.u64_counter("snake.calls").with_description("Calls sent to the Python child").build(),
-            errors: meter.u64_counter("snake.call.errors").with_description("Calls that failed, by error kind").build(),
-            in_flight: meter
-                .i64_up_down_counter("snake.calls.in_flight")
-                .with_description("Calls sent and not yet finished")
-                .build(),
-            duration: meter
-                .f64_histogram("snake.call.duration")
-                .with_description("Time from sending a call to its outcome")
-                .with_unit("s")
-                .with_boundaries(seconds.clone())
-                .build(),
-            callbacks: meter
-                .u64_counter("snake.callbacks")
-                .with_description("Callbacks from the Python child served in Rust")
-                .build(),
-            callback_duration: meter
-                .f64_histogram("snake.callback.duration")
-                .with_description("Time the Rust side took to serve a callback")
-                .with_unit("s")
-                .with_boundaries(seconds)
-                .build(),
-            restarts: meter.u64_counter("snake.restarts").with_description("Python child restarts").build(),
-        }
-    }
-
-    fn with_error(&self, kind: &'static str) -> [KeyValue; 2] {
-        [self.actor[0].clone(), KeyValue::new("error.kind", kind)]
-    }
-}
-
 /// The call metrics of one actor. Updated by the connection; read with [`GetMetrics`].
 #[derive(Debug)]
 pub struct ActorMetrics {
@@ -261,8 +213,7 @@ impl ActorMetrics {
     pub(crate) fn call_started(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.otel.calls.add(1, &self.otel.actor);
-        self.otel.in_flight.add(1, &self.otel.actor);
+        self.otel.call_started();
     }
 
     /// A call or stream ended: `error` is the [`PythonExecutionError::kind`](crate::PythonExecutionError::kind) it failed with.
@@ -271,34 +222,26 @@ impl ActorMetrics {
             None => {
                 self.ok.fetch_add(1, Ordering::Relaxed);
             }
-            Some(kind) => {
-                self.errors.add(kind);
-                self.otel.errors.add(1, &self.otel.with_error(kind));
-            }
+            Some(kind) => self.errors.add(kind),
         }
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.latency.record(elapsed);
-        self.otel.in_flight.add(-1, &self.otel.actor);
-        self.otel.duration.record(elapsed.as_secs_f64(), &self.otel.actor);
+        self.otel.call_finished(elapsed, error);
     }
 
     /// The parent answered a callback from the child.
     pub(crate) fn callback_served(&self, elapsed: Duration, error: Option<&'static str>) {
         self.callbacks.fetch_add(1, Ordering::Relaxed);
-        match error {
-            None => self.otel.callbacks.add(1, &self.otel.actor),
-            Some(kind) => {
-                self.callback_errors.fetch_add(1, Ordering::Relaxed);
-                self.otel.callbacks.add(1, &self.otel.with_error(kind));
-            }
+        if error.is_some() {
+            self.callback_errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.otel.callback_duration.record(elapsed.as_secs_f64(), &self.otel.actor);
+        self.otel.callback_served(elapsed, error);
     }
 
     /// The child was replaced after it died.
     pub(crate) fn restarted(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
-        self.otel.restarts.add(1, &self.otel.actor);
+        self.otel.restarted();
     }
 
     /// The figures so far. Each counter is read atomically, but not all of them at one instant:

@@ -15,6 +15,7 @@ use super::actor::{PythonActor, Respawn, Restart, actor_fingerprint, actor_key};
 use super::dispatch::{HandlerDispatch, RegistryDispatch};
 use super::hooks::ParentHooks;
 use super::process::{Launch, PythonProcess};
+#[cfg(feature = "otel")]
 use super::trace::ChildSpanExport;
 use crate::callbacks::{self, States};
 use crate::config::PythonConfig;
@@ -60,6 +61,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     stream_window: u32,
     max_restarts: u32,
     states: States,
+    #[cfg(feature = "otel")]
     child_spans: Option<ChildSpanExport>,
     _callback: PhantomData<fn() -> C>,
 }
@@ -95,6 +97,7 @@ impl PythonChildProcessBuilder {
             stream_window: 32,
             max_restarts: 0,
             states: States::default(),
+            #[cfg(feature = "otel")]
             child_spans: None,
             _callback: PhantomData,
         }
@@ -130,6 +133,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             stream_window: self.stream_window,
             max_restarts: self.max_restarts,
             states: self.states,
+            #[cfg(feature = "otel")]
             child_spans: self.child_spans,
             _callback: PhantomData,
         }
@@ -265,10 +269,15 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 return Err(PythonExecutionError::ActorNotRegistered { actor: key.to_owned() });
             }
         }
+        #[cfg(feature = "otel")]
         let child_spans = self.child_spans.map(|export| {
             tokio::spawn(export.task);
             export.sender
         });
+        #[cfg(feature = "otel")]
+        let record_spans = child_spans.is_some();
+        #[cfg(not(feature = "otel"))]
+        let record_spans = false;
         let metrics = ActorMetrics::new(&label);
         let launch = Launch {
             process: PythonProcess {
@@ -286,7 +295,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 methods,
                 sync_workers: self.sync_workers,
                 log_level: self.log_level.as_str().to_owned(),
-                record_spans: child_spans.is_some(),
+                record_spans,
             },
             limits: Limits {
                 max_frame_size: self.max_frame_size,
@@ -295,7 +304,12 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 call_timeout: self.call_timeout,
                 shutdown_grace: self.shutdown_grace,
             },
-            hooks: Arc::new(ParentHooks { label, metrics: Arc::clone(&metrics), child_spans }),
+            hooks: Arc::new(ParentHooks {
+                label,
+                metrics: Arc::clone(&metrics),
+                #[cfg(feature = "otel")]
+                child_spans,
+            }),
             callbacks,
         };
         let child = launch.start().await?;
@@ -313,6 +327,8 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     /// execution) to `exporter`, with their ids and parents intact, so that one exporter sees the
     /// whole trace across both processes. Calls are traced when an OpenTelemetry layer is
     /// installed in the parent's `tracing` subscriber; without this, the child records nothing.
+    /// Needs the `otel` feature (on by default).
+    #[cfg(feature = "otel")]
     #[must_use]
     pub fn export_child_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(mut self, exporter: E) -> Self {
         self.child_spans = Some(ChildSpanExport::new(exporter));

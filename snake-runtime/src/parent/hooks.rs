@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use snake_ipc::{Hooks, LogRecord, SpanRecord, TraceContext};
+use snake_ipc::{Hooks, LogRecord};
+#[cfg(feature = "otel")]
+use snake_ipc::{SpanRecord, TraceContext};
 use tracing::Span;
 
 use super::logs;
+#[cfg(feature = "otel")]
 use super::trace::{self, SpanSender};
 use crate::metrics::ActorMetrics;
 
@@ -16,14 +19,18 @@ use crate::metrics::ActorMetrics;
 pub(crate) struct ParentHooks {
     pub(crate) label: String,
     pub(crate) metrics: Arc<ActorMetrics>,
+    /// Where the child's finished spans go.
+    #[cfg(feature = "otel")]
     pub(crate) child_spans: Option<SpanSender>,
 }
 
 impl Hooks for ParentHooks {
+    #[cfg(feature = "otel")]
     fn trace_context(&self, span: &Span) -> Option<TraceContext> {
         trace::context_of(span)
     }
 
+    #[cfg(feature = "otel")]
     fn set_remote_parent(&self, span: &Span, trace: &TraceContext) {
         trace::set_remote_parent(span, trace);
     }
@@ -44,6 +51,7 @@ impl Hooks for ParentHooks {
         logs::emit(&record, call_span, &self.label, child_pid);
     }
 
+    #[cfg(feature = "otel")]
     fn spans(&self, records: Vec<SpanRecord>) {
         if let Some(sender) = &self.child_spans {
             trace::forward(sender, records);

@@ -11,6 +11,7 @@ mod hooks;
 mod logs;
 mod process;
 mod stream;
+#[cfg(feature = "otel")]
 mod trace;
 
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt};

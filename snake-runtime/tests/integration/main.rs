@@ -13,6 +13,7 @@ mod logs;
 mod macros;
 mod messages;
 mod metrics;
+#[cfg(feature = "otel")]
 mod otel;
 mod roundtrip;
 mod runtime_module;
@@ -41,6 +42,7 @@ snake::setup_python_subprocess_system! {
             runtime_module::trials(),
             wire::trials(),
             macros::trials(),
+            #[cfg(feature = "otel")]
             otel::trials(),
             logs::trials(),
             metrics::trials(),
