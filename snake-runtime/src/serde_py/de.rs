@@ -1,5 +1,9 @@
 //! Python -> Rust: a `serde::Deserializer` that reads Python objects in place.
 //!
+//! One file of about 600 lines on purpose: the deserializer and its access types (sequence, map,
+//! enum) are one `serde` implementation whose methods call each other; split, each part would
+//! only make sense next to the others.
+//!
 //! Every typed `deserialize_*` checks the Python type first and reports a mismatch in Python's
 //! words; only `deserialize_any` (used by untagged, internally tagged and flattened types) lets the
 //! Python type decide what the visitor sees.
