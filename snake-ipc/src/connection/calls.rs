@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, TryAcquireError, mpsc, oneshot};
 
 use super::Connection;
 use crate::error::{IpcError, PeerError, ProtocolError};
@@ -22,6 +22,13 @@ pub trait ReplySink<E>: Send + 'static {
     /// Whether the caller went away (its call is then cancelled in the child).
     fn is_closed(&self) -> bool;
 
+    /// Ready once the caller has gone away; used while a call waits for a slot. By default it
+    /// never is (the call then waits until a slot frees or the child dies).
+    fn poll_closed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let _ = cx;
+        std::task::Poll::Pending
+    }
+
     /// Delivers the result. Called once, from the connection's reader task: never block.
     fn complete(self: Box<Self>, result: Result<Bytes, E>);
 }
@@ -29,6 +36,10 @@ pub trait ReplySink<E>: Send + 'static {
 impl<E: Send + 'static> ReplySink<E> for oneshot::Sender<Result<Bytes, E>> {
     fn is_closed(&self) -> bool {
         oneshot::Sender::is_closed(self)
+    }
+
+    fn poll_closed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        oneshot::Sender::poll_closed(self, cx)
     }
 
     fn complete(self: Box<Self>, result: Result<Bytes, E>) {
@@ -108,18 +119,17 @@ impl Drop for CallTimer {
 }
 
 impl<E: PeerError> Connection<E> {
-    /// Sends a call of method `method` and arranges for its result to reach `reply`. Waits only
-    /// for a free slot in the in-flight window (backpressure); never for the reply.
-    pub async fn call<T: Serialize + Send>(
-        &self,
+    /// Sends a call of method `method` and arranges for its result to reach `reply`. Never
+    /// waits: with a free slot in the in-flight window the frame goes out at once; otherwise a
+    /// task waits for a slot (backpressure) and sends it then, unless the caller goes away or the
+    /// child dies first. So the caller's own task (an actor's mailbox, say) is never held up.
+    pub fn call<T: Serialize>(
+        self: &Arc<Self>,
         method: u32,
         request: T,
-        reply: Box<dyn ReplySink<E>>,
+        mut reply: Box<dyn ReplySink<E>>,
         caller: &tracing::Span,
     ) {
-        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
-            return reply.complete(Err(self.dead().unwrap_or_else(|| E::from(IpcError::Cancelled))));
-        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let span = self.call_span(id, method, caller);
         let mut frame = Vec::with_capacity(64);
@@ -127,6 +137,37 @@ impl<E: PeerError> Connection<E> {
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));
         }
+        match Arc::clone(&self.window).try_acquire_owned() {
+            Ok(permit) => self.send_call(id, frame, reply, span, permit),
+            Err(TryAcquireError::Closed) => {
+                reply.complete(Err(self.dead().unwrap_or_else(|| E::from(IpcError::Cancelled))));
+            }
+            Err(TryAcquireError::NoPermits) => {
+                let conn = Arc::clone(self);
+                tokio::spawn(async move {
+                    let closed = std::future::poll_fn(|cx| reply.poll_closed(cx));
+                    let permit = tokio::select! {
+                        permit = Arc::clone(&conn.window).acquire_owned() => permit,
+                        // The caller went away while waiting: nothing was sent, nothing to cancel.
+                        () = closed => return,
+                    };
+                    match permit {
+                        Ok(permit) => conn.send_call(id, frame, reply, span, permit),
+                        Err(_) => reply.complete(Err(conn.dead().unwrap_or_else(|| E::from(IpcError::Cancelled)))),
+                    }
+                });
+            }
+        }
+    }
+
+    fn send_call(
+        &self,
+        id: u64,
+        frame: Vec<u8>,
+        reply: Box<dyn ReplySink<E>>,
+        span: tracing::Span,
+        permit: OwnedSemaphorePermit,
+    ) {
         {
             let mut state = self.state();
             if let Some(dead) = &state.dead {
@@ -135,6 +176,7 @@ impl<E: PeerError> Connection<E> {
                 return reply.complete(Err(dead));
             }
             let deadline = self.limits.call_timeout.map(|t| (Instant::now() + t, t));
+            let was_idle = state.pending.is_empty();
             state.pending.insert(
                 id,
                 Pending {
@@ -144,12 +186,17 @@ impl<E: PeerError> Connection<E> {
                     timer: CallTimer::start(&self.hooks),
                 },
             );
+            if was_idle {
+                // The reader sweeps only while calls are pending: wake it to start.
+                self.work.notify_one();
+            }
         }
         self.send(&frame);
     }
 
     /// Opens a streaming call of method `method`: the child may send up to `window` items before
-    /// it is granted more. The frame's body is the window (`u32`) followed by the request.
+    /// it is granted more. The frame's body is the window (`u32`) followed by the request. Waits
+    /// for a slot in the in-flight window.
     pub async fn open_stream<T: Serialize + Send>(
         self: &Arc<Self>,
         method: u32,
@@ -172,6 +219,9 @@ impl<E: PeerError> Connection<E> {
             let mut state = self.state();
             if let Some(dead) = &state.dead {
                 return Err(dead.clone());
+            }
+            if state.pending.is_empty() {
+                self.work.notify_one();
             }
             state.pending.insert(
                 id,

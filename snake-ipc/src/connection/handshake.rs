@@ -119,6 +119,7 @@ impl<E: PeerError> Connection<E> {
             socket,
             outbox: Outbox::default(),
             drain_wake: Notify::new(),
+            work: Notify::new(),
             state: Mutex::new(State { pending: std::collections::HashMap::new(), dead: None }),
             next_id: AtomicU64::new(1),
             window: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),

@@ -99,6 +99,8 @@ pub struct Connection<E: PeerError> {
     socket: UnixStream,
     outbox: Outbox,
     drain_wake: Notify,
+    /// Wakes the reader when the in-flight table stops being empty, so it starts sweeping.
+    work: Notify,
     state: Mutex<State<E>>,
     next_id: AtomicU64,
     window: Arc<Semaphore>,

@@ -70,8 +70,11 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
         tokio::select! {
             biased;
             ready = conn.socket.readable() => {
+                // A failing read (`ECONNRESET` when the child died with frames unread) means the
+                // same as end-of-stream: the child is gone, and how it went is its exit status.
                 if let Err(err) = ready {
-                    break 'read Some(err.into());
+                    tracing::debug!(child_pid = conn.pid, error = %err, "reading from the child failed");
+                    break 'read None;
                 }
                 if buf.capacity() - buf.len() < 16 * 1024 {
                     buf.reserve(64 * 1024);
@@ -80,10 +83,15 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
                     Ok(0) => break 'read None,
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => break 'read Some(e.into()),
+                    Err(e) => {
+                        tracing::debug!(child_pid = conn.pid, error = %e, "reading from the child failed");
+                        break 'read None;
+                    }
                 }
             }
-            _ = sweep.tick(), if conn.has_pending() || conn.limits.call_timeout.is_some() => conn.sweep(),
+            _ = sweep.tick(), if conn.has_pending() => conn.sweep(),
+            // A call arrived while none was pending: loop, so the sweep above is armed.
+            () = conn.work.notified() => {}
         }
     };
     match failure {
@@ -93,7 +101,8 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
             conn.kill();
         }
         None => {
-            // End of stream: the child exited or closed the channel. Report how it exited.
+            // End of stream: the child exited or closed the channel. Report how it exited; the
+            // frames it sent before are all dispatched by now.
             let mut exit = conn.exit.clone();
             let status = tokio::time::timeout(EXIT_STATUS_WAIT, exit.wait_for(Option::is_some))
                 .await

@@ -12,6 +12,7 @@
 //! so they always agree.
 
 mod de;
+pub mod limits;
 mod ser;
 mod value;
 
@@ -45,7 +46,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, self_describing: bool, out: &mut
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], self_describing: bool, kind: FrameKind) -> Result<T, ProtocolError> {
     let error = |message: String| ProtocolError::Decode { kind, message };
     if self_describing {
-        let tree: Value = postcard::from_bytes(bytes).map_err(|e| error(e.to_string()))?;
+        let tree: Value = limits::counted(|| postcard::from_bytes(bytes)).map_err(error)?;
         T::deserialize(tree).map_err(|e| error(e.to_string()))
     } else {
         postcard::from_bytes(bytes).map_err(|e| error(e.to_string()))

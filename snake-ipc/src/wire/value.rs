@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize, de, ser};
 /// need them told apart when reading. Struct names are dropped for the same reason; variant names
 /// are kept (serde's derives find a variant by name) and so are their numbers (for hand-written
 /// impls that ask for one).
+///
+/// Reading one back is bounded in depth and size (see [`limits`](super::limits)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Unit,
@@ -31,13 +33,13 @@ pub enum Value {
     String(String),
     Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
     None,
-    Some(Box<Value>),
+    Some(#[serde(deserialize_with = "super::limits::boxed")] Box<Value>),
     /// A sequence, tuple or tuple struct.
-    Seq(Vec<Value>),
+    Seq(#[serde(deserialize_with = "super::limits::seq")] Vec<Value>),
     /// A map, in iteration order.
-    Map(Vec<(Value, Value)>),
+    Map(#[serde(deserialize_with = "super::limits::seq")] Vec<(Value, Value)>),
     /// A struct's fields, in order; skipped fields are absent.
-    Struct(Vec<(String, Value)>),
+    Struct(#[serde(deserialize_with = "super::limits::seq")] Vec<(String, Value)>),
     UnitVariant {
         index: u32,
         name: String,
@@ -45,16 +47,19 @@ pub enum Value {
     NewtypeVariant {
         index: u32,
         name: String,
+        #[serde(deserialize_with = "super::limits::boxed")]
         value: Box<Value>,
     },
     TupleVariant {
         index: u32,
         name: String,
+        #[serde(deserialize_with = "super::limits::seq")]
         items: Vec<Value>,
     },
     StructVariant {
         index: u32,
         name: String,
+        #[serde(deserialize_with = "super::limits::seq")]
         fields: Vec<(String, Value)>,
     },
 }

@@ -30,6 +30,8 @@ pub fn trials() -> Vec<Trial> {
         trial("the_upper_layer_may_refuse_the_welcome", the_upper_layer_may_refuse_the_welcome),
         trial("many_calls_are_in_flight_at_once", many_calls_are_in_flight_at_once),
         trial("a_dropped_call_is_cancelled_in_the_child", a_dropped_call_is_cancelled_in_the_child),
+        trial("a_dropped_call_is_cancelled_without_other_traffic", a_dropped_call_is_cancelled_without_other_traffic),
+        trial("a_full_window_queues_calls_without_blocking_the_caller", a_full_window_queues_calls),
         trial("a_call_past_its_deadline_times_out_and_is_cancelled", a_call_past_its_deadline_times_out),
         trial("a_dead_child_fails_every_pending_and_later_call", a_dead_child_fails_every_pending_and_later_call),
         trial("an_oversize_frame_fails_everything_and_kills_the_child", an_oversize_frame_kills_the_child),
@@ -86,7 +88,7 @@ async fn call<T: Serialize + Send, R: DeserializeOwned>(conn: &Conn, method: u32
 /// Sends one call; returns where its result arrives.
 async fn send<T: Serialize + Send>(conn: &Conn, method: u32, request: T) -> oneshot::Receiver<Result<Bytes, IpcError>> {
     let (tx, rx) = oneshot::channel();
-    conn.call(method, request, Box::new(tx), &tracing::Span::none()).await;
+    conn.call(method, request, Box::new(tx), &tracing::Span::none());
     rx
 }
 
@@ -198,6 +200,40 @@ async fn a_dropped_call_is_cancelled_in_the_child() -> Result<(), Failed> {
     drop(wait);
     // The first call has id 1.
     cancelled_ids_within(&conn, 1, Duration::from_secs(2)).await
+}
+
+async fn a_dropped_call_is_cancelled_without_other_traffic() -> Result<(), Failed> {
+    let conn = start().await?;
+    // Let the reader settle into waiting with nothing pending.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(send(&conn, child::SLEEP, 30_000u64).await);
+    // No frame moves for a while; the cancel must go out on its own within about one sweep.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ids: Vec<u64> = call(&conn, child::CANCELLED, ()).await?;
+    assert_eq!(ids, vec![1], "the cancel reached the child before the next call did");
+    Ok(())
+}
+
+async fn a_full_window_queues_calls() -> Result<(), Failed> {
+    let limits = Limits { max_in_flight: 2, ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), None)).await?;
+    let slow: Vec<_> = [send(&conn, child::SLEEP, 400u64).await, send(&conn, child::SLEEP, 400u64).await].into();
+    // The window is full: these return at once and wait for a slot on their own.
+    let started = Instant::now();
+    let abandoned = send(&conn, child::ECHO, 7u32).await;
+    let queued = send(&conn, child::ECHO, 8u32).await;
+    assert!(started.elapsed() < Duration::from_millis(100), "sending never waits: {:?}", started.elapsed());
+    drop(abandoned);
+    let echoed: u32 = postcard::from_bytes(&queued.await??)?;
+    assert_eq!(echoed, 8);
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited for a slot: {:?}", started.elapsed());
+    for wait in slow {
+        assert_eq!(postcard::from_bytes::<u64>(&wait.await??)?, 400);
+    }
+    // The abandoned call never reached the child, so it was never cancelled there either.
+    let ids: Vec<u64> = call(&conn, child::CANCELLED, ()).await?;
+    assert!(ids.is_empty(), "{ids:?}");
+    Ok(())
 }
 
 async fn a_call_past_its_deadline_times_out() -> Result<(), Failed> {

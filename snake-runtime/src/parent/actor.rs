@@ -82,6 +82,34 @@ impl<M, C> PythonActor<M, C> {
     }
 }
 
+impl<M: Send + 'static, C: Send + 'static> PythonActor<M, C> {
+    /// Opens a stream on a task of its own, so that waiting for a slot in the in-flight window
+    /// never holds up the mailbox.
+    fn open_stream<Req, Item>(
+        &self,
+        ctx: &mut Context<Self, DelegatedReply<Result<ReplyStream<Item>, PythonExecutionError>>>,
+        method: u32,
+        request: Req,
+        caller: tracing::Span,
+        decode: fn(&[u8]) -> Result<Item, PythonExecutionError>,
+    ) -> DelegatedReply<Result<ReplyStream<Item>, PythonExecutionError>>
+    where
+        Req: Serialize + Send + 'static,
+        Item: Send + 'static,
+    {
+        let (delegated, sender) = ctx.reply_sender();
+        let connection = Arc::clone(&self.child.connection);
+        let window = self.stream_window;
+        tokio::spawn(async move {
+            let opened = connection.open_stream(method, request, window, &caller).await;
+            if let Some(sender) = sender {
+                sender.send(opened.map(|raw| ReplyStream::new(raw, decode)));
+            }
+        });
+        delegated
+    }
+}
+
 impl<M, C> std::fmt::Debug for PythonActor<M, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PythonActor").field("child", &self.child.info).finish()
@@ -112,19 +140,17 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> 
             None => ReplyTo::Discard,
         };
         self.ensure_child().await;
-        self.child.connection.call(0, msg, Box::new(reply), &tracing::Span::current()).await;
+        self.child.connection.call(0, msg, Box::new(reply), &tracing::Span::current());
         delegated
     }
 }
 
 impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonActor<M, C> {
-    type Reply = Result<ReplyStream<M::Reply>, PythonExecutionError>;
+    type Reply = DelegatedReply<Result<ReplyStream<M::Reply>, PythonExecutionError>>;
 
-    async fn handle(&mut self, msg: Streaming<M>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+    async fn handle(&mut self, msg: Streaming<M>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         self.ensure_child().await;
-        let span = tracing::Span::current();
-        let raw = self.child.connection.open_stream(0, msg.0, self.stream_window, &span).await?;
-        Ok(ReplyStream::new(raw, decode::<M::Reply, false>))
+        self.open_stream(ctx, 0, msg.0, tracing::Span::current(), decode::<M::Reply, false>)
     }
 }
 
@@ -147,7 +173,7 @@ where
         match wire::Body::new(msg.request, msg.encoding.request) {
             Ok(body) => {
                 self.ensure_child().await;
-                self.child.connection.call(msg.method, body, Box::new(reply), &msg.caller).await;
+                self.child.connection.call(msg.method, body, Box::new(reply), &msg.caller);
             }
             Err(err) => snake_ipc::ReplySink::complete(Box::new(reply), Err(err.into())),
         }
@@ -162,14 +188,17 @@ where
     Req: Serialize + Send + 'static,
     Item: DeserializeOwned + Send + 'static,
 {
-    type Reply = Result<ReplyStream<Item>, PythonExecutionError>;
+    type Reply = DelegatedReply<Result<ReplyStream<Item>, PythonExecutionError>>;
 
-    async fn handle(&mut self, msg: MethodStream<Req, Item>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let body = wire::Body::new(msg.request, msg.encoding.request)?;
-        self.ensure_child().await;
-        let raw = self.child.connection.open_stream(msg.method, body, self.stream_window, &msg.caller).await?;
+    async fn handle(&mut self, msg: MethodStream<Req, Item>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let decode = if msg.encoding.reply { decode::<Item, true> } else { decode::<Item, false> };
-        Ok(ReplyStream::new(raw, decode))
+        match wire::Body::new(msg.request, msg.encoding.request) {
+            Ok(body) => {
+                self.ensure_child().await;
+                self.open_stream(ctx, msg.method, body, msg.caller, decode)
+            }
+            Err(err) => ctx.reply(Err(err.into())),
+        }
     }
 }
 
