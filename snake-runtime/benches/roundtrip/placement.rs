@@ -1,5 +1,7 @@
 //! Where the suite runs: unpinned first, then again in a copy of this binary pinned to CPU 0,
 //! and reading back which CPUs a process may use.
+//!
+//! Also compiled into the `asyncio_bridge` bench (`#[path]`), so it may name nothing of this one.
 
 use std::io::{self, Write};
 

@@ -1,4 +1,6 @@
 //! Percentiles of round-trip samples.
+//!
+//! Also compiled into the `asyncio_bridge` bench (`#[path]`), so it may name nothing of this one.
 
 use std::time::Duration;
 

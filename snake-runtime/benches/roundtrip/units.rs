@@ -1,4 +1,6 @@
 //! How figures are written: durations in µs or ms, rates with thousands separators.
+//!
+//! Also compiled into the `asyncio_bridge` bench (`#[path]`), so it may name nothing of this one.
 
 use std::time::Duration;
 
