@@ -1,4 +1,4 @@
-"""Handlers the round-trip benchmark (`benches/roundtrip.rs`) calls in real child processes.
+"""Handlers the round-trip benchmark (`benches/roundtrip/`) calls in real child processes.
 
 Each returns its request unchanged, so the benchmark measures the framework's own cost (framing,
 conversion, scheduling, wake-ups), not Python work.
