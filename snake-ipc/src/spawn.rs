@@ -84,8 +84,15 @@ impl StderrTail {
 }
 
 /// Starts the child with its end of a new socketpair as an inherited descriptor. Must be called
-/// within a tokio runtime (its output pumps are tasks).
-pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
+/// within a tokio runtime (the child is reaped by it, and its output pumps are its tasks).
+///
+/// The child asks the kernel to kill it when its parent dies (`PR_SET_PDEATHSIG`). The kernel
+/// sends that signal when the *thread* that forked the child exits, not the process, so the fork
+/// happens on one spawner thread that lives as long as the process: a child started from a
+/// short-lived thread (`spawn_blocking`, a `std::thread`) outlives it. The child runs in a
+/// process group of its own, so a terminal's Ctrl-C reaches the parent only, which decides how its
+/// children stop.
+pub async fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
     let program = match &spec.program {
         Some(program) => program.clone(),
         None => std::env::current_exe()
@@ -138,7 +145,8 @@ pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(spawn_failed)?;
+    command.process_group(0);
+    let mut child = spawner::spawn(command).await.map_err(spawn_failed)?;
     drop(child_end);
 
     let stderr_tail = StderrTail::default();
@@ -151,6 +159,51 @@ pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
         pumps.push(tokio::spawn(pump(stderr, Stream::Stderr, pid, spec.log_label.clone(), Some(stderr_tail.clone()))));
     }
     Ok(Spawned { child, socket: parent_end, stderr_tail, pumps })
+}
+
+/// The one thread that forks every child (see [`spawn`]).
+mod spawner {
+    use std::io;
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+
+    use tokio::process::{Child, Command};
+    use tokio::runtime::Handle;
+    use tokio::sync::oneshot;
+
+    struct Request {
+        command: Command,
+        /// The caller's runtime, which reaps the child.
+        runtime: Handle,
+        reply: oneshot::Sender<io::Result<Child>>,
+    }
+
+    static REQUESTS: OnceLock<Result<mpsc::Sender<Request>, String>> = OnceLock::new();
+
+    fn requests() -> io::Result<&'static mpsc::Sender<Request>> {
+        let started = REQUESTS.get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Request>();
+            std::thread::Builder::new()
+                .name("snake-spawner".into())
+                .spawn(move || {
+                    for Request { mut command, runtime, reply } in rx {
+                        let _entered = runtime.enter();
+                        let _ = reply.send(command.spawn());
+                    }
+                })
+                .map(|_| tx)
+                .map_err(|e| format!("could not start the spawner thread: {e}"))
+        });
+        started.as_ref().map_err(|message| io::Error::other(message.clone()))
+    }
+
+    /// Runs `command.spawn()` on the spawner thread, within the caller's runtime.
+    pub(super) async fn spawn(command: Command) -> io::Result<Child> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request { command, runtime: Handle::current(), reply };
+        requests()?.send(request).map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        answer.await.map_err(|_| io::Error::other("the spawner thread is gone"))?
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -200,17 +253,32 @@ fn emit(line: &[u8], stream: Stream, pid: u32, actor: &str, tail: Option<&Stderr
 }
 
 /// In a child: its end of the channel, from [`ENV_CHILD_FD`]; `None` when this process is not a
-/// child. The descriptor is made close-on-exec, so processes the child starts do not inherit it.
+/// child. The variable is removed from the environment, so a program the child starts is not
+/// mistaken for a child in turn, and the descriptor is made close-on-exec, so it does not inherit
+/// the channel either. A number that does not name a socket is refused.
 ///
-/// Call it once, before any other code could open or close descriptors.
-pub fn channel_from_env() -> Option<Result<std::os::unix::net::UnixStream, String>> {
+/// # Safety
+///
+/// Call it once, first thing in `main`, while the process has a single thread: it changes the
+/// environment, which is not safe while other threads may read it, and it takes ownership of the
+/// descriptor, which no other code may have claimed.
+pub unsafe fn channel_from_env() -> Option<Result<std::os::unix::net::UnixStream, String>> {
     use std::os::fd::{FromRawFd, RawFd};
     let value = std::env::var_os(ENV_CHILD_FD)?;
+    // SAFETY: the caller guarantees that no other thread exists yet.
+    unsafe { std::env::remove_var(ENV_CHILD_FD) };
     let Some(fd) = value.to_str().and_then(|s| s.parse::<RawFd>().ok()) else {
         return Some(Err(format!("{ENV_CHILD_FD} is not a file descriptor number")));
     };
-    // SAFETY: the parent passed this descriptor, open and not shared with anything else, and the
-    // caller runs before any other code in this process could have claimed it.
+    // SAFETY: `stat` is plain old data, filled in by fstat.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat only writes into `stat`; a closed or invalid `fd` makes it fail with EBADF.
+    let is_socket = unsafe { libc::fstat(fd, &mut stat) } == 0 && (stat.st_mode & libc::S_IFMT) == libc::S_IFSOCK;
+    if !is_socket {
+        return Some(Err(format!("{ENV_CHILD_FD}={fd} does not name a socket this process holds")));
+    }
+    // SAFETY: the parent passed this descriptor, open and not shared with anything else (checked
+    // to be a socket), and the caller runs before any other code could have claimed it.
     let stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
     // SAFETY: `fd` is open (owned by `stream`); F_SETFD only changes its close-on-exec flag.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };

@@ -20,18 +20,23 @@ use crate::registry::{self, ChildEntry};
 /// How long a started child waits for the parent's hello before giving up.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The shared body of `#[snake::main]` and `setup_python_subprocess_system!`.
+/// The shared body of `#[snake::main]` and `setup_python_subprocess_system!`, which call it
+/// first thing in `main` (it relies on running while the process has a single thread).
 ///
 /// In a child this never returns: it builds the runtime `child_init` asks for, serves the
 /// requested actor and exits. Given `--snake-stubs write|check DIR` it writes or checks the
 /// Python stubs and exits. Otherwise it records the explicit entries and returns, and the
 /// caller runs the user's main.
 pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> RuntimeConfig) {
+    // SAFETY: `enter` is the first thing the generated `main` does, while the process has one
+    // thread and nothing else has touched the environment or the inherited descriptor.
+    let channel = unsafe { snake_ipc::spawn::channel_from_env() };
     registry::set_explicit(explicit);
-    let Some(channel) = snake_ipc::spawn::channel_from_env() else {
+    let Some(channel) = channel else {
         // `<binary> --snake-stubs write|check DIR` writes or checks the Python stubs of every
-        // declaration linked into this binary, then exits.
-        let args: Vec<String> = std::env::args().collect();
+        // declaration linked into this binary, then exits. Arguments that are not UTF-8 are read
+        // lossily: they cannot be a stubs command.
+        let args: Vec<String> = std::env::args_os().map(|arg| arg.to_string_lossy().into_owned()).collect();
         if let Some(code) = crate::stubs::run_command(&args) {
             std::process::exit(code);
         }

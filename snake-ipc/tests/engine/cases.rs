@@ -42,6 +42,12 @@ pub fn trials() -> Vec<Trial> {
         trial("a_dropped_stream_is_cancelled_in_the_child", a_dropped_stream_is_cancelled_in_the_child),
         trial("shutdown_reaps_the_child_and_fails_later_calls", shutdown_reaps_the_child),
         trial("hooks_see_calls_outcomes_and_logs", hooks_see_calls_outcomes_and_logs),
+        Trial::test(
+            "a_child_started_from_a_thread_that_ends_lives_on",
+            a_child_started_from_a_thread_that_ends_lives_on,
+        ),
+        Trial::test("a_child_started_from_spawn_blocking_lives_on", a_child_started_from_spawn_blocking_lives_on),
+        trial("the_child_runs_in_its_own_process_group", the_child_runs_in_its_own_process_group),
     ]
 }
 
@@ -66,7 +72,8 @@ fn setup(
 }
 
 async fn start_with(greeting: &str, setup: Setup<IpcError>) -> Result<(Conn, Payload), IpcError> {
-    let spawned = snake_ipc::spawn::spawn(&ProcessSpec { log_label: "engine-test".into(), ..ProcessSpec::default() })?;
+    let spawned =
+        snake_ipc::spawn::spawn(&ProcessSpec { log_label: "engine-test".into(), ..ProcessSpec::default() }).await?;
     Connection::establish(spawned, FINGERPRINT, greeting.to_owned(), setup, |_: &Payload| Ok(())).await
 }
 
@@ -145,7 +152,7 @@ async fn another_fingerprint_is_refused() -> Result<(), Failed> {
 }
 
 async fn the_upper_layer_may_refuse_the_welcome() -> Result<(), Failed> {
-    let spawned = snake_ipc::spawn::spawn(&ProcessSpec::default())?;
+    let spawned = snake_ipc::spawn::spawn(&ProcessSpec::default()).await?;
     let setup = setup(Limits::default(), Arc::new(NoHooks), None);
     let refuse = |payload: &Payload| Err(format!("greeting {} is not wanted", payload.0));
     match Connection::establish(spawned, FINGERPRINT, "hello".to_owned(), setup, refuse).await {
@@ -404,5 +411,47 @@ async fn hooks_see_calls_outcomes_and_logs() -> Result<(), Failed> {
     assert_eq!(finished.iter().filter(|e| **e == Some("callback_failed")).count(), 1);
     let logs = hooks.logs.lock().expect("lock").clone();
     assert_eq!(logs, vec![("a warning".to_owned(), true, conn.pid())], "the record came in its call's span");
+    Ok(())
+}
+
+/// The kernel's parent-death signal follows the thread that forked the child: a child forked on a
+/// thread that then ends would be killed with it. Here the thread ends, the child must not.
+fn a_child_started_from_a_thread_that_ends_lives_on() -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let handle = runtime.handle().clone();
+    let conn = std::thread::spawn(move || handle.block_on(start())).join().map_err(|_| "thread panicked")??;
+    runtime.block_on(async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(call::<_, String>(&conn, child::ECHO, "alive").await?, "alive");
+        Ok(())
+    })
+}
+
+/// The same from `spawn_blocking`, whose thread the runtime retires after its keep-alive.
+fn a_child_started_from_spawn_blocking_lives_on() -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .thread_keep_alive(Duration::from_millis(50))
+        .enable_all()
+        .build()?;
+    let handle = runtime.handle().clone();
+    runtime.block_on(async move {
+        let conn = tokio::task::spawn_blocking(move || handle.block_on(start())).await??;
+        // Well past the keep-alive: the blocking thread that started the child is gone.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(call::<_, String>(&conn, child::ECHO, "alive").await?, "alive");
+        Ok(())
+    })
+}
+
+/// A terminal's Ctrl-C goes to its foreground process group; the child is not in the parent's.
+async fn the_child_runs_in_its_own_process_group() -> Result<(), Failed> {
+    let conn = start().await?;
+    let pid = i32::try_from(conn.pid())?;
+    // SAFETY: getpgid only reads the process table.
+    let (child_group, own_group) = unsafe { (libc::getpgid(pid), libc::getpgid(0)) };
+    assert_eq!(child_group, pid, "the child leads a group of its own");
+    assert_ne!(child_group, own_group);
     Ok(())
 }

@@ -8,7 +8,8 @@ mod cases;
 mod child;
 
 fn main() {
-    if let Some(channel) = snake_ipc::spawn::channel_from_env() {
+    // SAFETY: first thing in `main`, with one thread.
+    if let Some(channel) = unsafe { snake_ipc::spawn::channel_from_env() } {
         match channel {
             Ok(stream) => child::serve(stream),
             Err(err) => {

@@ -25,10 +25,15 @@ pub(crate) struct PythonProcess {
 }
 
 impl PythonProcess {
-    /// The engine's process spec: the configured variables come last, so they win.
+    /// The engine's process spec: the configured variables come last, so they win. Python writes
+    /// no `__pycache__` into the user's module directory unless `env_vars` set
+    /// `PYTHONDONTWRITEBYTECODE` otherwise.
     fn spec(&self, label: &str) -> ProcessSpec {
-        let mut env: Vec<(OsString, OsString)> =
-            vec![("PYTHONPATH".into(), self.python_path()), ("PYTHONUNBUFFERED".into(), "1".into())];
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PYTHONPATH".into(), self.python_path()),
+            ("PYTHONUNBUFFERED".into(), "1".into()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ];
         if let Some(lib_dir) = crate::python_lib_dir() {
             let mut paths = vec![PathBuf::from(lib_dir)];
             if let (true, Some(existing)) = (self.inherit_env, std::env::var_os("LD_LIBRARY_PATH")) {
@@ -79,7 +84,7 @@ impl Launch {
     /// Spawns the child and completes the handshake.
     pub(crate) async fn start(&self) -> Result<Child, PythonExecutionError> {
         let label = self.hooks.label.clone();
-        let spawned = snake_ipc::spawn::spawn(&self.process.spec(&label))?;
+        let spawned = snake_ipc::spawn::spawn(&self.process.spec(&label)).await?;
         let setup = Setup { limits: self.limits, label, hooks: self.hooks.clone(), callbacks: self.callbacks.clone() };
         let methods = self.hello.methods.len();
         let accept = |welcome: &WelcomePayload| {

@@ -219,13 +219,18 @@ async fn child_environment_is_minimal() {
         "PYTHONPATH",
         "PYTHONUNBUFFERED",
         "LD_LIBRARY_PATH",
-        "SNAKE_CHILD_FD",
+        "PYTHONDONTWRITEBYTECODE",
         "SNAKE_TEST_SETTING",
     ];
     let unexpected: Vec<&String> =
         keys.iter().filter(|k| !allowed.contains(&k.as_str()) && !k.starts_with("LC_")).collect();
     assert!(unexpected.is_empty(), "child saw {unexpected:?}");
     assert!(keys.contains(&"SNAKE_TEST_SETTING".to_owned()));
+    // The channel's number is taken out of the environment at start: a snake binary the handler
+    // starts must not take itself for a child.
+    assert!(!keys.contains(&"SNAKE_CHILD_FD".to_owned()), "{keys:?}");
+    // Python writes no `__pycache__` into the user's module directory.
+    assert!(keys.contains(&"PYTHONDONTWRITEBYTECODE".to_owned()), "{keys:?}");
     // Cargo sets this for the test process; only an explicit opt-in passes it on.
     assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
     assert!(!keys.contains(&"CARGO_PKG_NAME".to_owned()));
