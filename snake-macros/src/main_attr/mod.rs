@@ -7,6 +7,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, LitInt, LitStr, Path, Token};
 
+use crate::support::Errors;
+
 /// The options, each remembered with the span of its name for error messages.
 #[derive(Default)]
 struct Options {
@@ -54,7 +56,7 @@ impl Parse for Option_ {
     }
 }
 
-fn parse_options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
+fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
     let parsed = match syn::parse::Parser::parse2(Punctuated::<Option_, Token![,]>::parse_terminated, args) {
         Ok(parsed) => parsed,
@@ -73,10 +75,7 @@ fn parse_options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
                     "multi_thread" => Flavor::MultiThread,
                     "current_thread" => Flavor::CurrentThread,
                     _ => {
-                        errors.push(syn::Error::new(
-                            value.span(),
-                            "unknown flavor: expected \"multi_thread\" or \"current_thread\"",
-                        ));
+                        errors.at(value.span(), "unknown flavor: expected \"multi_thread\" or \"current_thread\"");
                         continue;
                     }
                 };
@@ -87,7 +86,7 @@ fn parse_options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
             }
             Option_::WorkerThreads(key, value) => {
                 if value.base10_parse::<usize>().map_or(true, |n| n == 0) {
-                    errors.push(syn::Error::new(value.span(), "`worker_threads` must be a positive integer"));
+                    errors.at(value.span(), "`worker_threads` must be a positive integer");
                 }
                 if options.worker_threads.is_some() {
                     errors.push(duplicate(key.span(), "worker_threads"));
@@ -109,37 +108,35 @@ fn parse_options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
         }
     }
     if let (Some((Flavor::CurrentThread, _)), Some((_, span))) = (options.flavor, &options.worker_threads) {
-        errors.push(syn::Error::new(
+        errors.at(
             *span,
-            "`worker_threads` only applies to `flavor = \"multi_thread\"`: remove it or change the flavor",
-        ));
+            "`worker_threads` only applies to `flavor = \"multi_thread\"`: \
+             remove it or change the flavor",
+        );
     }
     options
 }
 
-fn check_fn(item: &ItemFn, errors: &mut Vec<syn::Error>) {
+fn check_fn(item: &ItemFn, errors: &mut Errors) {
     let sig = &item.sig;
     if sig.asyncness.is_none() {
-        errors.push(syn::Error::new(
-            sig.fn_token.span(),
-            "`#[snake::main]` goes on an `async fn`: add `async` before `fn`",
-        ));
+        errors.at(sig.fn_token.span(), "`#[snake::main]` goes on an `async fn`: add `async` before `fn`");
     }
     if sig.ident != "main" {
-        errors.push(syn::Error::new(sig.ident.span(), "`#[snake::main]` goes on `fn main` only"));
+        errors.at(sig.ident.span(), "`#[snake::main]` goes on `fn main` only");
     }
     if !sig.inputs.is_empty() {
-        errors.push(syn::Error::new(sig.inputs.span(), "`main` takes no arguments"));
+        errors.at(sig.inputs.span(), "`main` takes no arguments");
     }
     if !sig.generics.params.is_empty() {
-        errors.push(syn::Error::new(sig.generics.span(), "`main` cannot be generic"));
+        errors.at(sig.generics.span(), "`main` cannot be generic");
     }
 }
 
 /// Expands `#[snake::main]`. On errors, emits them all next to the user's function (made
 /// non-async so that it still type-checks), so the rest of the crate keeps compiling.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Vec::new();
+    let mut errors = Errors::default();
     let options = parse_options(args, &mut errors);
     let mut item: ItemFn = match syn::parse2(item.clone()) {
         Ok(item) => item,
@@ -150,9 +147,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     check_fn(&item, &mut errors);
     if !errors.is_empty() {
-        let errors = errors.iter().map(syn::Error::to_compile_error);
+        let errors = errors.to_compile_errors();
         item.sig.asyncness = None;
-        return quote! { #(#errors)* #[allow(unused)] fn main() {} };
+        return quote! { #errors #[allow(unused)] fn main() {} };
     }
 
     let krate = options.krate.map_or_else(|| quote!(::snake), |path| quote!(#path));
