@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::*;
+use crate::protocol::HandlerMode;
 
 fn int(signed: bool, bits: u8) -> Type {
     Type::Int { signed, bits }
