@@ -37,6 +37,7 @@ mod registry;
 mod std_impls;
 
 pub use self::bytes::Bytes;
+pub(crate) use self::canon::actor_fingerprint;
 pub use self::check::check_value;
 pub use self::declarations::{ActorDecl, ActorEntry, CallbackDecl, CallbackEntry, Declarations, MethodDecl, TypeEntry};
 pub use self::describe::{Describe, DescribeFields, DescribeKey, PyMessage, SelfReference};

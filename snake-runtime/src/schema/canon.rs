@@ -1,5 +1,5 @@
 //! A canonical text of a description, fingerprinted for the handshake: the `fingerprint` methods
-//! of [`Type`], [`ActorDecl`] and [`CallbackDecl`].
+//! of [`Type`], [`ActorDecl`] and [`CallbackDecl`], and the whole fingerprint of an actor.
 //!
 //! Named types are numbered in the order they are first reached, so the text (and the fingerprint)
 //! depends on shapes, not on Python names or on what else the registry holds. Strings are written
@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::declarations::{ActorDecl, CallbackDecl};
+use super::declarations::{ActorDecl, CallbackDecl, CallbackEntry};
 use super::model::{Field, Kind, Representation, Type, VariantShape};
 use super::registry::Registry;
 use crate::protocol::HandlerMode;
@@ -41,6 +41,37 @@ impl CallbackDecl {
     pub fn fingerprint(&self, registry: &Registry) -> u64 {
         fingerprint(registry, |canon| canon.callback(self))
     }
+}
+
+/// The fingerprint of an actor, compared in the handshake so that a child built from other
+/// declarations is refused: the shape of the declaration `describe` builds
+/// ([`ActorDecl::fingerprint`]), the names of the callbacks the child serves in index order (a
+/// callback is called by index) and the shape of each declared callback, by name. Docs and
+/// Python type names do not count.
+pub(crate) fn actor_fingerprint<'a>(
+    describe: fn(&mut Registry) -> ActorDecl,
+    callback_names: impl IntoIterator<Item = &'a str>,
+) -> u64 {
+    let mut registry = Registry::new();
+    let actor = describe(&mut registry);
+    let mut text = format!("actor:{:016x}", actor.fingerprint(&registry));
+    for name in callback_names {
+        text.push_str(";callback:");
+        text.push_str(name);
+    }
+    let mut callbacks: Vec<(String, u64)> = inventory::iter::<CallbackEntry>
+        .into_iter()
+        .map(|entry| {
+            let callback = (entry.describe)(&mut registry);
+            let fingerprint = callback.fingerprint(&registry);
+            (callback.name, fingerprint)
+        })
+        .collect();
+    callbacks.sort();
+    for (name, fingerprint) in &callbacks {
+        let _ = write!(text, ";{name}:{fingerprint:016x}");
+    }
+    crate::protocol::fingerprint(&[&text])
 }
 
 fn fingerprint(registry: &Registry, root: impl FnOnce(&mut Canon<'_>)) -> u64 {
