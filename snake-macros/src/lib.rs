@@ -13,7 +13,9 @@ use proc_macro::TokenStream;
 ///
 /// Before any of `main`'s code runs, the generated `fn main` checks whether this process was
 /// started as a Python child; if so it serves the requested actor and never returns. Otherwise it
-/// builds the tokio runtime and runs the body, as `#[tokio::main]` would.
+/// builds the tokio runtime and runs the body, as `#[tokio::main]` would. Mistakes are all
+/// reported at once, next to the function, which is kept so that the rest of the crate still
+/// compiles.
 ///
 /// | option | default | meaning |
 /// |---|---|---|

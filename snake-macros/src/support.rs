@@ -1,12 +1,13 @@
-//! Pieces shared by `#[snake::actor]` and `#[snake::callback]`: the error accumulator, Python
-//! names, doc comments and the `crate = path` option.
+//! Pieces shared by the macros: the error accumulator, Python names, doc comments and the
+//! `crate = path` option.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Path};
 
-/// Every error of one macro invocation, reported together (serde's `Ctxt`).
+/// Every error of one macro invocation, reported together (serde's `Ctxt`); the only
+/// accumulator of the crate.
 #[derive(Default)]
 pub(crate) struct Errors(Vec<syn::Error>);
 

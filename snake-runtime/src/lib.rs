@@ -270,6 +270,13 @@ pub mod __private {
     pub use serde;
     pub use tokio;
 
+    /// What a `#[snake::actor]`'s `ActorSpec::fingerprint` returns: the shapes of the declaration
+    /// `describe` builds and of the callbacks this binary serves (computed in `schema::canon`).
+    pub fn actor_fingerprint(describe: fn(&mut crate::schema::Registry) -> crate::schema::ActorDecl) -> u64 {
+        let callbacks = crate::registry::registered_callbacks();
+        crate::schema::actor_fingerprint(describe, callbacks.iter().map(|codec| (codec.name)()))
+    }
+
     /// Runs the parent's async `main` on the runtime `#[snake::main]` asked for.
     pub fn block_on<F: ::core::future::Future>(config: crate::RuntimeConfig, future: F) -> F::Output {
         match config.build() {

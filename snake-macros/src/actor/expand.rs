@@ -111,39 +111,6 @@ fn handle_method(actor: &Actor<'_>, index: u32, method: &Method<'_>) -> TokenStr
     }
 }
 
-/// The actor's fingerprint, compared in the handshake so that a child built from other
-/// declarations is refused: the declaration's shape (Python names, modes, request and reply
-/// shapes, through `ActorDecl::fingerprint`), the names of the registered callbacks in index
-/// order (a callback is called by index) and the shape of each declared callback. Docs and Python
-/// type names do not count. Computed once per process.
-fn fingerprint_body(krate: &Path) -> TokenStream {
-    let private = quote!(#krate::__private);
-    let schema = quote!(#krate::schema);
-    quote! {
-        static __SNAKE_FINGERPRINT: ::std::sync::OnceLock<u64> = ::std::sync::OnceLock::new();
-        *__SNAKE_FINGERPRINT.get_or_init(|| {
-            let mut __snake_registry = #schema::Registry::new();
-            let __snake_actor = __snake_declaration(&mut __snake_registry);
-            let mut __snake_text = ::std::format!("actor:{:016x}", __snake_actor.fingerprint(&__snake_registry));
-            for __snake_codec in #private::registered_callbacks() {
-                __snake_text.push_str(";callback:");
-                __snake_text.push_str((__snake_codec.name)());
-            }
-            let mut __snake_callbacks = ::std::vec::Vec::new();
-            for __snake_entry in #private::inventory::iter::<#schema::CallbackEntry> {
-                let __snake_callback = (__snake_entry.describe)(&mut __snake_registry);
-                let __snake_fingerprint = __snake_callback.fingerprint(&__snake_registry);
-                __snake_callbacks.push((__snake_callback.name, __snake_fingerprint));
-            }
-            __snake_callbacks.sort();
-            for (__snake_name, __snake_fingerprint) in &__snake_callbacks {
-                __snake_text.push_str(&::std::format!(";{}:{:016x}", __snake_name, __snake_fingerprint));
-            }
-            #private::fingerprint(&[__snake_text.as_str()])
-        })
-    }
-}
-
 pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
     let item = actor.item;
     let krate = &actor.krate;
@@ -258,7 +225,6 @@ pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
         }
     });
     let registry_param = if methods.is_empty() { quote!(_) } else { quote!(__snake_registry) };
-    let fingerprint = fingerprint_body(krate);
 
     quote! {
         #types
@@ -332,8 +298,11 @@ pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
                     ::std::vec![#(__snake_codec::<#method_types>()),*]
                 }
 
+                // The declaration's shapes and the binary's callbacks (see
+                // `__private::actor_fingerprint`), computed once per process.
                 fn fingerprint() -> u64 {
-                    #fingerprint
+                    static __SNAKE_FINGERPRINT: ::std::sync::OnceLock<u64> = ::std::sync::OnceLock::new();
+                    *__SNAKE_FINGERPRINT.get_or_init(|| #private::actor_fingerprint(__snake_declaration))
                 }
             }
 

@@ -11,27 +11,7 @@ mod wire;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// Errors collected across the whole item (serde's `Ctxt`).
-#[derive(Default)]
-struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, error: syn::Error) {
-        self.0.push(error);
-    }
-
-    fn extend(&mut self, other: Self) {
-        self.0.extend(other.0);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn to_compile_errors(&self) -> TokenStream {
-        self.0.iter().map(syn::Error::to_compile_error).collect()
-    }
-}
+use crate::support::Errors;
 
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let original: syn::DeriveInput = match syn::parse2(input) {

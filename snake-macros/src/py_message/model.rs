@@ -4,8 +4,8 @@
 use syn::ext::IdentExt;
 use syn::{DeriveInput, Ident, Path};
 
-use super::Errors;
 use super::parse::{self, Level, RenameRule, SerdeContainer, SerdeField, SerdeVariant};
+use crate::support::Errors;
 
 /// How a struct or variant holds its fields, as serde classifies them.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -145,10 +145,10 @@ pub(super) fn input<'a>(original: &'a DeriveInput, errors: &mut Errors) -> Optio
             Data::Enum(variants)
         }
         syn::Data::Union(data) => {
-            errors.push(syn::Error::new(
+            errors.at(
                 data.union_token.span,
                 "#[derive(PyMessage)] does not support unions: serde cannot serialize them; use a struct or an enum",
-            ));
+            );
             return None;
         }
     };

@@ -11,7 +11,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident, LitStr, Path, Token};
 
-use super::Errors;
+use crate::support::{self, Errors};
 
 /// Where an attribute sits; decides which `#[snake]` options are allowed.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,10 +124,7 @@ pub(super) fn snake_options(attrs: &[Attribute], level: Level, errors: &mut Erro
                     Level::Variant => "on a variant",
                     Level::Field => "on a field",
                 };
-                errors.push(syn::Error::new(
-                    span,
-                    format!("`#[snake({key})]` is not allowed {here}: expected {}", level.allowed()),
-                ));
+                errors.at(span, format!("`#[snake({key})]` is not allowed {here}: expected {}", level.allowed()));
                 continue;
             }
             let duplicate = match option {
@@ -140,29 +137,21 @@ pub(super) fn snake_options(attrs: &[Attribute], level: Level, errors: &mut Erro
                 SnakeOption::SelfDescribing(_) => std::mem::replace(&mut options.self_describing, true),
             };
             if duplicate {
-                errors.push(syn::Error::new(span, format!("duplicate `#[snake]` option `{key}`: give it once")));
+                errors.at(span, format!("duplicate `#[snake]` option `{key}`: give it once"));
             }
         }
     }
     options
 }
 
-const KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
-];
-
+/// A `name = "..."` must be usable as a Python class name.
 fn check_python_name(name: &LitStr, errors: &mut Errors) {
     let text = name.value();
-    let mut chars = text.chars();
-    let identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !identifier || KEYWORDS.contains(&text.as_str()) {
-        errors.push(syn::Error::new(
+    if !support::is_python_identifier(&text) {
+        errors.at(
             name.span(),
             format!("`{text}` is not a usable Python name: use an ASCII identifier that is not a Python keyword"),
-        ));
+        );
     }
 }
 
@@ -310,10 +299,10 @@ fn rename_rule(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<O
         Some((_, rule)) => Ok(Some((*rule, lit.span()))),
         None => {
             let expected: Vec<String> = RULES.iter().map(|(name, _)| format!("{name:?}")).collect();
-            errors.push(syn::Error::new(
+            errors.at(
                 lit.span(),
                 format!("unknown rename rule `rename_all = {text:?}`: expected one of {}", expected.join(", ")),
-            ));
+            );
             Ok(None)
         }
     }
@@ -344,19 +333,14 @@ fn serde_attrs(
     mut on_key: impl FnMut(&str, &ParseNestedMeta<'_>, &mut Errors) -> syn::Result<bool>,
 ) {
     for attr in attrs.iter().filter(|attr| attr.path().is_ident("serde")) {
-        let mut local = Errors::default();
         let outcome = attr.parse_nested_meta(|meta| {
-            if !on_key(&key(&meta), &meta, &mut local)? {
+            if !on_key(&key(&meta), &meta, errors)? {
                 skip_value(&meta)?;
             }
             Ok(())
         });
-        errors.extend(local);
         if let Err(err) = outcome {
-            errors.push(syn::Error::new(
-                err.span(),
-                format!("#[derive(PyMessage)] could not read this `#[serde(...)]` attribute: {err}"),
-            ));
+            errors.at(err.span(), format!("#[derive(PyMessage)] could not read this `#[serde(...)]` attribute: {err}"));
         }
     }
 }

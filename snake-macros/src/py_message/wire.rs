@@ -116,7 +116,8 @@ impl VisitMut for ReplaceSelf<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::py_message::{Errors, model};
+    use crate::py_message::model;
+    use crate::support::Errors;
 
     fn constant_of(source: &str) -> String {
         let item: syn::DeriveInput = syn::parse_str(source).expect("an item");

@@ -6,7 +6,9 @@ use std::ops::{Deref, DerefMut};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Describe, Registry, Type};
+use super::describe::Describe;
+use super::model::Type;
+use super::registry::Registry;
 
 /// A `Vec<u8>` that serializes with `serialize_bytes`, so Python gets (and returns) `bytes`.
 ///

@@ -1,4 +1,5 @@
-//! A canonical text of a description, fingerprinted for the handshake.
+//! A canonical text of a description, fingerprinted for the handshake: the `fingerprint` methods
+//! of [`Type`], [`ActorDecl`] and [`CallbackDecl`], and the whole fingerprint of an actor.
 //!
 //! Named types are numbered in the order they are first reached, so the text (and the fingerprint)
 //! depends on shapes, not on Python names or on what else the registry holds. Strings are written
@@ -7,13 +8,73 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{ActorDecl, CallbackDecl, Field, Kind, Registry, Representation, Type, VariantShape};
+use super::declarations::{ActorDecl, CallbackDecl, CallbackEntry};
+use super::model::{Field, Kind, Representation, Type, VariantShape};
+use super::registry::Registry;
 use crate::protocol::HandlerMode;
 
 /// Bumped whenever the canonical text changes, so old and new binaries never agree by accident.
 const CANON_VERSION: &str = "snake-schema-1";
 
-pub(super) fn fingerprint(registry: &Registry, root: impl FnOnce(&mut Canon<'_>)) -> u64 {
+impl Type {
+    /// A stable fingerprint of this type and every definition it reaches in `registry`.
+    ///
+    /// Python names and docs do not count (renaming a type keeps the wire shape); field and
+    /// variant names, their order, integer widths and representations do.
+    pub fn fingerprint(&self, registry: &Registry) -> u64 {
+        fingerprint(registry, |canon| canon.ty(self))
+    }
+}
+
+impl ActorDecl {
+    /// A stable fingerprint of the calls (function names, modes, request and reply shapes) and
+    /// the definitions they reach in `registry`; docs and Python type names do not count.
+    ///
+    /// The handshake compares it so that a child built from other message shapes is refused.
+    pub fn fingerprint(&self, registry: &Registry) -> u64 {
+        fingerprint(registry, |canon| canon.actor(self))
+    }
+}
+
+impl CallbackDecl {
+    /// A stable fingerprint, as [`ActorDecl::fingerprint`].
+    pub fn fingerprint(&self, registry: &Registry) -> u64 {
+        fingerprint(registry, |canon| canon.callback(self))
+    }
+}
+
+/// The fingerprint of an actor, compared in the handshake so that a child built from other
+/// declarations is refused: the shape of the declaration `describe` builds
+/// ([`ActorDecl::fingerprint`]), the names of the callbacks the child serves in index order (a
+/// callback is called by index) and the shape of each declared callback, by name. Docs and
+/// Python type names do not count.
+pub(crate) fn actor_fingerprint<'a>(
+    describe: fn(&mut Registry) -> ActorDecl,
+    callback_names: impl IntoIterator<Item = &'a str>,
+) -> u64 {
+    let mut registry = Registry::new();
+    let actor = describe(&mut registry);
+    let mut text = format!("actor:{:016x}", actor.fingerprint(&registry));
+    for name in callback_names {
+        text.push_str(";callback:");
+        text.push_str(name);
+    }
+    let mut callbacks: Vec<(String, u64)> = inventory::iter::<CallbackEntry>
+        .into_iter()
+        .map(|entry| {
+            let callback = (entry.describe)(&mut registry);
+            let fingerprint = callback.fingerprint(&registry);
+            (callback.name, fingerprint)
+        })
+        .collect();
+    callbacks.sort();
+    for (name, fingerprint) in &callbacks {
+        let _ = write!(text, ";{name}:{fingerprint:016x}");
+    }
+    crate::protocol::fingerprint(&[&text])
+}
+
+fn fingerprint(registry: &Registry, root: impl FnOnce(&mut Canon<'_>)) -> u64 {
     let mut canon = Canon { registry, ids: HashMap::new(), order: Vec::new(), out: String::from(CANON_VERSION) };
     root(&mut canon);
     // Definitions reached while writing a definition are appended to `order` and written in turn.
@@ -25,7 +86,7 @@ pub(super) fn fingerprint(registry: &Registry, root: impl FnOnce(&mut Canon<'_>)
     crate::protocol::fingerprint(&[&canon.out])
 }
 
-pub(super) struct Canon<'a> {
+struct Canon<'a> {
     registry: &'a Registry,
     ids: HashMap<String, usize>,
     order: Vec<String>,
@@ -37,7 +98,7 @@ impl Canon<'_> {
         let _ = write!(self.out, "{}:{text}", text.len());
     }
 
-    pub(super) fn actor(&mut self, actor: &ActorDecl) {
+    fn actor(&mut self, actor: &ActorDecl) {
         self.out.push_str("actor(");
         for method in &actor.methods {
             self.out.push('(');
@@ -55,7 +116,7 @@ impl Canon<'_> {
         self.out.push(')');
     }
 
-    pub(super) fn callback(&mut self, callback: &CallbackDecl) {
+    fn callback(&mut self, callback: &CallbackDecl) {
         self.out.push_str("callback(");
         self.text(&callback.name);
         self.out.push_str(if callback.streaming { "stream" } else { "once" });
@@ -64,7 +125,7 @@ impl Canon<'_> {
         self.out.push(')');
     }
 
-    pub(super) fn ty(&mut self, ty: &Type) {
+    fn ty(&mut self, ty: &Type) {
         match ty {
             Type::Bool => self.out.push('b'),
             Type::Int { signed, bits } => {

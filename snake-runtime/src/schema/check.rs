@@ -3,7 +3,8 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::{Field, Kind, Registry, Representation, Type, Variant, VariantShape};
+use super::model::{Field, Kind, Representation, Type, Variant, VariantShape};
+use super::registry::Registry;
 
 /// Deeper than this, the object is treated as cyclic rather than walked further.
 const MAX_DEPTH: usize = 256;

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{
-    Describe, DescribeFields, DescribeKey, Field, Kind, Registry, Representation, Type, Variant, VariantShape,
-};
+use super::describe::{Describe, DescribeFields, DescribeKey};
+use super::model::{Field, Kind, Representation, Type, Variant, VariantShape};
+use super::registry::Registry;
 
 macro_rules! integers {
     ($($ty:ty: $signed:literal),* $(,)?) => {$(

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::*;
+use crate::protocol::HandlerMode;
 
 fn int(signed: bool, bits: u8) -> Type {
     Type::Int { signed, bits }
@@ -193,6 +194,24 @@ fn fingerprints_follow_shapes_not_names_or_docs() {
         ],
     });
     assert_ne!(decl.fingerprint(&field), base, "a key that may be missing is another shape");
+}
+
+#[test]
+fn an_actor_fingerprint_is_its_declaration_then_the_callbacks_in_index_order() {
+    // No `#[snake::callback]` is declared in this test binary, so only the served names count.
+    assert_eq!(inventory::iter::<CallbackEntry>.into_iter().count(), 0);
+    let mut registry = Registry::new();
+    let declaration = actor(&mut registry).fingerprint(&registry);
+    let base = actor_fingerprint(actor, ["double", "save"]);
+    let text = format!("actor:{declaration:016x};callback:double;callback:save");
+    assert_eq!(base, crate::protocol::fingerprint(&[&text]), "the text the handshake has always hashed");
+    assert_ne!(actor_fingerprint(actor, ["save", "double"]), base, "callbacks are called by index");
+    assert_ne!(actor_fingerprint(actor, ["double"]), base);
+
+    fn other(registry: &mut Registry) -> ActorDecl {
+        ActorDecl { methods: Vec::new(), ..actor(registry) }
+    }
+    assert_ne!(actor_fingerprint(other, ["double", "save"]), base);
 }
 
 #[test]

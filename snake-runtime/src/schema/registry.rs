@@ -1,0 +1,90 @@
+//! [`Registry`]: the named types a set of descriptions uses, each once under its Python name.
+
+use std::collections::BTreeMap;
+
+use super::model::{Definition, Kind, Type};
+
+/// Two different things claim one Python name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// Two Rust types have the same Python name; rename one with `#[snake(name = "...")]`.
+    #[error(
+        "two Rust types are both named `{name}` in Python: `{first}` and `{second}`; \
+         rename one with #[snake(name = \"...\")]"
+    )]
+    NameConflict {
+        /// The Python name.
+        name: String,
+        /// The Rust type registered first.
+        first: String,
+        /// The Rust type that clashed with it.
+        second: String,
+    },
+}
+
+/// A definition being described, or described.
+#[derive(Clone, Debug)]
+struct Slot {
+    rust_path: String,
+    /// `None` while its fields are being described (so a recursive reference finds the name).
+    definition: Option<Definition>,
+}
+
+/// The named types a set of descriptions uses, by Python name (sorted, so output is stable).
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    slots: BTreeMap<String, Slot>,
+    errors: Vec<SchemaError>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Defines the named type `name` (once), returning a reference to it.
+    ///
+    /// The name is reserved before `build` describes the contents, so a type that contains itself
+    /// refers to its own name instead of recursing forever. A second definition of the same name
+    /// by another Rust type is recorded as a [`SchemaError::NameConflict`] and the first one kept.
+    pub fn define(&mut self, name: String, rust_path: &str, docs: &str, build: impl FnOnce(&mut Self) -> Kind) -> Type {
+        if let Some(slot) = self.slots.get(&name) {
+            if slot.rust_path != rust_path {
+                let error = SchemaError::NameConflict {
+                    name: name.clone(),
+                    first: slot.rust_path.clone(),
+                    second: rust_path.to_owned(),
+                };
+                if !self.errors.contains(&error) {
+                    self.errors.push(error);
+                }
+            }
+            return Type::Named(name);
+        }
+        self.slots.insert(name.clone(), Slot { rust_path: rust_path.to_owned(), definition: None });
+        let kind = build(self);
+        let definition =
+            Definition { name: name.clone(), rust_path: rust_path.to_owned(), docs: docs.to_owned(), kind };
+        if let Some(slot) = self.slots.get_mut(&name) {
+            slot.definition = Some(definition);
+        }
+        Type::Named(name)
+    }
+
+    /// The definition of a Python name, once fully described.
+    pub fn get(&self, name: &str) -> Option<&Definition> {
+        self.slots.get(name).and_then(|slot| slot.definition.as_ref())
+    }
+
+    /// Every definition, sorted by Python name.
+    pub fn definitions(&self) -> impl Iterator<Item = &Definition> {
+        self.slots.values().filter_map(|slot| slot.definition.as_ref())
+    }
+
+    /// The conflicts found so far.
+    pub fn errors(&self) -> &[SchemaError] {
+        &self.errors
+    }
+}

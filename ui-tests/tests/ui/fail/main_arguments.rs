@@ -1,0 +1,4 @@
+#[snake::main]
+async fn main(args: Vec<String>) {
+    assert!(args.is_empty());
+}

@@ -1,0 +1,6 @@
+#[snake::main]
+struct App;
+
+fn main() {
+    let _app = App;
+}
