@@ -12,8 +12,6 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 
-use super::value::Value;
-
 /// Deepest nesting of containers in one body.
 pub const MAX_DEPTH: u32 = 128;
 
@@ -53,7 +51,7 @@ thread_local! {
 
 /// Runs one top-level read with a fresh node count. Its error names the limit it ran into, if it
 /// did (some formats, postcard among them, drop the message of a custom error).
-pub(super) fn counted<T, E: fmt::Display>(read: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
+pub(crate) fn counted<T, E: fmt::Display>(read: impl FnOnce() -> Result<T, E>) -> Result<T, String> {
     let fresh = State { counting: true, ..State::default() };
     let outer = STATE.with(|state| state.replace(fresh));
     let result = read();
@@ -109,10 +107,14 @@ fn count<E: de::Error>() -> Result<(), E> {
 }
 
 /// `deserialize_with` for a boxed nested value.
-pub(super) fn boxed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<Value>, D::Error> {
+pub(super) fn boxed<'de, D, T>(deserializer: D) -> Result<Box<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     let _level = Level::enter::<D::Error>()?;
     count::<D::Error>()?;
-    Value::deserialize(deserializer).map(Box::new)
+    T::deserialize(deserializer).map(Box::new)
 }
 
 /// `deserialize_with` for a sequence of nested values (or of pairs holding them).
@@ -142,72 +144,5 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Counted<T> {
             out.push(item);
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ProtocolError;
-    use crate::frame::FrameKind;
-
-    /// Postcard's variant numbers of `Value::Some` and `Value::Seq`, and of `Value::Unit`.
-    const SOME: u8 = 18;
-    const SEQ: u8 = 19;
-    const UNIT: u8 = 0;
-
-    /// Reads the tree the way [`decode`](super::super::decode) does.
-    fn read_tree(bytes: &[u8]) -> Result<Value, String> {
-        counted(|| postcard::from_bytes::<Value>(bytes))
-    }
-
-    /// A whole self-describing read, as a frame body of some type.
-    fn decode_tree(bytes: &[u8]) -> Result<u8, ProtocolError> {
-        super::super::decode::<u8>(bytes, true, FrameKind::Reply)
-    }
-
-    #[test]
-    fn the_variant_numbers_above_are_postcards() {
-        let some = postcard::to_stdvec(&Value::Some(Box::new(Value::Unit))).expect("encodes");
-        assert_eq!(some, vec![SOME, UNIT]);
-        let seq = postcard::to_stdvec(&Value::Seq(vec![Value::Unit])).expect("encodes");
-        assert_eq!(seq, vec![SEQ, 1, UNIT]);
-    }
-
-    #[test]
-    fn deep_nesting_is_an_error_not_a_stack_overflow() {
-        for opener in [vec![SOME], vec![SEQ, 1]] {
-            let mut bytes: Vec<u8> = opener.iter().copied().cycle().take(opener.len() * 200_000).collect();
-            bytes.push(UNIT);
-            let err = decode_tree(&bytes).expect_err("too deep");
-            assert_eq!(
-                err,
-                ProtocolError::Decode { kind: FrameKind::Reply, message: Limit::Depth.message() },
-                "opener {opener:?}"
-            );
-        }
-        // Right at the limit it still reads.
-        let mut bytes = vec![SOME; MAX_DEPTH as usize];
-        bytes.push(UNIT);
-        assert!(read_tree(&bytes).is_ok());
-    }
-
-    #[test]
-    fn too_many_nodes_is_an_error() {
-        let count = MAX_NODES + 1;
-        let mut bytes = vec![SEQ];
-        bytes.extend(postcard::to_stdvec(&count).expect("varint"));
-        bytes.resize(bytes.len() + usize::try_from(count).expect("fits"), UNIT);
-        let err = decode_tree(&bytes).expect_err("too many");
-        assert_eq!(err, ProtocolError::Decode { kind: FrameKind::Reply, message: Limit::Nodes.message() });
-    }
-
-    #[test]
-    fn the_limits_do_not_outlive_a_read() {
-        let mut deep = vec![SOME; MAX_DEPTH as usize + 1];
-        deep.push(UNIT);
-        assert!(decode_tree(&deep).is_err());
-        let ok = postcard::to_stdvec(&Value::Seq(vec![Value::Unit; 3])).expect("encodes");
-        assert_eq!(read_tree(&ok).expect("reads"), Value::Seq(vec![Value::Unit; 3]));
     }
 }

@@ -393,3 +393,73 @@ fn errors_keep_their_messages_and_kinds() {
     let err = decode::<Sparse>(&[0xff], true, FrameKind::Call).expect_err("not a tree");
     assert!(matches!(err, ProtocolError::Decode { kind: FrameKind::Call, .. }), "{err:?}");
 }
+
+// ---- bounds on reading a tree from the other process ----
+
+fn depth_message() -> String {
+    format!("a self-describing value nests deeper than {} levels", limits::MAX_DEPTH)
+}
+
+fn nodes_message() -> String {
+    format!("a self-describing value has more than {} nodes", limits::MAX_NODES)
+}
+
+/// Postcard's variant numbers of `Value::Some` and `Value::Seq`, and of `Value::Unit`.
+const SOME: u8 = 18;
+const SEQ: u8 = 19;
+const UNIT: u8 = 0;
+
+/// Reads the tree the way [`decode`](super::super::decode) does.
+fn read_tree(bytes: &[u8]) -> Result<Value, String> {
+    limits::counted(|| postcard::from_bytes::<Value>(bytes))
+}
+
+/// A whole self-describing read, as a frame body of some type.
+fn decode_tree(bytes: &[u8]) -> Result<u8, ProtocolError> {
+    decode::<u8>(bytes, true, FrameKind::Reply)
+}
+
+#[test]
+fn the_variant_numbers_above_are_postcards() {
+    let some = postcard::to_stdvec(&Value::Some(Box::new(Value::Unit))).expect("encodes");
+    assert_eq!(some, vec![SOME, UNIT]);
+    let seq = postcard::to_stdvec(&Value::Seq(vec![Value::Unit])).expect("encodes");
+    assert_eq!(seq, vec![SEQ, 1, UNIT]);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    for opener in [vec![SOME], vec![SEQ, 1]] {
+        let mut bytes: Vec<u8> = opener.iter().copied().cycle().take(opener.len() * 200_000).collect();
+        bytes.push(UNIT);
+        let err = decode_tree(&bytes).expect_err("too deep");
+        assert_eq!(
+            err,
+            ProtocolError::Decode { kind: FrameKind::Reply, message: depth_message() },
+            "opener {opener:?}"
+        );
+    }
+    // Right at the limit it still reads.
+    let mut bytes = vec![SOME; limits::MAX_DEPTH as usize];
+    bytes.push(UNIT);
+    assert!(read_tree(&bytes).is_ok());
+}
+
+#[test]
+fn too_many_nodes_is_an_error() {
+    let count = limits::MAX_NODES + 1;
+    let mut bytes = vec![SEQ];
+    bytes.extend(postcard::to_stdvec(&count).expect("varint"));
+    bytes.resize(bytes.len() + usize::try_from(count).expect("fits"), UNIT);
+    let err = decode_tree(&bytes).expect_err("too many");
+    assert_eq!(err, ProtocolError::Decode { kind: FrameKind::Reply, message: nodes_message() });
+}
+
+#[test]
+fn the_limits_do_not_outlive_a_read() {
+    let mut deep = vec![SOME; limits::MAX_DEPTH as usize + 1];
+    deep.push(UNIT);
+    assert!(decode_tree(&deep).is_err());
+    let ok = postcard::to_stdvec(&Value::Seq(vec![Value::Unit; 3])).expect("encodes");
+    assert_eq!(read_tree(&ok).expect("reads"), Value::Seq(vec![Value::Unit; 3]));
+}
