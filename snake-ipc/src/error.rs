@@ -91,6 +91,9 @@ pub enum IpcError {
     /// The call was cancelled (its caller went away, or the connection shut down).
     #[error("the call was cancelled")]
     Cancelled,
+    /// The connection is shutting down: it admits no new call.
+    #[error("the child is stopping and takes no new calls")]
+    Stopping,
     /// A callback from the child could not be served: there is no handler, the call that made it
     /// is gone, or too many callbacks are in flight.
     #[error("callback `{callback}` failed: {message}")]
@@ -128,6 +131,7 @@ impl PeerError for IpcError {
             Self::ChildExited { .. } => "child_exited",
             Self::CallTimedOut { .. } => "call_timed_out",
             Self::Cancelled => "cancelled",
+            Self::Stopping => "stopping",
             Self::CallbackFailed { .. } => "callback_failed",
         }
     }

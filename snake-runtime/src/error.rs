@@ -157,6 +157,11 @@ pub enum PythonExecutionError {
     #[error("the python actor has stopped")]
     ActorStopped,
 
+    /// The actor is stopping gracefully: its calls in flight may finish, but it admits no new
+    /// one (nor a call still waiting for a slot in the in-flight window).
+    #[error("the python actor is stopping and takes no new calls")]
+    ActorStopping,
+
     /// A callback from Python into Rust failed: the Rust handler returned an error, there is no
     /// handler, or the call that made the callback is gone. Python sees it as
     /// `snake.CallbackError` carrying this message.
@@ -190,6 +195,7 @@ impl PythonExecutionError {
             Self::CallTimedOut { .. } => "call_timed_out",
             Self::Cancelled => "cancelled",
             Self::ActorStopped => "actor_stopped",
+            Self::ActorStopping => "actor_stopping",
             Self::CallbackFailed { .. } => "callback_failed",
         }
     }
@@ -275,6 +281,7 @@ impl From<IpcError> for PythonExecutionError {
             IpcError::CallTimedOut { timeout } => Self::CallTimedOut { timeout },
             IpcError::CallbackFailed { callback, message } => Self::CallbackFailed { callback, message },
             IpcError::Cancelled => Self::Cancelled,
+            IpcError::Stopping => Self::ActorStopping,
             // `IpcError` is non-exhaustive: a failure this version does not know ends the call.
             _ => Self::Cancelled,
         }

@@ -67,6 +67,8 @@ pub struct HelloPayload {
     pub methods: Vec<MethodSpec>,
     /// Most Python worker threads for sync handlers.
     pub sync_workers: u16,
+    /// How many callbacks the parent serves at once (the child lets 16 times as many wait).
+    pub max_callbacks_in_flight: u32,
     /// The log level filter for the child (`tracing` level name).
     pub log_level: String,
     /// Whether the child records spans for traced calls and sends them back.

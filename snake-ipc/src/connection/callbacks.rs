@@ -43,11 +43,13 @@ pub trait CallbackDispatch<E: PeerError>: Send + Sync + 'static {
     fn name(&self, index: u32) -> String;
 }
 
-/// A callback the parent will serve: its handler, its slot in the callback limit, its span.
+/// A callback the parent will serve once it has a slot: its handler, its span, and until when it
+/// may wait for a slot (its call's deadline).
 struct Admitted<E: PeerError> {
     dispatch: Arc<dyn CallbackDispatch<E>>,
-    slot: OwnedSemaphorePermit,
+    name: String,
     span: tracing::Span,
+    wait_until: Option<Instant>,
 }
 
 /// Flow control of one streaming callback the parent serves.
@@ -69,12 +71,15 @@ impl<E: PeerError> Connection<E> {
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body)
             .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
         let arg = body.slice(body.len() - rest.len()..);
-        let Some(Admitted { dispatch, slot, span }) = self.admit_callback(id, index, origin, trace.as_ref()) else {
+        let Some(Admitted { dispatch, name, span, wait_until }) =
+            self.admit_callback(id, index, origin, trace.as_ref())
+        else {
             return Ok(());
         };
         let conn = Arc::clone(self);
         tokio::spawn(
             async move {
+                let Some(slot) = conn.callback_slot(id, name, origin, wait_until).await else { return };
                 let started = Instant::now();
                 let result = dispatch.call(index, arg).await;
                 conn.hooks.callback_served(started.elapsed(), result.as_ref().err().map(PeerError::kind));
@@ -87,22 +92,50 @@ impl<E: PeerError> Connection<E> {
     }
 
     /// Admits callback `id` (made during call `origin`, 0 for none), or answers it with the reason
-    /// it cannot be served: no handler, its call is gone, or too many callbacks are in flight.
+    /// it cannot be served: no handler, or its call is gone.
     fn admit_callback(&self, id: u64, index: u32, origin: u64, trace: Option<&TraceContext>) -> Option<Admitted<E>> {
         let name = self.callbacks.as_ref().map_or_else(|| format!("#{index}"), |c| c.name(index));
-        let refusal = match (&self.callbacks, Arc::clone(&self.callback_slots).try_acquire_owned()) {
+        let refusal = match (&self.callbacks, self.deadline_of(origin)) {
             (None, _) => "no callback handler is registered for this actor in the parent",
-            (Some(_), _) if origin != 0 && !self.state().pending.contains_key(&origin) => {
-                "the call that made this callback was cancelled or timed out"
-            }
-            (Some(_), Err(_)) => "too many callbacks in flight",
-            (Some(dispatch), Ok(slot)) => {
+            (Some(_), None) if origin != 0 => "the call that made this callback was cancelled or timed out",
+            (Some(dispatch), wait_until) => {
                 let span = self.callback_span(id, &name, trace);
-                return Some(Admitted { dispatch: Arc::clone(dispatch), slot, span });
+                let wait_until = wait_until.flatten();
+                return Some(Admitted { dispatch: Arc::clone(dispatch), name, span, wait_until });
             }
         };
-        let refused = E::from(IpcError::CallbackFailed { callback: name, message: refusal.to_owned() });
+        self.refuse_callback(id, name, refusal);
+        None
+    }
+
+    fn refuse_callback(&self, id: u64, name: String, reason: &str) {
+        let refused = E::from(IpcError::CallbackFailed { callback: name, message: reason.to_owned() });
         self.callback_reply(id, Err(refused));
+    }
+
+    /// Waits for a slot among the callbacks served at once: until the call that made the callback
+    /// reaches its deadline, or the child is gone. `None` when the callback is not to be served (it
+    /// has been answered, or there is nobody left to answer).
+    async fn callback_slot(
+        &self,
+        id: u64,
+        name: String,
+        origin: u64,
+        wait_until: Option<Instant>,
+    ) -> Option<OwnedSemaphorePermit> {
+        let acquire = Arc::clone(&self.callback_slots).acquire_owned();
+        let slot = match wait_until {
+            Some(at) => tokio::time::timeout_at(at.into(), acquire).await,
+            None => Ok(acquire.await),
+        };
+        let reason = match slot {
+            // The connection closed: the child is gone.
+            Ok(Err(_)) => return None,
+            Ok(Ok(slot)) if origin == 0 || self.deadline_of(origin).is_some() => return Some(slot),
+            Ok(Ok(_)) => "the call that made this callback was cancelled or timed out",
+            Err(_) => "the call that made this callback timed out while it waited for a callback slot",
+        };
+        self.refuse_callback(id, name, reason);
         None
     }
 
@@ -136,7 +169,9 @@ impl<E: PeerError> Connection<E> {
         let (origin, rest) = postcard::take_from_bytes::<u64>(&body).map_err(decode_error)?;
         let (credit, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
         let arg = body.slice(body.len() - rest.len()..);
-        let Some(Admitted { dispatch, slot, span }) = self.admit_callback(id, index, origin, trace.as_ref()) else {
+        let Some(Admitted { dispatch, name, span, wait_until }) =
+            self.admit_callback(id, index, origin, trace.as_ref())
+        else {
             return Ok(());
         };
         let control =
@@ -145,6 +180,10 @@ impl<E: PeerError> Connection<E> {
         let conn = Arc::clone(self);
         tokio::spawn(
             async move {
+                let Some(slot) = conn.callback_slot(id, name, origin, wait_until).await else {
+                    conn.callback_streams().remove(&id);
+                    return;
+                };
                 let serve = async {
                     let mut items = match dispatch.call_stream(index, arg).await {
                         Ok(items) => items,

@@ -137,6 +137,9 @@ impl<E: PeerError> Connection<E> {
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));
         }
+        if *self.stopping.borrow() {
+            return reply.complete(Err(E::from(IpcError::Stopping)));
+        }
         match Arc::clone(&self.window).try_acquire_owned() {
             Ok(permit) => self.send_call(id, frame, reply, span, permit),
             Err(TryAcquireError::Closed) => {
@@ -146,10 +149,14 @@ impl<E: PeerError> Connection<E> {
                 let conn = Arc::clone(self);
                 tokio::spawn(async move {
                     let closed = std::future::poll_fn(|cx| reply.poll_closed(cx));
+                    let mut stopping = conn.stopping.subscribe();
                     let permit = tokio::select! {
                         permit = Arc::clone(&conn.window).acquire_owned() => permit,
                         // The caller went away while waiting: nothing was sent, nothing to cancel.
                         () = closed => return,
+                        _ = stopping.wait_for(|stopping| *stopping) => {
+                            return reply.complete(Err(E::from(IpcError::Stopping)));
+                        }
                     };
                     match permit {
                         Ok(permit) => conn.send_call(id, frame, reply, span, permit),
@@ -168,6 +175,9 @@ impl<E: PeerError> Connection<E> {
         span: tracing::Span,
         permit: OwnedSemaphorePermit,
     ) {
+        if *self.stopping.borrow() {
+            return reply.complete(Err(E::from(IpcError::Stopping)));
+        }
         {
             let mut state = self.state();
             if let Some(dead) = &state.dead {
@@ -204,7 +214,15 @@ impl<E: PeerError> Connection<E> {
         window: u32,
         caller: &tracing::Span,
     ) -> Result<RawStream<E>, E> {
-        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
+        if *self.stopping.borrow() {
+            return Err(E::from(IpcError::Stopping));
+        }
+        let mut stopping = self.stopping.subscribe();
+        let permit = tokio::select! {
+            permit = Arc::clone(&self.window).acquire_owned() => permit,
+            _ = stopping.wait_for(|stopping| *stopping) => return Err(E::from(IpcError::Stopping)),
+        };
+        let Ok(permit) = permit else {
             return Err(self.dead().unwrap_or_else(|| E::from(IpcError::Cancelled)));
         };
         let window = window.max(1);
@@ -248,6 +266,14 @@ impl<E: PeerError> Connection<E> {
             child_pid = self.pid,
             otel.kind = "client",
         )
+    }
+
+    /// Whether call `id` is still pending (`Some`), and its deadline if it has one.
+    pub(super) fn deadline_of(&self, id: u64) -> Option<Option<Instant>> {
+        self.state().pending.get(&id).map(|pending| match pending.waiting {
+            Waiting::Call { deadline, .. } => deadline.map(|(at, _)| at),
+            Waiting::Stream { .. } => None,
+        })
     }
 
     /// The span of the call that is still pending as `id`.

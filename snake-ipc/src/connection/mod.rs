@@ -37,19 +37,25 @@ use crate::hooks::Hooks;
 use crate::outbox::{Outbox, Pushed};
 use crate::spawn::StderrTail;
 
+/// How often a draining connection looks whether its last call has finished.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
 /// Limits and timeouts of one connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// The largest frame either side may send.
     pub max_frame_size: usize,
-    /// How many calls may be in flight before callers wait for a slot; also bounds the callbacks
-    /// the parent serves at once.
+    /// How many calls may be in flight before callers wait for a slot.
     pub max_in_flight: usize,
+    /// How many of the child's callbacks the parent serves at once; more wait for a slot, each
+    /// until its call's deadline.
+    pub max_callbacks_in_flight: usize,
     /// How long the child may take to answer the hello.
     pub handshake_timeout: Duration,
     /// A deadline for every call, if any.
     pub call_timeout: Option<Duration>,
-    /// How long a stopping child may take to exit before it is killed.
+    /// How long calls in flight may take to finish when the connection shuts down, and then how
+    /// long the child may take to exit before it is killed.
     pub shutdown_grace: Duration,
 }
 
@@ -58,6 +64,7 @@ impl Default for Limits {
         Self {
             max_frame_size: crate::frame::DEFAULT_MAX_FRAME_SIZE,
             max_in_flight: 1024,
+            max_callbacks_in_flight: 1024,
             handshake_timeout: Duration::from_secs(10),
             call_timeout: None,
             shutdown_grace: Duration::from_secs(5),
@@ -101,6 +108,8 @@ pub struct Connection<E: PeerError> {
     drain_wake: Notify,
     /// Wakes the reader when the in-flight table stops being empty, so it starts sweeping.
     work: Notify,
+    /// Set once the connection shuts down: no new call is admitted.
+    stopping: watch::Sender<bool>,
     state: Mutex<State<E>>,
     next_id: AtomicU64,
     window: Arc<Semaphore>,
@@ -164,6 +173,7 @@ impl<E: PeerError> Connection<E> {
             (std::mem::take(&mut state.pending), err)
         };
         self.window.close();
+        self.callback_slots.close();
         self.outbox.close();
         // Lets the drainer see the closed outbox and end.
         self.drain_wake.notify_one();
@@ -175,9 +185,18 @@ impl<E: PeerError> Connection<E> {
         }
     }
 
-    /// Asks the child to exit: pending calls are cancelled, the child gets a shutdown frame and
-    /// the grace period, then it is killed. Returns once it has been reaped.
+    /// Stops the child gracefully: new calls (and calls still waiting for a slot) fail with
+    /// [`IpcError::Stopping`]; calls in flight may finish for up to the shutdown grace period,
+    /// after which those left are cancelled; then the child gets a shutdown frame and the grace
+    /// period again to exit before it is killed. Returns once it has been reaped.
     pub async fn shutdown(&self) {
+        self.stopping.send_replace(true);
+        let drained = async {
+            while self.has_pending() {
+                tokio::time::sleep(DRAIN_POLL).await;
+            }
+        };
+        let _ = tokio::time::timeout(self.limits.shutdown_grace, drained).await;
         self.fail_all(E::from(IpcError::Cancelled));
         let mut frame = Vec::with_capacity(16);
         if encode_frame(&mut frame, &Header::new(FrameKind::Shutdown, 0), &(), self.limits.max_frame_size).is_ok() {

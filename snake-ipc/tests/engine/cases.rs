@@ -41,6 +41,9 @@ pub fn trials() -> Vec<Trial> {
         trial("streams_deliver_every_item_in_order_under_credit", streams_deliver_every_item_in_order),
         trial("a_dropped_stream_is_cancelled_in_the_child", a_dropped_stream_is_cancelled_in_the_child),
         trial("shutdown_reaps_the_child_and_fails_later_calls", shutdown_reaps_the_child),
+        trial("shutdown_lets_calls_in_flight_finish_and_admits_no_new_one", shutdown_drains),
+        trial("shutdown_cancels_what_outlasts_the_grace_period", shutdown_cancels_after_grace),
+        trial("callbacks_past_the_limit_wait_for_a_slot", callbacks_past_the_limit_wait),
         trial("hooks_see_calls_outcomes_and_logs", hooks_see_calls_outcomes_and_logs),
         Trial::test(
             "a_child_started_from_a_thread_that_ends_lives_on",
@@ -372,7 +375,64 @@ async fn shutdown_reaps_the_child() -> Result<(), Failed> {
     assert_eq!(call::<_, u8>(&conn, child::ECHO, 5u8).await?, 5);
     conn.shutdown().await;
     assert_eq!(conn.wait_exit().await, ExitStatus::Code(0));
-    assert_eq!(call::<_, u8>(&conn, child::ECHO, 5u8).await.expect_err("stopped"), IpcError::Cancelled);
+    assert_eq!(call::<_, u8>(&conn, child::ECHO, 5u8).await.expect_err("stopped"), IpcError::Stopping);
+    Ok(())
+}
+
+async fn shutdown_drains() -> Result<(), Failed> {
+    let limits = Limits { max_in_flight: 3, shutdown_grace: Duration::from_secs(5), ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), None)).await?;
+    let in_flight: Vec<_> = vec![
+        send(&conn, child::SLEEP, 300u64).await,
+        send(&conn, child::SLEEP, 300u64).await,
+        send(&conn, child::SLEEP, 300u64).await,
+    ];
+    // The window is full: this one waits for a slot, and is never admitted.
+    let waiting = send(&conn, child::ECHO, 1u32).await;
+    let started = Instant::now();
+    let stopping = {
+        let conn = Arc::clone(&conn);
+        tokio::spawn(async move { conn.shutdown().await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(call::<_, u32>(&conn, child::ECHO, 2u32).await.expect_err("no new call"), IpcError::Stopping);
+    assert_eq!(waiting.await?.expect_err("never admitted"), IpcError::Stopping);
+    for wait in in_flight {
+        assert_eq!(postcard::from_bytes::<u64>(&wait.await??)?, 300, "a call in flight finished");
+    }
+    stopping.await?;
+    assert_eq!(conn.wait_exit().await, ExitStatus::Code(0));
+    assert!(started.elapsed() < Duration::from_secs(5), "it stopped once drained: {:?}", started.elapsed());
+    Ok(())
+}
+
+async fn shutdown_cancels_after_grace() -> Result<(), Failed> {
+    let limits = Limits { shutdown_grace: Duration::from_millis(300), ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), None)).await?;
+    let hung = send(&conn, child::SLEEP, 60_000u64).await;
+    let started = Instant::now();
+    conn.shutdown().await;
+    assert_eq!(hung.await?.expect_err("cancelled"), IpcError::Cancelled);
+    // The test child exits on the shutdown frame; a stuck one would be killed after the grace.
+    assert_eq!(conn.wait_exit().await, ExitStatus::Code(0));
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited the grace period");
+    assert!(started.elapsed() < Duration::from_secs(3), "and not much more: {:?}", started.elapsed());
+    Ok(())
+}
+
+/// Callbacks beyond the limit wait for a slot instead of failing.
+async fn callbacks_past_the_limit_wait() -> Result<(), Failed> {
+    let shout = Arc::new(Shout { served: AtomicU64::new(0) });
+    let limits = Limits { max_callbacks_in_flight: 2, ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), Some(Arc::clone(&shout) as _))).await?;
+    let calls = (0..300).map(|i| {
+        let conn = Arc::clone(&conn);
+        async move { call::<_, String>(&conn, child::CALLBACK, format!("c{i}")).await }
+    });
+    for (i, reply) in futures_join(calls).await.into_iter().enumerate() {
+        assert_eq!(reply?, format!("C{i}!0"));
+    }
+    assert_eq!(shout.served.load(Ordering::SeqCst), 300);
     Ok(())
 }
 

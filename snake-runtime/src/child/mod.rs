@@ -225,8 +225,10 @@ pub(crate) fn serve(
 ) -> ! {
     Python::initialize();
     let max_frame_size = hello.max_frame_size as usize;
-    let max_in_flight = hello.max_in_flight as usize;
     let hello = hello.payload;
+    // The parent queues callbacks beyond its limit; the child bounds how many may wait at all
+    // (a runaway loop of callbacks), well above what the parent serves at once.
+    let callbacks_waiting = (hello.max_callbacks_in_flight as usize).saturating_mul(16);
     let (info, loaded) = Python::attach(|py| {
         let info = python::child_info(py);
         let registered = callback::register_module(py).and_then(|()| {
@@ -270,7 +272,7 @@ pub(crate) fn serve(
         codecs,
         function_names: hello.methods.iter().map(|m| m.function.clone()).collect(),
         functions,
-        callbacks: Callbacks::new(callback_codecs, max_in_flight),
+        callbacks: Callbacks::new(callback_codecs, callbacks_waiting),
         sync_streams: Mutex::default(),
         spans: Python::attach(|py| Spans::new(py, hello.record_spans)),
     });

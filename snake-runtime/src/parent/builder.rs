@@ -57,6 +57,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     shutdown_grace: Duration,
     max_frame_size: usize,
     max_in_flight: usize,
+    max_callbacks_in_flight: usize,
     sync_workers: u16,
     stream_window: u32,
     max_restarts: u32,
@@ -93,6 +94,7 @@ impl PythonChildProcessBuilder {
             shutdown_grace: Duration::from_secs(5),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_in_flight: 1024,
+            max_callbacks_in_flight: 1024,
             sync_workers: 4,
             stream_window: 32,
             max_restarts: 0,
@@ -129,6 +131,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             shutdown_grace: self.shutdown_grace,
             max_frame_size: self.max_frame_size,
             max_in_flight: self.max_in_flight,
+            max_callbacks_in_flight: self.max_callbacks_in_flight,
             sync_workers: self.sync_workers,
             stream_window: self.stream_window,
             max_restarts: self.max_restarts,
@@ -179,7 +182,9 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         self
     }
 
-    /// How long a stopping child may take to exit before it is killed.
+    /// How long a stopping actor lets its calls in flight finish (it admits no new call, failing
+    /// them with `ActorStopping`), and then how long the child may take to exit before it is
+    /// killed: a graceful stop takes at most twice this.
     #[must_use]
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -198,6 +203,15 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     #[must_use]
     pub fn max_in_flight(mut self, calls: usize) -> Self {
         self.max_in_flight = calls.clamp(1, u32::MAX as usize);
+        self
+    }
+
+    /// How many of the child's callbacks the parent serves at once. More wait for a slot, each
+    /// until the deadline of the call that made it (then it fails in Python with
+    /// `snake.CallbackError`); the child refuses outright only past 16 times this many waiting.
+    #[must_use]
+    pub fn max_callbacks_in_flight(mut self, callbacks: usize) -> Self {
+        self.max_callbacks_in_flight = callbacks.clamp(1, u32::MAX as usize / 16);
         self
     }
 
@@ -294,12 +308,14 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 module,
                 methods,
                 sync_workers: self.sync_workers,
+                max_callbacks_in_flight: u32::try_from(self.max_callbacks_in_flight).unwrap_or(u32::MAX),
                 log_level: self.log_level.as_str().to_owned(),
                 record_spans,
             },
             limits: Limits {
                 max_frame_size: self.max_frame_size,
                 max_in_flight: self.max_in_flight,
+                max_callbacks_in_flight: self.max_callbacks_in_flight,
                 handshake_timeout: self.handshake_timeout,
                 call_timeout: self.call_timeout,
                 shutdown_grace: self.shutdown_grace,

@@ -118,7 +118,7 @@ pub fn answer_for(query: &Query) -> Answer {
     }
 }
 
-fn builder(module: &str, function: &str, service: Service) -> snake::PythonChildProcessBuilder<Cb, Service> {
+pub fn builder(module: &str, function: &str, service: Service) -> snake::PythonChildProcessBuilder<Cb, Service> {
     PythonChildProcessBuilder::new(config(module, function)).with_callback_handler(service)
 }
 
