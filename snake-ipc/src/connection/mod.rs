@@ -212,6 +212,14 @@ impl<E: PeerError> Connection<E> {
         let _ = self.control.try_send(Control::Kill);
     }
 
+    /// Stops the child now: every pending and later call fails with [`IpcError::Cancelled`], the
+    /// child is killed. Returns once it has been reaped.
+    pub async fn terminate(&self) {
+        self.fail_all(E::from(IpcError::Cancelled));
+        self.kill();
+        self.wait_exit().await;
+    }
+
     /// Waits until the child has been reaped; returns how it exited.
     pub async fn wait_exit(&self) -> ExitStatus {
         let mut exit = self.exit.clone();

@@ -124,8 +124,13 @@ impl<M: Send + 'static, C: Send + 'static> Actor for PythonActor<M, C> {
         Ok(actor)
     }
 
-    async fn on_stop(&mut self, _: WeakActorRef<Self>, _: ActorStopReason) -> Result<(), Infallible> {
-        self.child.connection.shutdown().await;
+    /// A normal stop (`stop_gracefully`, or the last reference dropped) drains the child; a kill
+    /// (or a panic) terminates it at once, failing the calls in flight with `Cancelled`.
+    async fn on_stop(&mut self, _: WeakActorRef<Self>, reason: ActorStopReason) -> Result<(), Infallible> {
+        match reason {
+            ActorStopReason::Normal => self.child.connection.shutdown().await,
+            _ => self.child.connection.terminate().await,
+        }
         Ok(())
     }
 }

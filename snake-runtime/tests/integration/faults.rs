@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use libtest_mimic::Trial;
-use snake::{ExitStatus, GetMetrics, PythonExecutionError};
+use serde::{Deserialize, Serialize};
+use snake::{ExitStatus, GetChildInfo, GetMetrics, PythonExecutionError};
 
 use crate::common::{builder, handler_error, trial};
 use crate::messages::{Die, FanOut, Work};
@@ -18,7 +19,102 @@ pub fn trials() -> Vec<Trial> {
         trial("faults::stop_gracefully_lets_calls_in_flight_finish", stop_gracefully_drains),
         trial("faults::a_full_window_does_not_block_the_mailbox", full_window_keeps_mailbox_free),
         trial("faults::a_thousand_calls_of_ten_callbacks_each_all_succeed", thousand_calls_of_ten_callbacks),
+        trial("faults::a_segfault_is_child_exited_with_the_signal", segfault_is_child_exited),
+        trial("faults::kill_fails_calls_in_flight_at_once_and_reaps_the_child", kill_with_calls_in_flight),
+        Trial::test("faults::a_flood_of_output_keeps_the_parent_small", || {
+            flood_keeps_parent_small();
+            Ok(())
+        }),
     ]
+}
+
+/// Crashes the whole child with SIGSEGV.
+#[derive(Serialize, Deserialize)]
+pub struct Segv;
+impl snake::ChildMessage for Segv {
+    type Reply = u32;
+}
+snake::register_actor!(Segv);
+
+/// Floods stdout and stderr with this many MiB each.
+#[derive(Serialize, Deserialize)]
+pub struct Flood(pub u32);
+impl snake::ChildMessage for Flood {
+    type Reply = u32;
+}
+snake::register_actor!(Flood);
+
+async fn segfault_is_child_exited() {
+    let actor = builder("segfault").spawn::<Segv>().await.expect("spawn");
+    let err = handler_error(actor.ask(Segv).await);
+    let PythonExecutionError::ChildExited { status, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(*status, ExitStatus::Signal(libc::SIGSEGV), "{err}");
+    // Later calls fail at once with the same error (no restarts were asked for).
+    let later = handler_error(actor.ask(Segv).await);
+    assert_eq!(later, err);
+}
+
+async fn kill_with_calls_in_flight() {
+    let actor = builder("slow_or_fast").spawn::<Work>().await.expect("spawn");
+    let pid = actor.ask(GetChildInfo).await.expect("info").pid;
+    let calls: Vec<_> = (0..3u64)
+        .map(|id| {
+            let actor = actor.clone();
+            tokio::spawn(async move { actor.ask(Work { id, slow: true, seconds: 30.0 }).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    actor.kill();
+    actor.wait_for_shutdown_result().await.ok();
+    for call in calls {
+        let err = handler_error(call.await.expect("task"));
+        assert!(matches!(err, PythonExecutionError::Cancelled | PythonExecutionError::ActorStopped), "{err:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "a kill does not wait for the calls: {:?}", started.elapsed());
+    assert!(!crate::common::process_exists(pid), "the child was reaped");
+}
+
+/// Set for the helper process of [`flood_keeps_parent_small`].
+const FLOOD_ROLE: &str = "SNAKE_TEST_FLOODED_PARENT";
+
+/// The flood runs in a process of its own, so that its resident memory is not the sum of every
+/// test running at once.
+fn flood_keeps_parent_small() {
+    let output = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(FLOOD_ROLE, "1")
+        .output()
+        .expect("helper parent");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = String::from_utf8_lossy(&output.stdout);
+    let figures: Vec<u64> = report.split_whitespace().filter_map(|word| word.parse().ok()).collect();
+    let [before, after] = figures[..] else { panic!("unexpected report {report:?}") };
+    // 50 MiB went through each pipe; the parent keeps line buffers and a short stderr tail only.
+    assert!(after.saturating_sub(before) < 24 * 1024, "parent RSS grew from {before} KiB to {after} KiB");
+}
+
+/// The helper process's part: floods through one child and prints its RSS before and after.
+pub fn run_helper_role() -> Option<i32> {
+    std::env::var_os(FLOOD_ROLE)?;
+    let runtime = tokio::runtime::Runtime::new().ok()?;
+    runtime.block_on(async {
+        let actor = builder("flood").spawn::<Flood>().await.expect("spawn");
+        assert_eq!(actor.ask(Flood(1)).await.expect("warm up"), 1);
+        let before = rss_kib();
+        assert_eq!(actor.ask(Flood(50)).await.expect("flood"), 50);
+        let after = rss_kib();
+        println!("{before} {after}");
+    });
+    Some(0)
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Calls in flight on a child that dies fail with `ChildExited` and its exit code, never with an

@@ -28,7 +28,7 @@ snake::setup_python_subprocess_system! {
     actors = { (snake::PythonActor<Listed>, Listed, snake::NoCallback) },
     child_init = { snake::RuntimeConfig::default() },
     parent_init = {
-        if let Some(code) = lifecycle::run_helper_role() {
+        if let Some(code) = lifecycle::run_helper_role().or_else(faults::run_helper_role) {
             std::process::exit(code);
         }
         let args = libtest_mimic::Arguments::from_args();

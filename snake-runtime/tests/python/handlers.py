@@ -152,3 +152,22 @@ def die_or_pid(msg):
     if msg["code"] >= 0:
         os._exit(msg["code"])
     return os.getpid()
+
+
+def segfault(_msg):
+    """Crashes the whole child with SIGSEGV, as a broken extension would."""
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def flood(msg):
+    """Writes `msg` MiB to stdout and as much to stderr, in 1 KiB lines."""
+    line = "x" * 1023 + "\n"
+    chunk = line * 1024
+    for _ in range(msg):
+        sys.stdout.write(chunk)
+        sys.stderr.write(chunk)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return msg
