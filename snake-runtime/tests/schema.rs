@@ -6,6 +6,10 @@
 //! - the generated stubs equal the committed fixture in `python/tests/fixtures/stubs/`, which
 //!   pytest type-checks handlers against with mypy (`committed_stubs_are_up_to_date`).
 //!   Regenerate the fixture with `SNAKE_BLESS=1 cargo test -p snake-runtime --test schema`.
+//!
+//! One file of some 750 lines on purpose: every case shares the shapes declared here and the
+//! three checks above, and one test target is one binary to build (on 2-core CI machines, each
+//! test target is a separate link).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
