@@ -11,7 +11,8 @@
 //!   the [`PeerError`] trait an upper layer's error type implements;
 //! - [`records`]: log records and spans a child reports;
 //! - [`wire`]: typed bodies, as plain postcard or as a self-describing [`wire::Value`] tree;
-//! - [`outbox`]: ordered whole-frame writes from many producers (both processes);
+//! - [`outbox`]: ordered whole-frame writes from many producers (both processes), and
+//!   [`writer`], the child's blocking side of it;
 //! - [`spawn`]: program, minimal environment, socketpair, output pumps, and the child's side
 //!   ([`spawn::channel_from_env`]);
 //! - [`Connection`]: the parent's end: handshake, in-flight table, cancellation, deadlines,
@@ -31,6 +32,7 @@ pub mod records;
 pub mod spawn;
 pub mod stream;
 pub mod wire;
+pub mod writer;
 
 pub use crate::connection::{
     CallbackDispatch, CallbackFuture, CallbackStreamFuture, Connection, EncodedStream, Limits, ReplySink, Setup,
