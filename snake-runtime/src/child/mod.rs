@@ -44,6 +44,11 @@ use self::pool::{Job, SyncPool};
 use self::spans::{Phases, Spans};
 use self::stream::SyncStream;
 
+/// The child's exit code when its asyncio loop thread ends without a shutdown (an exception that
+/// escaped the loop, a handler that stopped it): without the loop no `async` call could be
+/// answered again, so the child ends and the parent's restart policy applies.
+pub(crate) const LOOP_ENDED: i32 = 71;
+
 /// Everything the child's threads share.
 pub(crate) struct Child {
     stream: UnixStream,
@@ -320,7 +325,7 @@ pub(crate) fn serve(
                 let _ = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs"));
                 let _ = py.run(c"import sys; sys.stdout.flush(); sys.stderr.flush()", None, None);
             });
-            flush(&child);
+            child.flush();
             exit(0)
         }
         Stop::ParentGone => exit(0),
@@ -462,11 +467,13 @@ fn drain(child: &Child) {
     }
 }
 
-/// Waits (briefly) until the drainer has written out whatever is still queued.
-fn flush(child: &Child) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !child.outbox.is_idle() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(1));
+impl Child {
+    /// Waits (briefly) until the drainer has written out whatever is still queued.
+    pub(crate) fn flush(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !self.outbox.is_idle() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod callbacks;
 mod calls;
 mod common;
 mod errors;
+mod faults_child;
 mod lifecycle;
 mod logs;
 mod macros;
@@ -34,6 +35,7 @@ snake::setup_python_subprocess_system! {
         let trials: Vec<_> = [
             calls::trials(),
             errors::trials(),
+            faults_child::trials(),
             lifecycle::trials(),
             roundtrip::trials(),
             callbacks::trials(),

@@ -1,0 +1,147 @@
+//! Faults inside the child that must stay one call's error, or end the child with a code the
+//! parent's restart policy acts on: `SystemExit`/`KeyboardInterrupt` in handlers, an asyncio loop
+//! that stops, errors too large for a frame, sync workers stuck in a loop or in C.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use libtest_mimic::Trial;
+use serde::{Deserialize, Serialize};
+use snake::{ChildMessage, ExitStatus, GetChildInfo, PythonChildProcessBuilder, PythonExecutionError, Streaming};
+
+use crate::common::{config, handler_error, trial};
+
+/// Generous bound on how long an answer may take; a hang fails the test.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+/// The child's exit code when its asyncio loop ends without a shutdown.
+const LOOP_ENDED: i32 = 71;
+
+/// One fault for the handlers in `tests/python/faults.py`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    pub kind: String,
+    pub arg: String,
+}
+impl ChildMessage for Fault {
+    type Reply = String;
+}
+snake::register_actor!(Fault);
+
+fn fault(kind: &str, arg: impl ToString) -> Fault {
+    Fault { kind: kind.into(), arg: arg.to_string() }
+}
+
+fn builder(function: &str) -> PythonChildProcessBuilder {
+    PythonChildProcessBuilder::new(config("faults", function))
+}
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        trial(
+            "faults_child::sys_exit_and_keyboard_interrupt_in_async_handlers_are_the_calls_error",
+            async_base_exceptions,
+        ),
+        trial("faults_child::sys_exit_in_async_generators_ends_only_the_stream", || {
+            generator_base_exceptions("raise_agen")
+        }),
+        trial("faults_child::sys_exit_in_sync_generators_ends_only_the_stream", || {
+            generator_base_exceptions("raise_gen")
+        }),
+        trial("faults_child::sys_exit_and_keyboard_interrupt_in_sync_handlers_keep_the_worker", sync_base_exceptions),
+        trial("faults_child::a_failing_loop_command_keeps_the_rest_of_its_batch", failing_command_keeps_batch),
+        trial("faults_child::the_child_exits_when_its_asyncio_loop_ends", loop_end_exits_the_child),
+    ]
+}
+
+fn assert_exception(err: &PythonExecutionError, type_name: &str, message: &str) {
+    let PythonExecutionError::Exception(exception) = err else { panic!("expected an exception, got {err:?}") };
+    assert_eq!(exception.type_name, type_name, "{err:?}");
+    assert_eq!(exception.message, message, "{err:?}");
+}
+
+async fn async_base_exceptions() {
+    let actor = builder("raise_async").spawn::<Fault>().await.expect("spawn");
+    for round in 0..2 {
+        let err = handler_error(tokio::time::timeout(PROMPTLY, actor.ask(fault("exit", 3))).await.expect("no hang"));
+        assert_exception(&err, "SystemExit", "3");
+        let err = handler_error(
+            tokio::time::timeout(PROMPTLY, actor.ask(fault("interrupt", "stop"))).await.expect("no hang"),
+        );
+        assert_exception(&err, "KeyboardInterrupt", "stop");
+        // The loop keeps running: a later call is answered.
+        let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", round))).await.expect("no hang");
+        assert_eq!(ok.expect("a later call succeeds"), format!("ok:{round}"));
+    }
+}
+
+async fn generator_base_exceptions(function: &'static str) {
+    let actor = builder(function).sync_workers(1).spawn::<Fault>().await.expect("spawn");
+    for (kind, arg, type_name) in [("exit", "4", "SystemExit"), ("interrupt", "halt", "KeyboardInterrupt")] {
+        let mut stream = actor.ask(Streaming(fault(kind, arg))).await.expect("open");
+        let first = tokio::time::timeout(PROMPTLY, stream.next()).await.expect("no hang");
+        assert_eq!(first.expect("an item").expect("the first item"), "first");
+        let second = tokio::time::timeout(PROMPTLY, stream.next()).await.expect("no hang");
+        assert_exception(&second.expect("the error").expect_err("an error"), type_name, arg);
+        let end = tokio::time::timeout(PROMPTLY, stream.next()).await.expect("no hang");
+        assert!(end.is_none(), "the error ends the stream: {end:?}");
+    }
+    let mut stream = actor.ask(Streaming(fault("ok", "later"))).await.expect("open");
+    let mut items = Vec::new();
+    while let Some(item) = tokio::time::timeout(PROMPTLY, stream.next()).await.expect("no hang") {
+        items.push(item.expect("item"));
+    }
+    assert_eq!(items, ["first", "ok:later"]);
+}
+
+async fn sync_base_exceptions() {
+    // One worker: if it died with the exception, the later calls would never be answered.
+    let actor = builder("raise_sync").sync_workers(1).spawn::<Fault>().await.expect("spawn");
+    for round in 0..2 {
+        let err = handler_error(tokio::time::timeout(PROMPTLY, actor.ask(fault("exit", 9))).await.expect("no hang"));
+        assert_exception(&err, "SystemExit", "9");
+        let err =
+            handler_error(tokio::time::timeout(PROMPTLY, actor.ask(fault("interrupt", "now"))).await.expect("no hang"));
+        assert_exception(&err, "KeyboardInterrupt", "now");
+        let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", round))).await.expect("no hang");
+        assert_eq!(ok.expect("a later call succeeds"), format!("ok:{round}"));
+    }
+}
+
+async fn failing_command_keeps_batch() {
+    let actor = builder("loop_faults").spawn::<Fault>().await.expect("spawn");
+    assert_eq!(actor.ask(fault("install", "")).await.expect("install"), "installed");
+    // A task whose `cancel()` raises, abandoned by its caller: its cancel command fails.
+    let stubborn = {
+        let actor = actor.clone();
+        tokio::spawn(async move { actor.ask(fault("stubborn", "")).reply_timeout(Duration::from_millis(300)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Blocks the loop thread, so that the cancel and the next call are drained in one batch.
+    let block = {
+        let actor = actor.clone();
+        tokio::spawn(async move { actor.ask(fault("block", 1.0)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let result = stubborn.await.expect("task");
+    assert!(matches!(result, Err(kameo::error::SendError::Timeout(_))), "{result:?}");
+    let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", "same batch"))).await.expect("no hang");
+    assert_eq!(ok.expect("the call queued behind the failing cancel runs"), "ok:same batch");
+    assert_eq!(block.await.expect("task").expect("block"), "unblocked");
+    let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", "later"))).await.expect("no hang");
+    assert_eq!(ok.expect("later"), "ok:later");
+}
+
+async fn loop_end_exits_the_child() {
+    let actor = builder("loop_faults").max_restarts(1).spawn::<Fault>().await.expect("spawn");
+    let first = actor.ask(GetChildInfo).await.expect("info").pid;
+    let err = handler_error(tokio::time::timeout(PROMPTLY, actor.ask(fault("stop", ""))).await.expect("no hang"));
+    let PythonExecutionError::ChildExited { status: ExitStatus::Code(LOOP_ENDED), stderr_tail } = &err else {
+        panic!("expected exit code {LOOP_ENDED}, got {err:?}");
+    };
+    assert!(stderr_tail.iter().any(|line| line.contains("asyncio loop")), "{stderr_tail:?}");
+    // The restart policy brings a working child back.
+    let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", "again"))).await.expect("no hang");
+    assert_eq!(ok.expect("a restarted child answers"), "ok:again");
+    assert_ne!(actor.ask(GetChildInfo).await.expect("info").pid, first, "a new process");
+}
