@@ -17,6 +17,7 @@ pub(crate) mod pool;
 pub(crate) mod python;
 mod spans;
 mod stream;
+mod truncate;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -85,16 +86,15 @@ impl Child {
         }
     }
 
-    /// Sends an error frame for call `id`.
+    /// Sends an error frame for call `id`. An error too large for a frame (a huge message or
+    /// traceback) has its strings cut to fit, so the call is answered all the same.
     pub(crate) fn send_error(&self, id: u64, err: &PythonExecutionError) {
         let mut buf = Vec::new();
         let header = Header::new(FrameKind::Error, id);
         if encode_frame(&mut buf, &header, err, self.max_frame_size).is_err() {
-            // The error itself is too large (a giant traceback): send the reason instead.
-            let fallback = PythonExecutionError::Protocol(ProtocolError::Encode {
-                message: format!("the error for call {id} did not fit in a frame: {err:.1000}"),
-            });
-            if encode_frame(&mut buf, &header, &fallback, self.max_frame_size).is_err() {
+            let small = truncate::shrink(err, self.max_frame_size);
+            if let Err(why) = encode_frame(&mut buf, &header, &small, self.max_frame_size) {
+                eprintln!("snake child: the error of call {id} could not be sent ({why}): {}", small);
                 return;
             }
         }
@@ -255,7 +255,11 @@ pub(crate) fn serve(
         (info, loaded)
     });
     let send_welcome = |stream: &UnixStream, outcome: Result<Vec<HandlerMode>, PythonExecutionError>| {
-        let outcome = outcome.map(|modes| WelcomePayload { info: info.clone(), modes });
+        // The welcome also carries the child's facts: the error gets half of the frame.
+        let budget = max_frame_size / 2;
+        let outcome = outcome
+            .map(|modes| WelcomePayload { info: info.clone(), modes })
+            .map_err(|err| if truncate::encoded_len(&err) > budget { truncate::shrink(&err, budget) } else { err });
         write_welcome(stream, &Welcome::new(fingerprint, outcome), max_frame_size)
     };
     let functions = match loaded {

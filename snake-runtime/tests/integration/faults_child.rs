@@ -51,6 +51,12 @@ pub fn trials() -> Vec<Trial> {
         trial("faults_child::sys_exit_and_keyboard_interrupt_in_sync_handlers_keep_the_worker", sync_base_exceptions),
         trial("faults_child::a_failing_loop_command_keeps_the_rest_of_its_batch", failing_command_keeps_batch),
         trial("faults_child::the_child_exits_when_its_asyncio_loop_ends", loop_end_exits_the_child),
+        trial("faults_child::oversized_sync_exception_is_truncated_to_fit_a_frame", || oversized("raise_sync", "big")),
+        trial("faults_child::oversized_async_exception_is_truncated_to_fit_a_frame", || {
+            oversized("raise_async", "big")
+        }),
+        trial("faults_child::truncation_keeps_utf8_characters_whole", || oversized("raise_sync", "big-utf8")),
+        trial("faults_child::oversized_import_error_is_truncated_to_fit_the_welcome", oversized_import_error),
     ]
 }
 
@@ -144,4 +150,42 @@ async fn loop_end_exits_the_child() {
     let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", "again"))).await.expect("no hang");
     assert_eq!(ok.expect("a restarted child answers"), "ok:again");
     assert_ne!(actor.ask(GetChildInfo).await.expect("info").pid, first, "a new process");
+}
+
+async fn oversized(function: &'static str, kind: &'static str) {
+    const LIMIT: usize = 64 * 1024;
+    const CHARS: usize = 1_000_000;
+    let (unit, unit_len) = if kind == "big" { ("x", 1) } else { ("é", 2) };
+    let actor = builder(function).max_frame_size(LIMIT).spawn::<Fault>().await.expect("spawn");
+    let err = handler_error(tokio::time::timeout(PROMPTLY, actor.ask(fault(kind, CHARS))).await.expect("no hang"));
+    let PythonExecutionError::Exception(exception) = &err else { panic!("expected an exception, got {err:?}") };
+    assert_eq!(exception.type_name, "ValueError");
+    assert!(exception.message.len() < LIMIT, "{}", exception.message.len());
+    // What is left is a prefix of the message followed by a note of exactly what was cut.
+    let kept = exception.message.trim_start_matches(unit);
+    let cut = CHARS * unit_len - (exception.message.len() - kept.len());
+    assert_eq!(kept, format!("… [truncated {cut} bytes]"));
+    assert!(exception.message.len() > LIMIT / 8, "the cut leaves a useful part: {}", exception.message.len());
+    assert!(exception.traceback.len() < LIMIT, "{}", exception.traceback.len());
+    assert!(exception.traceback.starts_with("Traceback (most recent call last):"), "{}", &exception.traceback[..200]);
+    assert!(exception.traceback.contains(" bytes] …"), "the traceback says it was cut");
+    assert!(exception.traceback.trim_end().ends_with(unit), "the traceback keeps its end");
+    let ok = tokio::time::timeout(PROMPTLY, actor.ask(fault("ok", "after"))).await.expect("no hang");
+    assert_eq!(ok.expect("a later call works"), "ok:after");
+}
+
+async fn oversized_import_error() {
+    const LIMIT: usize = 64 * 1024;
+    let err = tokio::time::timeout(
+        PROMPTLY,
+        PythonChildProcessBuilder::new(config("huge_import_error", "f")).max_frame_size(LIMIT).spawn::<Fault>(),
+    )
+    .await
+    .expect("no hang")
+    .expect_err("the import fails");
+    let PythonExecutionError::ImportFailed { module, exception } = &err else { panic!("{err:?}") };
+    assert_eq!(module, "huge_import_error");
+    assert_eq!(exception.type_name, "RuntimeError");
+    assert!(exception.message.len() < LIMIT / 2, "{}", exception.message.len());
+    assert!(exception.message.ends_with(" bytes]"), "{}", &exception.message[exception.message.len() - 40..]);
 }
