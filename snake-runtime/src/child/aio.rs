@@ -121,14 +121,18 @@ impl AsyncLoop {
             eprintln!(
                 "snake child: the asyncio loop ended without a shutdown ({reason}); exiting with code {LOOP_ENDED}"
             );
-            child.flush();
-            super::exit(LOOP_ENDED)
+            child.end(LOOP_ENDED)
         })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Self { state, thread: Mutex::new(Some(thread)) }),
             Ok(Err(message)) => Err(io::Error::other(message)),
             Err(_) => Err(io::Error::other("the asyncio thread ended before the loop started")),
         }
+    }
+
+    /// Handler tasks running now.
+    pub(crate) fn running(&self) -> usize {
+        self.state.tasks().len()
     }
 
     /// Starts `job` as a task on the loop.

@@ -19,6 +19,9 @@ def _fault(msg):
         raise KeyboardInterrupt(arg)
     if kind == "big":
         raise ValueError("x" * int(arg))
+    if kind == "spin":
+        while True:
+            pass
     if kind == "big-utf8":
         # Two-byte characters: a cut must not split one.
         raise ValueError("é" * int(arg))
@@ -66,24 +69,26 @@ def _pair(timeout):
     return "paired"
 
 
+_spun: list = []
 _interrupted: list = []
 
 
 def busy(msg):
     """`spin` burns the CPU in pure Python until interrupted, `sleep` blocks in C for `arg`
     seconds, `pair` returns only once a second `pair` call runs at the same time (two workers),
-    `pid` answers with the child's pid, `interrupted` with what the `spin` calls were
-    interrupted with, `ok` answers at once."""
+    `pid` answers with the child's pid, `interrupted` with how many `spin` calls started and what
+    they were interrupted with, `ok` answers at once."""
     kind, arg = msg["kind"], msg["arg"]
     if kind == "spin":
         try:
+            _spun.append(arg)
             while True:
                 pass
         except BaseException as exc:
             _interrupted.append(f"{type(exc).__module__}.{type(exc).__qualname__}")
             raise
     if kind == "interrupted":
-        return ",".join(_interrupted)
+        return f"{len(_spun)}:{','.join(_interrupted)}"
     if kind == "sleep":
         time.sleep(float(arg))
         return "slept"
