@@ -8,7 +8,7 @@ fallback keeps handler modules importable; calling back into Rust raises `Runtim
 import logging
 from typing import Any
 
-__all__ = ["CallbackError", "CallbackStream", "IN_CHILD", "__version__", "callback_handle", "callback_stream"]
+__all__ = ["CallbackError", "CallbackStream", "Cancelled", "IN_CHILD", "__version__", "callback_handle", "callback_stream"]
 
 __version__ = "0.1.0"
 IN_CHILD = False
@@ -19,6 +19,10 @@ _OUTSIDE = "snake callbacks only work inside a snake child process"
 
 class CallbackError(Exception):
     """A callback into Rust failed."""
+
+
+class Cancelled(BaseException):
+    """Raised inside a plain handler whose call was cancelled."""
 
 
 class CallbackStream:

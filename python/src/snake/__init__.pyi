@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, Final, final
 
-__all__ = ["CallbackError", "CallbackStream", "IN_CHILD", "__version__", "callback_handle", "callback_stream"]
+__all__ = ["CallbackError", "CallbackStream", "Cancelled", "IN_CHILD", "__version__", "callback_handle", "callback_stream"]
 
 __version__: Final[str]
 IN_CHILD: Final[bool]
@@ -21,6 +21,15 @@ class CallbackError(Exception):
 
     Its message is the Rust handler's error message, or says that there is no handler, that the
     call which made the callback was cancelled, or that the argument did not convert.
+    """
+
+class Cancelled(BaseException):
+    """Raised inside a plain (sync) handler whose call was cancelled: its caller went away or its
+    deadline passed.
+
+    Like `asyncio.CancelledError`, it derives from `BaseException`, so `except Exception` lets it
+    through. A handler that catches it should re-raise it soon: a worker still busy with a
+    cancelled call a second later is given up on and replaced.
     """
 
 def callback_handle(msg: Any) -> Any:

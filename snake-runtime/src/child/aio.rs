@@ -4,15 +4,23 @@
 //! writes one byte to a pipe that the loop watches with `add_reader`, only when the loop is not
 //! already due to drain. The loop drains every queued command in one callback, so a burst of
 //! calls costs one wake-up.
+//!
+//! A handler's `SystemExit` or `KeyboardInterrupt` is that call's error: asyncio records it on the
+//! task and then lets it escape `run_forever`, which is simply entered again, and the task's
+//! done-callback reports it. If the loop thread ends for any other reason than the child's
+//! shutdown, the child exits ([`LOOP_ENDED`]), so the parent sees it die and its restart policy
+//! applies, instead of every later `async` call waiting for a loop that is gone.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyCFunction, PyModule, PyTuple};
@@ -21,7 +29,7 @@ use super::callback::{self, LoopHandle, Outcome};
 use super::pool::Job;
 use super::spans::Phases;
 use super::stream::{DRIVER, StreamSink};
-use super::{Child, python};
+use super::{Child, LOOP_ENDED, python};
 use crate::error::PythonExecutionError;
 
 enum Command {
@@ -42,6 +50,8 @@ pub(crate) struct AsyncLoop {
 struct LoopState {
     commands: Mutex<VecDeque<Command>>,
     pending_wake: AtomicBool,
+    /// The child is shutting down: the loop stopping is expected.
+    stopping: AtomicBool,
     wake_read: OwnedFd,
     wake_write: OwnedFd,
     tasks: Mutex<HashMap<u64, Py<PyAny>>>,
@@ -78,6 +88,7 @@ impl AsyncLoop {
         let state = Arc::new(LoopState {
             commands: Mutex::new(VecDeque::new()),
             pending_wake: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             wake_read,
             wake_write,
             tasks: Mutex::new(HashMap::new()),
@@ -88,17 +99,40 @@ impl AsyncLoop {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread_state = Arc::clone(&state);
         let thread = std::thread::Builder::new().name("snake-asyncio".into()).spawn(move || {
-            Python::attach(|py| {
-                if let Err(err) = run_loop(py, &thread_state, &child, &ready_tx) {
-                    let _ = ready_tx.send(Err(python::capture(py, &err).to_string()));
-                }
-            });
+            let mut ready = Some(ready_tx);
+            let ended = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                Python::attach(|py| {
+                    run_loop(py, &thread_state, &child, &mut ready).map_err(|err| python::capture(py, &err).to_string())
+                })
+            }));
+            if thread_state.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            let reason = match ended {
+                Ok(Ok(())) => "it returned".to_owned(),
+                Ok(Err(reason)) => reason,
+                Err(_) => "it panicked".to_owned(),
+            };
+            if let Some(ready) = ready {
+                // It never started: `start` reports why.
+                let _ = ready.send(Err(reason));
+                return;
+            }
+            eprintln!(
+                "snake child: the asyncio loop ended without a shutdown ({reason}); exiting with code {LOOP_ENDED}"
+            );
+            child.end(LOOP_ENDED)
         })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Self { state, thread: Mutex::new(Some(thread)) }),
             Ok(Err(message)) => Err(io::Error::other(message)),
             Err(_) => Err(io::Error::other("the asyncio thread ended before the loop started")),
         }
+    }
+
+    /// Handler tasks running now.
+    pub(crate) fn running(&self) -> usize {
+        self.state.tasks().len()
     }
 
     /// Starts `job` as a task on the loop.
@@ -133,6 +167,7 @@ impl AsyncLoop {
 
     /// Cancels every task, stops the loop and joins its thread.
     pub(crate) fn stop(&self) {
+        self.state.stopping.store(true, Ordering::Release);
         self.push(Command::Stop);
         let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(thread) = thread {
@@ -154,7 +189,7 @@ fn run_loop(
     py: Python<'_>,
     state: &Arc<LoopState>,
     child: &Arc<Child>,
-    ready: &std::sync::mpsc::Sender<Result<(), String>>,
+    ready: &mut Option<std::sync::mpsc::Sender<Result<(), String>>>,
 ) -> PyResult<()> {
     let asyncio = py.import("asyncio")?;
     let event_loop = asyncio.call_method0("new_event_loop")?;
@@ -179,8 +214,22 @@ fn run_loop(
         call_var: call_var.unbind(),
     });
     let _ = state.event_loop.set(event_loop.clone().unbind());
-    let _ = ready.send(Ok(()));
-    event_loop.call_method0("run_forever")?;
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(Ok(()));
+    }
+    loop {
+        let ran = event_loop.call_method0("run_forever");
+        if state.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        match ran {
+            Err(err) if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                report_escaped(py, state, &err);
+            }
+            Ok(_) => return Err(PyRuntimeError::new_err("the loop was stopped by something else than the child")),
+            Err(err) => return Err(err),
+        }
+    }
 
     // Stopped: cancel what is left so `finally` blocks run, then close the loop.
     let tasks: Vec<Py<PyAny>> = state.tasks().drain().map(|(_, task)| task).collect();
@@ -196,6 +245,27 @@ fn run_loop(
     Ok(())
 }
 
+/// asyncio lets a `SystemExit` or `KeyboardInterrupt` escape `run_forever` after recording it on
+/// the task that raised it, whose done-callback (still queued) reports it to the caller. Raised
+/// anywhere else (a plain `call_soon` callback), nobody waits for it: it is only logged.
+fn report_escaped(py: Python<'_>, state: &LoopState, err: &PyErr) {
+    let value = err.value(py);
+    let tasks: Vec<Py<PyAny>> = state.tasks().values().map(|task| task.clone_ref(py)).collect();
+    let from_task = tasks.iter().any(|task| {
+        let task = task.bind(py);
+        let done = task.call_method0(intern!(py, "done")).and_then(|done| done.is_truthy()).unwrap_or(false);
+        done && task.call_method0(intern!(py, "exception")).is_ok_and(|raised| raised.is(value))
+    });
+    if !from_task {
+        eprintln!(
+            "snake child: {} escaped the asyncio loop outside any handler; the loop goes on",
+            python::capture(py, err)
+        );
+    }
+}
+
+/// Runs the queued commands. One that fails is reported and the others still run: a dropped
+/// command would leave a call unstarted or a callback unanswered forever.
 fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult<()> {
     let mut sink = [0u8; 64];
     // SAFETY: `sink` is valid for its length and the fd is the pipe's open, non-blocking read end.
@@ -205,29 +275,32 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
     let Some(event_loop) = state.event_loop.get() else { return Ok(()) };
     let event_loop = event_loop.bind(py);
     for command in commands {
-        match command {
-            Command::Call(job) => start_task(py, state, child, event_loop, job),
+        let (what, done) = match command {
+            Command::Call(job) => {
+                start_task(py, state, child, event_loop, job);
+                continue;
+            }
             Command::Cancel(id) => {
                 let task = state.tasks().get(&id).map(|task| task.clone_ref(py));
-                if let Some(task) = task {
-                    task.bind(py).call_method0(intern!(py, "cancel"))?;
-                }
+                (
+                    "cancelling a task",
+                    task.map_or(Ok(()), |task| task.bind(py).call_method0(intern!(py, "cancel")).map(drop)),
+                )
             }
             Command::Credit(id, items) => {
                 let sink = state.sinks().get(&id).map(|sink| sink.clone_ref(py));
-                if let Some(sink) = sink {
-                    sink.get().grant(py, items)?;
-                }
+                ("granting stream credit", sink.map_or(Ok(()), |sink| sink.get().grant(py, items)))
             }
             Command::Resolve { future, index, outcome } => {
-                callback::resolve_future(py, future.bind(py), index, outcome)?;
+                ("resolving a callback", callback::resolve_future(py, future.bind(py), index, outcome))
             }
             Command::WakeStream { id, future } => {
-                callback::wake_stream(py, id, future.bind(py))?;
+                ("waking a callback stream", callback::wake_stream(py, id, future.bind(py)))
             }
-            Command::Stop => {
-                event_loop.call_method0("stop")?;
-            }
+            Command::Stop => ("stopping the loop", event_loop.call_method0("stop").map(drop)),
+        };
+        if let Err(err) = done {
+            eprintln!("snake child: {what} on the asyncio loop failed: {}", python::capture(py, &err));
         }
     }
     Ok(())

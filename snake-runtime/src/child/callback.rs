@@ -6,7 +6,9 @@
 //!   blocks, with the GIL released, until the reply arrives; on the asyncio loop it returns an
 //!   awaitable instead, so `await callback_handle(msg)` never blocks other handlers;
 //! - `CallbackError`: raised when the Rust handler fails, is missing, or the call that made the
-//!   callback was cancelled. Its message is the Rust error's message.
+//!   callback was cancelled. Its message is the Rust error's message;
+//! - `Cancelled` (a `BaseException`): raised in a sync handler whose call was cancelled (see
+//!   [`pool`](super::pool)), also out of a blocking callback it was waiting on.
 //!
 //! Each callback carries the id of the call it was made from (a thread-local for sync handlers, a
 //! context variable for async ones, so tasks the handler spawns inherit it); the parent refuses
@@ -22,6 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
 use super::Child;
+use super::pool::Cancelled;
 use crate::codec::CallbackCodec;
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::protocol::{FrameKind, Header, encode_frame_with};
@@ -38,8 +41,8 @@ pub(crate) type Outcome = Result<Bytes, PythonExecutionError>;
 
 /// Who waits for a callback's reply.
 pub(crate) enum Waiter {
-    /// A sync handler blocked in `callback_handle`.
-    Blocking(std::sync::mpsc::SyncSender<Outcome>),
+    /// A sync handler blocked in `callback_handle`, serving call `origin`.
+    Blocking { tx: std::sync::mpsc::SyncSender<Outcome>, origin: u64 },
     /// An asyncio future on the loop, resolved there.
     Future { future: Py<PyAny>, index: u32 },
 }
@@ -72,6 +75,21 @@ impl Callbacks {
     /// Takes the waiter of callback `id`, if it still waits.
     pub(crate) fn take(&self, id: u64) -> Option<Waiter> {
         self.waiters().remove(&id)
+    }
+
+    /// Wakes the sync handler of call `origin` if it waits for a callback's reply: the call was
+    /// cancelled, and the handler raises [`Cancelled`] instead of waiting on.
+    pub(crate) fn cancel_blocking(&self, origin: u64) {
+        let woken: Vec<Waiter> = self
+            .waiters()
+            .extract_if(|_, waiter| matches!(waiter, Waiter::Blocking { origin: o, .. } if *o == origin))
+            .map(|(_, waiter)| waiter)
+            .collect();
+        for waiter in woken {
+            if let Waiter::Blocking { tx, .. } = waiter {
+                let _ = tx.send(Err(PythonExecutionError::Cancelled));
+            }
+        }
     }
 }
 
@@ -110,6 +128,7 @@ pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(callback_handle, &module)?)?;
     module.add_function(wrap_pyfunction!(callback_stream, &module)?)?;
     module.add("CallbackError", py.get_type::<CallbackError>())?;
+    module.add("Cancelled", py.get_type::<Cancelled>())?;
     module.add_class::<CallbackStreamIter>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("IN_CHILD", true)?;
@@ -205,10 +224,11 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
         return Ok(future.unbind());
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    register(callbacks, id, Waiter::Blocking(tx))?;
+    register(callbacks, id, Waiter::Blocking { tx, origin })?;
     child.send(&frame);
     let outcome = py.detach(move || rx.recv());
     match outcome {
+        Ok(Err(PythonExecutionError::Cancelled)) => Err(Cancelled::new_err("the call was cancelled")),
         Ok(outcome) => reply_to_python(py, codec, outcome).map(Bound::unbind),
         Err(_) => Err(CallbackError::new_err("the parent went away before answering the callback")),
     }

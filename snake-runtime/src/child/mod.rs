@@ -4,8 +4,11 @@
 //! - the main thread reads frames (blocking `read`, no GIL) and dispatches them: sync calls to the
 //!   [`pool`], `async def` calls and cancels to the asyncio loop. It never runs Python code, so
 //!   cancels and callback replies keep flowing while handlers run;
-//! - the pool's workers run sync handlers with the GIL;
-//! - one thread runs the asyncio event loop for `async def` handlers;
+//! - the pool's workers run sync handlers with the GIL; its watchdog (which never takes the GIL)
+//!   and interrupter (which takes it only while a cancelled handler runs) stop handlers whose calls
+//!   were cancelled, and replace workers that do not stop;
+//! - one thread runs the asyncio event loop for `async def` handlers; should it end, so does the
+//!   child ([`LOOP_ENDED`]);
 //! - one drainer thread writes frames out only when the socket buffer is full (see
 //!   [`Outbox`](snake_ipc::outbox::Outbox)); every other write is a direct non-blocking `send` from the
 //!   thread that produced the reply.
@@ -17,13 +20,15 @@ pub(crate) mod pool;
 pub(crate) mod python;
 mod spans;
 mod stream;
+mod truncate;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use pyo3::prelude::*;
@@ -40,9 +45,23 @@ use crate::protocol::{
 
 use self::aio::AsyncLoop;
 use self::callback::{Callbacks, Waiter};
-use self::pool::{Job, SyncPool};
+use self::pool::{Cancelled, Job, Slot, SyncPool};
 use self::spans::{Phases, Spans};
 use self::stream::SyncStream;
+
+/// The child's exit code when it has lost as many sync workers as it has (workers that stayed on
+/// a cancelled call, blocked in C code or ignoring `snake.Cancelled`): the parent's restart policy
+/// gets a fresh process instead of a pool that can no longer run handlers.
+pub(crate) const WORKERS_LOST: i32 = 70;
+
+/// How long running calls may still finish once the child has decided to exit with
+/// [`WORKERS_LOST`].
+const LOST_GRACE: Duration = Duration::from_secs(2);
+
+/// The child's exit code when its asyncio loop thread ends without a shutdown (an exception that
+/// escaped the loop, a handler that stopped it): without the loop no `async` call could be
+/// answered again, so the child ends and the parent's restart policy applies.
+pub(crate) const LOOP_ENDED: i32 = 71;
 
 /// Everything the child's threads share.
 pub(crate) struct Child {
@@ -57,6 +76,8 @@ pub(crate) struct Child {
     callbacks: Callbacks,
     sync_streams: Mutex<HashMap<u64, Arc<SyncStream>>>,
     spans: Spans,
+    /// The child is about to exit: new calls are not started.
+    closing: AtomicBool,
 }
 
 impl std::fmt::Debug for Child {
@@ -80,16 +101,15 @@ impl Child {
         }
     }
 
-    /// Sends an error frame for call `id`.
+    /// Sends an error frame for call `id`. An error too large for a frame (a huge message or
+    /// traceback) has its strings cut to fit, so the call is answered all the same.
     pub(crate) fn send_error(&self, id: u64, err: &PythonExecutionError) {
         let mut buf = Vec::new();
         let header = Header::new(FrameKind::Error, id);
         if encode_frame(&mut buf, &header, err, self.max_frame_size).is_err() {
-            // The error itself is too large (a giant traceback): send the reason instead.
-            let fallback = PythonExecutionError::Protocol(ProtocolError::Encode {
-                message: format!("the error for call {id} did not fit in a frame: {err:.1000}"),
-            });
-            if encode_frame(&mut buf, &header, &fallback, self.max_frame_size).is_err() {
+            let small = truncate::shrink(err, self.max_frame_size);
+            if let Err(why) = encode_frame(&mut buf, &header, &small, self.max_frame_size) {
+                eprintln!("snake child: the error of call {id} could not be sent ({why}): {}", small);
                 return;
             }
         }
@@ -139,10 +159,10 @@ impl Child {
         self.function_names.get(method as usize).map_or("?", String::as_str)
     }
 
-    fn run_sync(&self, py: Python<'_>, job: Job) {
+    fn run_sync(&self, py: Python<'_>, job: Job, slot: &Slot) {
         callback::with_current_call(job.id, || {
             if let Some(credit) = job.credit {
-                return self.run_stream_sync(py, &job, credit);
+                return self.run_stream_sync(py, &job, credit, slot);
             }
             let traced = self.spans.begin(job.id, job.trace, job.received);
             let started = SystemTime::now();
@@ -150,9 +170,9 @@ impl Child {
                 Ok((function, arg)) => {
                     let converted = SystemTime::now();
                     let token = traced.as_ref().and_then(|traced| self.spans.attach(py, traced));
-                    let result = function.call1((arg,));
+                    let result = slot.handler(py, job.id, || function.call1((arg,)));
                     self.spans.detach(py, token);
-                    (result.map_err(|err| python::exception(py, &err)), converted)
+                    (result.map_err(|err| handler_error(py, &err)), converted)
                 }
                 Err(err) => (Err(err), SystemTime::now()),
             };
@@ -192,7 +212,7 @@ impl Child {
     /// Hands a callback's reply (or failure) to whoever waits for it.
     fn resolve_callback(&self, aio: Option<&AsyncLoop>, id: u64, outcome: callback::Outcome) {
         match self.callbacks.take(id) {
-            Some(Waiter::Blocking(tx)) => {
+            Some(Waiter::Blocking { tx, .. }) => {
                 let _ = tx.send(outcome);
             }
             Some(Waiter::Future { future, index }) => {
@@ -204,6 +224,12 @@ impl Child {
             None => {}
         }
     }
+}
+
+/// A sync handler's exception as its call's error; the interrupt of a cancelled call is the
+/// cancellation itself.
+pub(crate) fn handler_error(py: Python<'_>, err: &PyErr) -> PythonExecutionError {
+    if err.is_instance_of::<Cancelled>(py) { PythonExecutionError::Cancelled } else { python::exception(py, err) }
 }
 
 fn unknown_method(method: u32) -> PythonExecutionError {
@@ -252,7 +278,11 @@ pub(crate) fn serve(
         (info, loaded)
     });
     let send_welcome = |stream: &UnixStream, outcome: Result<Vec<HandlerMode>, PythonExecutionError>| {
-        let outcome = outcome.map(|modes| WelcomePayload { info: info.clone(), modes });
+        // The welcome also carries the child's facts: the error gets half of the frame.
+        let budget = max_frame_size / 2;
+        let outcome = outcome
+            .map(|modes| WelcomePayload { info: info.clone(), modes })
+            .map_err(|err| if truncate::encoded_len(&err) > budget { truncate::shrink(&err, budget) } else { err });
         write_welcome(stream, &Welcome::new(fingerprint, outcome), max_frame_size)
     };
     let functions = match loaded {
@@ -275,6 +305,7 @@ pub(crate) fn serve(
         callbacks: Callbacks::new(callback_codecs, callbacks_waiting),
         sync_streams: Mutex::default(),
         spans: Python::attach(|py| Spans::new(py, hello.record_spans)),
+        closing: AtomicBool::new(false),
     });
     callback::install(&child);
     if let Err(err) = Python::attach(|py| logs::install(py, &child, &hello.log_level)) {
@@ -287,16 +318,30 @@ pub(crate) fn serve(
     // that is not ready, and the first call does not wait for the event loop to start.
     let modes: Vec<HandlerMode> = child.functions.iter().map(|(_, mode)| *mode).collect();
     let needs = |wanted: [HandlerMode; 2]| modes.iter().any(|mode| wanted.contains(mode));
-    let pool = needs([HandlerMode::Sync, HandlerMode::Generator]).then(|| {
-        let child = Arc::clone(&child);
-        SyncPool::start(usize::from(hello.sync_workers), move |py, job| child.run_sync(py, job))
-    });
     let aio = needs([HandlerMode::Async, HandlerMode::AsyncGenerator]).then(|| AsyncLoop::start(Arc::clone(&child)));
     let aio = match aio.transpose() {
-        Ok(aio) => aio,
+        Ok(aio) => aio.map(Arc::new),
         Err(err) => {
             let failure = PythonExecutionError::HandshakeFailed {
                 reason: format!("the child could not start its asyncio loop: {err}"),
+                stderr_tail: Vec::new(),
+            };
+            let _ = send_welcome(&child.stream, Err(failure));
+            exit(5)
+        }
+    };
+    let pool = needs([HandlerMode::Sync, HandlerMode::Generator]).then(|| {
+        let workers = usize::from(hello.sync_workers);
+        let host = Arc::new(SyncHost { child: Arc::clone(&child), aio: aio.clone() });
+        // As many lost workers as the pool has: by then it has spent a whole pool's worth of
+        // threads on calls nobody waits for.
+        SyncPool::start(workers, workers, host)
+    });
+    let pool = match pool.transpose() {
+        Ok(pool) => pool,
+        Err(err) => {
+            let failure = PythonExecutionError::HandshakeFailed {
+                reason: format!("the child could not start its sync workers: {err}"),
                 stderr_tail: Vec::new(),
             };
             let _ = send_welcome(&child.stream, Err(failure));
@@ -307,7 +352,7 @@ pub(crate) fn serve(
         exit(4);
     }
 
-    let reason = read_loop(&child, pool.as_ref(), aio.as_ref(), FrameDecoder::new(max_frame_size));
+    let reason = read_loop(&child, pool.as_ref(), aio.as_deref(), FrameDecoder::new(max_frame_size));
     match reason {
         Stop::Shutdown => {
             if let Some(aio) = &aio {
@@ -322,9 +367,13 @@ pub(crate) fn serve(
                 let _ = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs"));
                 let _ = py.run(c"import sys; sys.stdout.flush(); sys.stderr.flush()", None, None);
             });
-            flush(&child);
+            child.flush();
             exit(0)
         }
+        // The input was closed by a thread that is ending the child with its own exit code.
+        Stop::ParentGone if child.closing.load(Ordering::Acquire) => loop {
+            std::thread::park();
+        },
         Stop::ParentGone => exit(0),
         Stop::Protocol(err) => {
             eprintln!("snake child: closing the channel after a protocol error: {err}");
@@ -372,6 +421,11 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
         declared,
         actual,
     };
+    let starts = matches!(kind, FrameKind::Call | FrameKind::OpenStream);
+    if starts && child.closing.load(Ordering::Acquire) {
+        // The child exits in a moment; the parent fails the call then, with the exit status.
+        return None;
+    }
     match kind {
         FrameKind::Call => {
             let job = Job::new(id, method, frame.body, None, trace);
@@ -410,14 +464,16 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
             }
         }
         FrameKind::Cancel => {
-            if pool.is_some_and(|pool| pool.cancel(id)) {
+            let sync = child.sync_streams().get(&id).cloned();
+            if let Some(stream) = &sync {
+                // Closed at its next credit wait; the pool interrupts it if it runs meanwhile.
+                stream.cancel();
+            }
+            if pool.is_some_and(|pool| pool.cancel(id)) || sync.is_some() {
                 return None;
             }
-            let sync = child.sync_streams().get(&id).cloned();
-            match (sync, aio) {
-                (Some(stream), _) => stream.cancel(),
-                (None, Some(aio)) => aio.cancel(id),
-                (None, None) => {}
+            if let Some(aio) = aio {
+                aio.cancel(id);
             }
         }
         FrameKind::CallbackReply => child.resolve_callback(aio, id, Ok(frame.body)),
@@ -432,6 +488,37 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
         other => return Some(Stop::Protocol(ProtocolError::Unexpected { kind: other })),
     }
     None
+}
+
+/// The sync pool's view of the child.
+struct SyncHost {
+    child: Arc<Child>,
+    aio: Option<Arc<AsyncLoop>>,
+}
+
+impl pool::Host for SyncHost {
+    fn run(&self, py: Python<'_>, job: Job, slot: &Slot) {
+        self.child.run_sync(py, job, slot);
+    }
+
+    fn interrupted(&self, id: u64) {
+        self.child.callbacks.cancel_blocking(id);
+    }
+
+    fn workers_lost(&self, lost: usize, busy: &dyn Fn() -> usize) -> ! {
+        self.child.closing.store(true, Ordering::Release);
+        eprintln!(
+            "snake child: {lost} sync worker(s) stayed on cancelled calls for over {:?} (blocked in C code, or \
+             ignoring snake.Cancelled); exiting with code {WORKERS_LOST} so that the child can be replaced",
+            pool::LOST_AFTER
+        );
+        let deadline = Instant::now() + LOST_GRACE;
+        let running = || busy() + self.aio.as_ref().map_or(0, |aio| aio.running());
+        while running() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.child.end(WORKERS_LOST)
+    }
 }
 
 fn spawn_drainer(child: &Arc<Child>) {
@@ -464,11 +551,31 @@ fn drain(child: &Child) {
     }
 }
 
-/// Waits (briefly) until the drainer has written out whatever is still queued.
-fn flush(child: &Child) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !child.outbox.is_idle() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(1));
+impl Child {
+    /// Ends the child on its own initiative, from any thread: new calls are no longer started,
+    /// the frames already queued go out, and none of the parent's is left unread (closing a socket
+    /// with unread data makes the parent's next read fail with a reset instead of seeing the end
+    /// of the stream and the exit status).
+    pub(crate) fn end(&self, code: i32) -> ! {
+        self.closing.store(true, Ordering::Release);
+        let fd = self.stream.as_raw_fd();
+        // SAFETY: `fd` is the open socket; `shutdown` makes the parent's later sends fail and
+        // `recv` then drains what was queued before, into a buffer valid for its length.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RD);
+            let mut sink = [0u8; 16 * 1024];
+            while libc::recv(fd, sink.as_mut_ptr().cast(), sink.len(), libc::MSG_DONTWAIT) > 0 {}
+        }
+        self.flush();
+        exit(code)
+    }
+
+    /// Waits (briefly) until the drainer has written out whatever is still queued.
+    pub(crate) fn flush(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !self.outbox.is_idle() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
 

@@ -5,18 +5,55 @@
 //! the queue has waited longer than [`STALL`]: the running handler is blocked (in I/O, `sleep`, or
 //! native code that released the GIL), and more threads can make progress. Idle workers poll only
 //! while that is possible; otherwise they sleep on the condition variable.
+//!
+//! Cancelling a job that is already running interrupts it: [`Cancelled`] is raised in its worker
+//! with `PyThreadState_SetAsyncExc`, which Python delivers at the handler's next bytecode, so a
+//! pure-Python loop stops at once. A watchdog thread keeps the time without ever taking the GIL;
+//! an interrupter thread takes it to raise the exception, and takes it again every [`WATCH_EVERY`]
+//! while the handler runs on: in CPython 3.11 the flag that makes a thread look for a pending
+//! exception is shared by all threads, and the first worker to take its exception clears it for
+//! the others, which see theirs only when they next hand the GIL over (as the interrupter taking
+//! it makes them do). A worker still on the job [`LOST_AFTER`] the cancel
+//! (blocked in C code, a C extension holding the GIL, or a handler that swallows the exception) is
+//! *lost*: it no longer counts, and a replacement starts in its place. When the pool has lost as
+//! many workers as its host allows, the host ends the process ([`Host::workers_lost`]), so that
+//! the parent replaces it.
+//!
+//! The normal path pays for this with a few stores and a load of atomics per job, on the worker's
+//! own slot (the job id is stored under the pool lock that taking the job holds anyway): no lock
+//! and no thread hop more than before.
 
 use std::collections::VecDeque;
+use std::os::raw::c_long;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use pyo3::Python;
+use pyo3::exceptions::PyBaseException;
 
 use crate::protocol::TraceContext;
 
+pyo3::create_exception!(
+    snake,
+    Cancelled,
+    PyBaseException,
+    "Raised inside a sync handler whose call was cancelled: its caller went away or its deadline \
+     passed. Like `asyncio.CancelledError`, a `BaseException`, so `except Exception` lets it through."
+);
+
 /// How long a queued job may wait behind a busy worker before another worker takes it.
 const STALL: Duration = Duration::from_millis(1);
+
+/// How long after a cancel a worker may still be on the cancelled job before it counts as lost.
+pub(crate) const LOST_AFTER: Duration = Duration::from_secs(1);
+
+/// How often the watchdog looks at the workers it watches, and the interrupter takes the GIL
+/// while a cancelled handler still runs.
+const WATCH_EVERY: Duration = Duration::from_millis(10);
 
 /// A call for a sync handler.
 #[derive(Debug)]
@@ -40,19 +77,82 @@ impl Job {
     }
 }
 
+/// What the pool runs jobs for.
+pub(crate) trait Host: Send + Sync + 'static {
+    /// Runs one job on a worker, with the GIL held. The handler's own Python code must run inside
+    /// [`Slot::handler`], where a cancel can interrupt it.
+    fn run(&self, py: Python<'_>, job: Job, slot: &Slot);
+
+    /// Job `id` was just interrupted: wakes whatever its handler may be waiting for with the GIL
+    /// released (a blocking callback), so that it gets to see the exception.
+    fn interrupted(&self, id: u64);
+
+    /// `lost` workers are stuck for good, as many as allowed: ends the process. `busy` counts the
+    /// healthy workers still running a job, for a short grace.
+    fn workers_lost(&self, lost: usize, busy: &dyn Fn() -> usize) -> !;
+}
+
+/// One worker, as the pool and the watchdog see it.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    /// The worker's Python thread id (`threading.get_ident()`).
+    ident: AtomicU64,
+    /// The job the worker has taken (0 for none); written under the pool's lock.
+    job: AtomicU64,
+    /// The job whose handler code runs now (0 for none); written with the GIL held.
+    handler: AtomicU64,
+    /// [`Cancelled`] was raised in the running handler; written with the GIL held.
+    interrupted: AtomicBool,
+    /// The worker was given up on; written under the pool's lock.
+    lost: AtomicBool,
+}
+
+impl Slot {
+    /// Runs the Python code of job `id`'s handler: a cancel of `id` meanwhile raises [`Cancelled`]
+    /// in it.
+    pub(crate) fn handler<R>(&self, _py: Python<'_>, id: u64, f: impl FnOnce() -> R) -> R {
+        self.handler.store(id, Ordering::Release);
+        let result = f();
+        self.handler.store(0, Ordering::Release);
+        // The interrupter only raises with the GIL held and `handler == id`, and both stores above
+        // are made with the GIL held: after this point no interrupt of `id` can start.
+        if self.interrupted.load(Ordering::Acquire) {
+            self.interrupted.store(false, Ordering::Release);
+            // Not delivered before the handler returned: it must not hit the next job.
+            // SAFETY: the GIL is held (`_py`); a null exception clears the thread's pending one.
+            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(self.ident() as c_long, std::ptr::null_mut()) };
+        }
+        result
+    }
+
+    fn ident(&self) -> u64 {
+        self.ident.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     jobs: VecDeque<Job>,
+    /// Healthy workers running a job.
     busy: usize,
     idle: usize,
     polling: usize,
     shutdown: bool,
+    /// The healthy workers.
+    slots: Vec<Arc<Slot>>,
+    /// Lost workers that have not come back.
+    lost: usize,
+    /// Workers started so far, for thread names.
+    started: usize,
 }
 
-#[derive(Debug, Default)]
 struct Shared {
     state: Mutex<State>,
     ready: Condvar,
+    host: Arc<dyn Host>,
+    /// Lost workers that end the process.
+    max_lost: usize,
+    threads: Mutex<Vec<(Arc<Slot>, JoinHandle<()>)>>,
 }
 
 impl Shared {
@@ -61,32 +161,60 @@ impl Shared {
     }
 }
 
+/// A running job that was cancelled, as the watchdog follows it.
+struct Watch {
+    slot: Arc<Slot>,
+    id: u64,
+    cancelled_at: Instant,
+    /// [`Cancelled`] was raised in the handler; set by the interrupter.
+    raised: Arc<AtomicBool>,
+}
+
+/// A handler the interrupter must raise [`Cancelled`] in, or only hand the GIL to.
+struct Poke {
+    slot: Arc<Slot>,
+    id: u64,
+    raised: Arc<AtomicBool>,
+}
+
 /// See the module docs.
-#[derive(Debug)]
 pub(crate) struct SyncPool {
     shared: Arc<Shared>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    watchdog: Sender<Watch>,
+}
+
+impl std::fmt::Debug for SyncPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncPool").finish_non_exhaustive()
+    }
 }
 
 impl SyncPool {
-    /// Starts `workers` threads, each running `run` for the jobs it takes (with the GIL held).
-    pub(crate) fn start<F>(workers: usize, run: F) -> Self
-    where
-        F: Fn(Python<'_>, Job) + Send + Sync + 'static,
-    {
-        let shared = Arc::new(Shared::default());
-        let run = Arc::new(run);
-        let threads = (0..workers.max(1))
-            .map(|n| {
-                let shared = Arc::clone(&shared);
-                let run = Arc::clone(&run);
-                std::thread::Builder::new()
-                    .name(format!("snake-py-worker-{n}"))
-                    .spawn(move || worker(&shared, &*run))
-                    .expect("spawning a worker thread")
-            })
-            .collect();
-        Self { shared, threads: Mutex::new(threads) }
+    /// Starts `workers` threads running `host`'s jobs, and the watchdog that interrupts cancelled
+    /// ones; `max_lost` lost workers end the process.
+    pub(crate) fn start(workers: usize, max_lost: usize, host: Arc<dyn Host>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            ready: Condvar::new(),
+            host,
+            max_lost: max_lost.max(1),
+            threads: Mutex::default(),
+        });
+        for _ in 0..workers.max(1) {
+            spawn_worker(&shared)?;
+        }
+        let (watchdog, watched) = std::sync::mpsc::channel();
+        // One batch at a time: while the interrupter waits for the GIL, later pokes are dropped.
+        let (interrupter, pokes) = std::sync::mpsc::sync_channel(1);
+        let watching = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("snake-py-watchdog".into())
+            .spawn(move || watch(&watching, &watched, &interrupter))?;
+        let interrupting = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("snake-py-interrupter".into())
+            .spawn(move || interrupt(&interrupting, &pokes))?;
+        Ok(Self { shared, watchdog })
     }
 
     /// Queues a job and wakes a worker if one can take it.
@@ -100,16 +228,25 @@ impl SyncPool {
         }
     }
 
-    /// Drops a job that has not started yet. A running sync handler cannot be interrupted; its
-    /// result is discarded by the parent.
+    /// Drops job `id` if it has not started yet, or has its worker interrupted if it runs.
+    /// `false` when no worker has it.
     pub(crate) fn cancel(&self, id: u64) -> bool {
         let mut state = self.shared.lock();
-        let before = state.jobs.len();
-        state.jobs.retain(|job| job.id != id);
-        before != state.jobs.len()
+        if let Some(at) = state.jobs.iter().position(|job| job.id == id) {
+            state.jobs.remove(at);
+            return true;
+        }
+        let Some(slot) = state.slots.iter().find(|slot| slot.job.load(Ordering::Acquire) == id).cloned() else {
+            return false;
+        };
+        drop(state);
+        let watch = Watch { slot, id, cancelled_at: Instant::now(), raised: Arc::default() };
+        // The watchdog ends only with the process.
+        let _ = self.watchdog.send(watch);
+        true
     }
 
-    /// Lets running handlers finish, drops queued jobs, and joins the workers.
+    /// Lets running handlers finish, drops queued jobs, and joins the workers that are not lost.
     pub(crate) fn shutdown(&self) {
         {
             let mut state = self.shared.lock();
@@ -117,29 +254,65 @@ impl SyncPool {
             state.jobs.clear();
         }
         self.shared.ready.notify_all();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
-        for thread in threads {
-            // A worker that panicked has nothing left to join; the others return once idle.
-            let _ = thread.join();
+        let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for (slot, thread) in threads {
+            if !slot.lost.load(Ordering::Acquire) {
+                // A worker that panicked has nothing left to join; the others return once idle.
+                let _ = thread.join();
+            }
         }
     }
 }
 
-fn worker(shared: &Shared, run: &(dyn Fn(Python<'_>, Job) + Send + Sync)) {
+fn spawn_worker(shared: &Arc<Shared>) -> std::io::Result<()> {
+    let slot = Arc::new(Slot::default());
+    let n = {
+        let mut state = shared.lock();
+        state.slots.push(Arc::clone(&slot));
+        state.started += 1;
+        state.started - 1
+    };
+    let worker_shared = Arc::clone(shared);
+    let worker_slot = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new()
+        .name(format!("snake-py-worker-{n}"))
+        .spawn(move || worker(&worker_shared, &worker_slot));
+    match spawned {
+        Ok(thread) => {
+            shared.threads.lock().unwrap_or_else(PoisonError::into_inner).push((slot, thread));
+            Ok(())
+        }
+        Err(err) => {
+            shared.lock().slots.retain(|other| !Arc::ptr_eq(other, &slot));
+            Err(err)
+        }
+    }
+}
+
+fn worker(shared: &Shared, slot: &Slot) {
+    // SAFETY: returns the calling thread's id; needs neither the GIL nor any Python state.
+    slot.ident.store(unsafe { pyo3::ffi::PyThread_get_thread_ident() }, Ordering::Release);
     loop {
-        let Some(first) = take(shared) else { return };
-        Python::attach(|py| {
-            run(py, first);
-            while let Some(next) = take_more(shared) {
-                run(py, next);
+        let Some(first) = take(shared, slot) else { return };
+        let lost = Python::attach(|py| {
+            let mut job = first;
+            loop {
+                shared.host.run(py, job, slot);
+                match take_more(shared, slot) {
+                    Some(next) => job = next,
+                    None => return slot.lost.load(Ordering::Acquire),
+                }
             }
         });
-        shared.lock().busy -= 1;
+        if lost {
+            // Came back after all; its replacement has its place.
+            return;
+        }
     }
 }
 
 /// Waits for a job this worker may take; `None` on shutdown.
-fn take(shared: &Shared) -> Option<Job> {
+fn take(shared: &Shared, slot: &Slot) -> Option<Job> {
     let mut state = shared.lock();
     loop {
         if state.shutdown {
@@ -149,6 +322,7 @@ fn take(shared: &Shared) -> Option<Job> {
         match head_waited {
             Some(waited) if state.busy == 0 || waited >= STALL => {
                 let job = state.jobs.pop_front();
+                slot.job.store(job.as_ref().map_or(0, |job| job.id), Ordering::Release);
                 state.busy += 1;
                 // Jobs left behind a busy worker need someone watching them for a stall too.
                 let hand_over = !state.jobs.is_empty() && state.polling == 0 && state.idle > 0;
@@ -176,11 +350,100 @@ fn take(shared: &Shared) -> Option<Job> {
     }
 }
 
-/// The next queued job for a worker that is already running (and holds the GIL).
-fn take_more(shared: &Shared) -> Option<Job> {
+/// The next queued job for a worker that has just finished one (and holds the GIL); `None` when
+/// it should stop taking jobs (none left, shutdown, or it was given up on meanwhile).
+fn take_more(shared: &Shared, slot: &Slot) -> Option<Job> {
     let mut state = shared.lock();
-    if state.shutdown {
+    if slot.lost.load(Ordering::Acquire) {
+        // Already not counted as busy since it was lost.
+        state.lost -= 1;
         return None;
     }
-    state.jobs.pop_front()
+    let next = if state.shutdown { None } else { state.jobs.pop_front() };
+    slot.job.store(next.as_ref().map_or(0, |job| job.id), Ordering::Release);
+    if next.is_none() {
+        state.busy -= 1;
+    }
+    next
+}
+
+/// The watchdog: has cancelled running jobs interrupted, and gives up on workers that stay on
+/// them. It never takes the GIL, so that a GIL held forever (by C code) cannot stop it.
+fn watch(shared: &Arc<Shared>, cancels: &Receiver<Watch>, interrupter: &SyncSender<Vec<Poke>>) {
+    let mut watched: Vec<Watch> = Vec::new();
+    loop {
+        let next = if watched.is_empty() {
+            cancels.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            cancels.recv_timeout(WATCH_EVERY)
+        };
+        match next {
+            Ok(watch) => watched.push(watch),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        watched.extend(cancels.try_iter());
+        watched.retain(|watch| watch.slot.job.load(Ordering::Acquire) == watch.id);
+        let pokes: Vec<Poke> = watched
+            .iter()
+            .filter(|watch| watch.slot.handler.load(Ordering::Acquire) == watch.id)
+            .map(|watch| Poke { slot: Arc::clone(&watch.slot), id: watch.id, raised: Arc::clone(&watch.raised) })
+            .collect();
+        if !pokes.is_empty() {
+            // Full: the interrupter still waits for the GIL with the previous batch.
+            let _ = interrupter.try_send(pokes);
+        }
+        let now = Instant::now();
+        for watch in watched.extract_if(.., |watch| now.duration_since(watch.cancelled_at) >= LOST_AFTER) {
+            lose(shared, &watch);
+        }
+    }
+}
+
+/// The interrupter: raises [`Cancelled`] in handlers of cancelled jobs, with the GIL held. Taking
+/// the GIL is itself the point for a handler already interrupted: it makes that thread hand the GIL
+/// over, and so look at its pending exception.
+fn interrupt(shared: &Shared, pokes: &Receiver<Vec<Poke>>) {
+    for batch in pokes {
+        let mut raised = Vec::new();
+        Python::attach(|py| {
+            let cancelled = py.get_type::<Cancelled>();
+            for poke in batch.iter().filter(|poke| !poke.raised.load(Ordering::Acquire)) {
+                // With the GIL held the worker runs no Python code, and `handler` changes only with
+                // the GIL held: the handler cannot finish between this check and the interrupt.
+                if poke.slot.handler.load(Ordering::Acquire) != poke.id {
+                    continue;
+                }
+                // SAFETY: the GIL is held and `cancelled` is a live exception type.
+                unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(poke.slot.ident() as c_long, cancelled.as_ptr()) };
+                poke.slot.interrupted.store(true, Ordering::Release);
+                poke.raised.store(true, Ordering::Release);
+                raised.push(poke.id);
+            }
+        });
+        for id in raised {
+            shared.host.interrupted(id);
+        }
+    }
+}
+
+/// Gives up on the worker of `watch` if it is still on the job: starts a replacement, or ends the
+/// process once too many are lost.
+fn lose(shared: &Arc<Shared>, watch: &Watch) {
+    let mut state = shared.lock();
+    if watch.slot.job.load(Ordering::Acquire) != watch.id || state.shutdown {
+        return;
+    }
+    watch.slot.lost.store(true, Ordering::Release);
+    state.slots.retain(|slot| !Arc::ptr_eq(slot, &watch.slot));
+    state.busy -= 1;
+    state.lost += 1;
+    let lost = state.lost;
+    drop(state);
+    if lost >= shared.max_lost {
+        shared.host.workers_lost(lost, &|| shared.lock().busy);
+    }
+    if let Err(err) = spawn_worker(shared) {
+        eprintln!("snake child: could not start a worker in place of a lost one: {err}");
+    }
 }

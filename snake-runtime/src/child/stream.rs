@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use pyo3::ffi::c_str;
 use pyo3::prelude::*;
 
-use super::pool::Job;
+use super::pool::{Job, Slot};
 use super::spans::Phases;
 use super::{Child, python};
 use crate::error::{ConversionDirection, PythonExecutionError};
@@ -89,7 +89,7 @@ impl SyncStream {
 
 impl Child {
     /// Runs a sync generator handler for stream `job.id` on this worker thread.
-    pub(crate) fn run_stream_sync(&self, py: Python<'_>, job: &Job, credit: u32) {
+    pub(crate) fn run_stream_sync(&self, py: Python<'_>, job: &Job, credit: u32, slot: &Slot) {
         let stream = Arc::new(SyncStream::new(credit));
         self.sync_streams().insert(job.id, Arc::clone(&stream));
         let traced = self.spans.begin(job.id, job.trace, job.received);
@@ -98,7 +98,7 @@ impl Child {
         let token = traced.as_ref().and_then(|traced| self.spans.attach(py, traced));
         match self.invoke(py, job) {
             Err(err) => self.send_error(job.id, &err),
-            Ok(generator) => self.pump(py, job, &stream, &generator),
+            Ok(generator) => self.pump(py, job, &stream, &generator, slot),
         }
         self.spans.detach(py, token);
         self.sync_streams().remove(&job.id);
@@ -109,7 +109,7 @@ impl Child {
         }
     }
 
-    fn pump(&self, py: Python<'_>, job: &Job, stream: &SyncStream, generator: &Bound<'_, PyAny>) {
+    fn pump(&self, py: Python<'_>, job: &Job, stream: &SyncStream, generator: &Bound<'_, PyAny>, slot: &Slot) {
         let close = || {
             if let Err(err) = generator.call_method0("close") {
                 // The generator raised from its `finally`; nobody is left to tell but the log.
@@ -124,9 +124,9 @@ impl Child {
             if !stream.take(py) {
                 return close();
             }
-            match items.next() {
+            match slot.handler(py, job.id, || items.next()) {
                 None => return self.send_end(job.id),
-                Some(Err(err)) => return self.send_error(job.id, &python::exception(py, &err)),
+                Some(Err(err)) => return self.send_error(job.id, &super::handler_error(py, &err)),
                 Some(Ok(item)) => {
                     if !self.send_item(job.id, job.method, &item) {
                         return close();

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use kameo::actor::ActorRef;
@@ -25,6 +25,7 @@ pub fn trials() -> Vec<Trial> {
         trial("callbacks::reentrant_sync_calls_do_not_deadlock", || reentrancy("reenter_sync", 3)),
         trial("callbacks::sync_handler_blocked_in_a_callback_releases_the_gil", blocked_sync_releases_gil),
         trial("callbacks::callback_after_the_call_timed_out_fails_cleanly", late_callback),
+        trial("callbacks::sync_handler_waiting_on_a_callback_is_woken_by_its_cancel", cancel_wakes_blocked_callback),
         trial("callbacks::actor_without_callbacks_raises_instead_of_hanging", no_callbacks),
         trial("callbacks::stream_answer_consumed_with_async_for", || stream_back("stream_async", 300)),
         trial("callbacks::stream_answer_consumed_with_for", || stream_back("stream_sync", 300)),
@@ -244,6 +245,34 @@ async fn late_callback() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(outcome, vec!["the call that made this callback was cancelled or timed out".to_owned()]);
+}
+
+async fn cancel_wakes_blocked_callback() {
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    let service = Service::default();
+    let entered = Arc::clone(&service.entered);
+    // One worker: were it left waiting on the callback, it would be given up on a second after the
+    // cancel, and with it (the only one) the child.
+    let actor = builder("callbacks", "gate", service)
+        .sync_workers(1)
+        .call_timeout(TIMEOUT)
+        .spawn::<GateMsg>()
+        .await
+        .expect("spawn");
+    let blocked = tokio::spawn({
+        let actor = actor.clone();
+        async move { actor.ask(GateMsg { wait: true }).await }
+    });
+    entered.notified().await;
+    let err = handler_error(blocked.await.expect("task"));
+    assert_eq!(err, PythonExecutionError::CallTimedOut { timeout: TIMEOUT });
+    let started = Instant::now();
+    let quick = tokio::time::timeout(Duration::from_secs(5), actor.ask(GateMsg { wait: false })).await;
+    assert_eq!(quick.expect("no hang").expect("the worker is free again"), "quick");
+    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let quick = tokio::time::timeout(Duration::from_secs(5), actor.ask(GateMsg { wait: false })).await;
+    assert_eq!(quick.expect("no hang").expect("the same child, its worker never lost"), "quick");
 }
 
 async fn no_callbacks() {

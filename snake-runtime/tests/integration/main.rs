@@ -9,6 +9,7 @@ mod calls;
 mod common;
 mod errors;
 mod faults;
+mod faults_child;
 mod lifecycle;
 mod logs;
 mod macros;
@@ -36,6 +37,7 @@ snake::setup_python_subprocess_system! {
             calls::trials(),
             errors::trials(),
             faults::trials(),
+            faults_child::trials(),
             lifecycle::trials(),
             roundtrip::trials(),
             callbacks::trials(),

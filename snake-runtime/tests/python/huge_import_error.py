@@ -1,0 +1,3 @@
+"""Raises at import an exception whose message is larger than the test's frame limit."""
+
+raise RuntimeError("x" * 1_000_000)
