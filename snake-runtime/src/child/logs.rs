@@ -136,7 +136,7 @@ impl Forwarder {
     /// Whether a log frame of `len` bytes fits in the budget; reports earlier drops once the
     /// writer has caught up.
     fn admit(&self, len: usize) -> bool {
-        if !self.child.outbox.is_idle() {
+        if !self.child.writer.is_idle() {
             return self.queued.fetch_add(len, Ordering::Relaxed).saturating_add(len) <= BACKLOG_BUDGET;
         }
         self.queued.store(len, Ordering::Relaxed);

@@ -10,7 +10,7 @@
 //! - one thread runs the asyncio event loop for `async def` handlers; should it end, so does the
 //!   child ([`LOOP_ENDED`]);
 //! - one drainer thread writes frames out only when the socket buffer is full (see
-//!   [`Outbox`](snake_ipc::outbox::Outbox)); every other write is a direct non-blocking `send` from the
+//!   [`ChildWriter`]); every other write is a direct non-blocking `send` from the
 //!   thread that produced the reply.
 
 mod aio;
@@ -24,17 +24,17 @@ mod truncate;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use pyo3::prelude::*;
 
 use snake_ipc::handshake::write_welcome;
-use snake_ipc::outbox::{Outbox, Pushed};
+use snake_ipc::writer::ChildWriter;
 
 use crate::codec::{CallbackCodec, MethodCodec};
 use crate::error::{ProtocolError, PythonExecutionError};
@@ -65,9 +65,10 @@ pub(crate) const LOOP_ENDED: i32 = 71;
 
 /// Everything the child's threads share.
 pub(crate) struct Child {
+    /// The channel, for reading (the main thread) and for ending it.
     stream: UnixStream,
-    outbox: Outbox,
-    drain_wake: (Mutex<bool>, Condvar),
+    /// Ordered writes to the channel, from every thread.
+    writer: Arc<ChildWriter>,
     max_frame_size: usize,
     module: String,
     codecs: Vec<MethodCodec>,
@@ -89,16 +90,7 @@ impl std::fmt::Debug for Child {
 impl Child {
     /// Sends one encoded frame (or several back to back).
     pub(crate) fn send(&self, frame: &[u8]) {
-        match self.outbox.push(self.stream.as_fd(), frame) {
-            Pushed::Done => {}
-            Pushed::WakeDrainer => {
-                let (flag, cv) = &self.drain_wake;
-                *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
-                cv.notify_one();
-            }
-            // The parent is gone; the reader sees end-of-stream and exits the process.
-            Pushed::Closed => {}
-        }
+        self.writer.send(frame);
     }
 
     /// Sends an error frame for call `id`. An error too large for a frame (a huge message or
@@ -293,10 +285,13 @@ pub(crate) fn serve(
         }
     };
 
+    let writer = stream.try_clone().and_then(ChildWriter::start).unwrap_or_else(|err| {
+        eprintln!("snake child: could not start the writer thread: {err}");
+        exit(5);
+    });
     let child = Arc::new(Child {
         stream,
-        outbox: Outbox::default(),
-        drain_wake: (Mutex::new(false), Condvar::new()),
+        writer,
         max_frame_size,
         module: hello.module.clone(),
         codecs,
@@ -312,7 +307,6 @@ pub(crate) fn serve(
         // Not fatal: warnings and errors still reach stderr through `logging.lastResort`.
         eprintln!("snake child: python logging is not forwarded to the parent: {err}");
     }
-    spawn_drainer(&child);
 
     // Everything a call needs is started before the welcome: the parent sends no call to a child
     // that is not ready, and the first call does not wait for the event loop to start.
@@ -521,36 +515,6 @@ impl pool::Host for SyncHost {
     }
 }
 
-fn spawn_drainer(child: &Arc<Child>) {
-    let child = Arc::clone(child);
-    let spawned = std::thread::Builder::new().name("snake-ipc-writer".into()).spawn(move || {
-        loop {
-            {
-                let (flag, cv) = &child.drain_wake;
-                let mut woken = flag.lock().unwrap_or_else(PoisonError::into_inner);
-                while !*woken {
-                    woken = cv.wait(woken).unwrap_or_else(PoisonError::into_inner);
-                }
-                *woken = false;
-            }
-            drain(&child);
-        }
-    });
-    if spawned.is_err() {
-        eprintln!("snake child: could not start the writer thread");
-        exit(5);
-    }
-}
-
-fn drain(child: &Child) {
-    while let Some(chunk) = child.outbox.take_backlog() {
-        if (&child.stream).write_all(&chunk).is_err() {
-            child.outbox.close();
-            return;
-        }
-    }
-}
-
 impl Child {
     /// Ends the child on its own initiative, from any thread: new calls are no longer started,
     /// the frames already queued go out, and none of the parent's is left unread (closing a socket
@@ -570,12 +534,9 @@ impl Child {
         exit(code)
     }
 
-    /// Waits (briefly) until the drainer has written out whatever is still queued.
+    /// Waits (briefly) until the writer thread has written out whatever is still queued.
     pub(crate) fn flush(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while !self.outbox.is_idle() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        self.writer.flush(std::time::Duration::from_secs(2));
     }
 }
 
