@@ -1,12 +1,12 @@
 //! The parent's end of one child: handshake, calls in flight, callbacks, and the child's
 //! lifecycle.
 //!
-//! Tasks per child, and what each owns (see [`tasks`]):
+//! Tasks per child, and what each owns (in `tasks.rs`):
 //! - the **reader** is the only code that reads the socket; it splits whole frames off its buffer
 //!   and completes pending calls by correlation id. Between reads it sweeps the pending table for
 //!   callers that went away and calls past their deadline, and tells the child to cancel them;
 //! - the **drainer** writes only when a direct write found the socket full (see
-//!   [`Outbox`](crate::outbox::Outbox));
+//!   [`Outbox`]);
 //! - the **supervisor** owns the process: it reaps it, kills it on request or after the shutdown
 //!   grace period, and fails every pending and later call the moment it exits.
 //!
