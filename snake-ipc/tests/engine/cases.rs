@@ -214,8 +214,8 @@ async fn a_dropped_call_is_cancelled_in_the_child() -> Result<(), Failed> {
 
 async fn a_dropped_call_is_cancelled_without_other_traffic() -> Result<(), Failed> {
     let conn = start().await?;
-    // Let the reader settle into waiting with nothing pending.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Let the reader settle into waiting with nothing pending, its sweep disarmed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop(send(&conn, child::SLEEP, 30_000u64).await);
     // No frame moves for a while; the cancel must go out on its own within about one sweep.
     tokio::time::sleep(Duration::from_millis(300)).await;
