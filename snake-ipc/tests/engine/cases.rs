@@ -51,6 +51,7 @@ pub fn trials() -> Vec<Trial> {
         ),
         Trial::test("a_child_started_from_spawn_blocking_lives_on", a_child_started_from_spawn_blocking_lives_on),
         trial("the_child_runs_in_its_own_process_group", the_child_runs_in_its_own_process_group),
+        Trial::test("a_child_fd_that_is_not_a_socket_is_refused", a_child_fd_that_is_not_a_socket_is_refused),
     ]
 }
 
@@ -513,5 +514,18 @@ async fn the_child_runs_in_its_own_process_group() -> Result<(), Failed> {
     let (child_group, own_group) = unsafe { (libc::getpgid(pid), libc::getpgid(0)) };
     assert_eq!(child_group, pid, "the child leads a group of its own");
     assert_ne!(child_group, own_group);
+    Ok(())
+}
+
+/// A process started with the child-fd variable naming something else (here, a pipe) refuses to
+/// take it for its channel, and says why.
+fn a_child_fd_that_is_not_a_socket_is_refused() -> Result<(), Failed> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .env(snake_ipc::ENV_CHILD_FD, "1")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SNAKE_CHILD_FD=1 does not name a socket"), "{stderr}");
     Ok(())
 }
