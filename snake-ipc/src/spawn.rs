@@ -57,13 +57,6 @@ pub struct Spawned {
     pub(crate) pumps: Vec<JoinHandle<()>>,
 }
 
-impl Spawned {
-    /// The child's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
 /// The last lines a child wrote to stderr.
 #[derive(Clone, Debug, Default)]
 pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);

@@ -196,8 +196,8 @@ impl<E: PeerError> Connection<E> {
                     timer: CallTimer::start(&self.hooks),
                 },
             );
-            if was_idle {
-                // The reader sweeps only while calls are pending: wake it to start.
+            if was_idle && !self.sweep_armed.load(Ordering::SeqCst) {
+                // The reader has stopped sweeping: wake it to start again.
                 self.work.notify_one();
             }
         }
@@ -238,7 +238,7 @@ impl<E: PeerError> Connection<E> {
             if let Some(dead) = &state.dead {
                 return Err(dead.clone());
             }
-            if state.pending.is_empty() {
+            if state.pending.is_empty() && !self.sweep_armed.load(Ordering::SeqCst) {
                 self.work.notify_one();
             }
             state.pending.insert(

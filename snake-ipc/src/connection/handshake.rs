@@ -2,7 +2,7 @@
 //! did not answer), then start the connection's tasks.
 
 use std::io;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,6 +120,7 @@ impl<E: PeerError> Connection<E> {
             outbox: Outbox::default(),
             drain_wake: Notify::new(),
             work: Notify::new(),
+            sweep_armed: AtomicBool::new(false),
             stopping: watch::Sender::new(false),
             state: Mutex::new(State { pending: std::collections::HashMap::new(), dead: None }),
             next_id: AtomicU64::new(1),

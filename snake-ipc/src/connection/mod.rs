@@ -20,7 +20,7 @@ mod tasks;
 
 use std::collections::HashMap;
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -106,8 +106,11 @@ pub struct Connection<E: PeerError> {
     socket: UnixStream,
     outbox: Outbox,
     drain_wake: Notify,
-    /// Wakes the reader when the in-flight table stops being empty, so it starts sweeping.
+    /// Wakes the reader when a call arrives while its sweep is disarmed.
     work: Notify,
+    /// Whether the reader's sweep is armed (see `tasks::read_loop`): while it is, a new call
+    /// needs no wake-up.
+    sweep_armed: AtomicBool,
     /// Set once the connection shuts down: no new call is admitted.
     stopping: watch::Sender<bool>,
     state: Mutex<State<E>>,
@@ -135,11 +138,6 @@ impl<E: PeerError> Connection<E> {
     /// The child's process id.
     pub const fn pid(&self) -> u32 {
         self.pid
-    }
-
-    /// The label given in the [`Setup`].
-    pub fn label(&self) -> &str {
-        &self.label
     }
 
     /// The last lines the child wrote to stderr.

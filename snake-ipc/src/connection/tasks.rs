@@ -2,8 +2,9 @@
 //! (writes what a direct write could not), and the supervisor (owns the process).
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::UnixStream;
@@ -16,6 +17,10 @@ use crate::records::{LogRecord, SpanRecord};
 
 /// How often the reader looks for abandoned or overdue calls while any are pending.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long the sweep stays armed after the last pending call, so that calls made one after the
+/// other never have to wake the reader.
+const STAY_ARMED: Duration = Duration::from_millis(100);
 
 /// How long to wait for an exit status after the channel closed, before calling it unknown.
 const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
@@ -55,6 +60,7 @@ pub(super) async fn read_frame(
 pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: FrameDecoder, mut buf: BytesMut) {
     let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_busy = Instant::now();
     let failure = 'read: loop {
         loop {
             match decoder.decode(&mut buf) {
@@ -66,6 +72,19 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
                 Ok(None) => break,
                 Err(err) => break 'read Some(err),
             }
+        }
+        // Armed while calls are pending and for a while after; an idle connection stops ticking,
+        // and the next call wakes it (`Connection::work`). The flag is published before the table
+        // is looked at again, so a call that came in between either sees it or is seen.
+        let now = Instant::now();
+        if conn.has_pending() {
+            last_busy = now;
+        }
+        let mut armed = now.duration_since(last_busy) < STAY_ARMED;
+        conn.sweep_armed.store(armed, Ordering::SeqCst);
+        if !armed && conn.has_pending() {
+            armed = true;
+            conn.sweep_armed.store(true, Ordering::SeqCst);
         }
         tokio::select! {
             biased;
@@ -89,8 +108,8 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
                     }
                 }
             }
-            _ = sweep.tick(), if conn.has_pending() => conn.sweep(),
-            // A call arrived while none was pending: loop, so the sweep above is armed.
+            _ = sweep.tick(), if armed => conn.sweep(),
+            // A call arrived while the sweep was disarmed: loop, so that it is armed again.
             () = conn.work.notified() => {}
         }
     };
