@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use kameo::Actor;
@@ -12,9 +11,10 @@ use kameo::message::{Context, Message};
 use kameo::reply::DelegatedReply;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use snake_ipc::{Connection, wire};
+use snake_ipc::wire;
 
 use super::calls::{MethodCall, MethodStream, ReplyTo, decode, decode_boxed};
+use super::process::{Child, Launch};
 use super::stream::{ReplyStream, Streaming};
 use crate::codec::{CallbackCodec, MethodCodec};
 use crate::error::PythonExecutionError;
@@ -40,20 +40,10 @@ pub struct PythonActor<M, C = NoCallback> {
     _types: PhantomData<fn() -> (M, C)>,
 }
 
-/// One running child: the engine's connection to it and what it reported in the handshake.
-#[derive(Debug)]
-pub(crate) struct Child {
-    pub(crate) connection: Arc<Connection<PythonExecutionError>>,
-    pub(crate) info: ChildInfo,
-}
-
-/// Starts a replacement child with the same configuration.
-pub(crate) type Respawn =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Child, PythonExecutionError>> + Send>> + Send + Sync>;
-
-/// How a [`PythonActor`] replaces a child that died.
+/// How a [`PythonActor`] replaces a child that died: the same launch again, while restarts are
+/// left.
 pub(crate) struct Restart {
-    pub(crate) respawn: Respawn,
+    pub(crate) launch: Launch,
     pub(crate) left: u32,
 }
 
@@ -70,7 +60,7 @@ impl<M, C> PythonActor<M, C> {
         if matches!(self.child.connection.dead(), None | Some(PythonExecutionError::Cancelled)) {
             return;
         }
-        match (restart.respawn)().await {
+        match restart.launch.start().await {
             Ok(child) => {
                 restart.left -= 1;
                 self.metrics.restarted();

@@ -11,7 +11,7 @@ use kameo::actor::{ActorRef, Spawn};
 use snake_ipc::{CallbackDispatch, Limits};
 use tracing::Level;
 
-use super::actor::{PythonActor, Respawn, Restart, actor_fingerprint, actor_key};
+use super::actor::{PythonActor, Restart, actor_fingerprint, actor_key};
 use super::dispatch::{HandlerDispatch, RegistryDispatch};
 use super::hooks::ParentHooks;
 use super::process::{Launch, PythonProcess};
@@ -329,13 +329,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             callbacks,
         };
         let child = launch.start().await?;
-        let restart = (self.max_restarts > 0).then(|| {
-            let respawn: Respawn = Arc::new(move || {
-                let launch = launch.clone();
-                Box::pin(async move { launch.start().await })
-            });
-            Restart { respawn, left: self.max_restarts }
-        });
+        let restart = (self.max_restarts > 0).then(|| Restart { launch, left: self.max_restarts });
         Ok(PythonActor::spawn(PythonActor::new(child, metrics, self.stream_window, restart)))
     }
 

@@ -8,10 +8,16 @@ use std::sync::Arc;
 
 use snake_ipc::{CallbackDispatch, Connection, Limits, ProcessSpec, Setup};
 
-use super::actor::Child;
 use super::hooks::ParentHooks;
 use crate::error::PythonExecutionError;
-use crate::protocol::{HelloPayload, WelcomePayload};
+use crate::protocol::{ChildInfo, HelloPayload, WelcomePayload};
+
+/// One running child: the engine's connection to it and what it reported in the handshake.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) connection: Arc<Connection<PythonExecutionError>>,
+    pub(crate) info: ChildInfo,
+}
 
 /// Where and how a Python child runs; filled in by the builder.
 #[derive(Clone, Debug)]
