@@ -162,6 +162,81 @@ pub enum PythonExecutionError {
     #[error("the python actor is stopping and takes no new calls")]
     ActorStopping,
 
+    /// The warmup function the builder named raised, so the child was not put into service.
+    #[error("warmup `{function}` raised {exception}")]
+    WarmupFailed {
+        /// The warmup function's name.
+        function: String,
+        /// What it raised.
+        exception: PythonException,
+    },
+
+    /// The warmup function did not return within the warmup timeout; the child was killed.
+    #[error("warmup `{function}` did not finish within {timeout:?}")]
+    WarmupTimedOut {
+        /// The warmup function's name.
+        function: String,
+        /// The configured warmup timeout.
+        timeout: Duration,
+    },
+
+    /// The child stopped answering its health probe (`probe` is `"heartbeat"` for the reader
+    /// thread, `"gil"` for the probe that needs the GIL) for `after`, so it was killed and
+    /// replaced; every call in flight on it fails with this.
+    #[error("the python child (pid {pid}) did not answer its {probe} probe for {after:?} and was killed")]
+    Unresponsive {
+        /// The child's process id.
+        pid: u32,
+        /// Which probe went unanswered: `"heartbeat"` or `"gil"`.
+        probe: String,
+        /// How long it went unanswered (the builder's `unresponsive_after`).
+        after: Duration,
+    },
+
+    /// The child's resident memory passed the builder's `memory_limit`, so it was killed; every
+    /// call in flight on it fails with this.
+    #[error("the python child (pid {pid}) used {rss} bytes, over its memory limit of {limit} bytes, and was killed")]
+    MemoryLimitExceeded {
+        /// The child's process id.
+        pid: u32,
+        /// The resident set size that was sampled, in bytes.
+        rss: u64,
+        /// The configured limit, in bytes.
+        limit: u64,
+    },
+
+    /// No worker could take the call within the builder's `acquire_timeout` (they were all
+    /// starting or restarting).
+    #[error("no python worker became available within {waited:?}")]
+    NoWorkerAvailable {
+        /// How long the call waited.
+        waited: Duration,
+    },
+
+    /// Workers died more often than the restart limit allows (`restarts` within `within`), so the
+    /// pool stopped replacing them and fails calls at once; `last_error` says how the last one
+    /// ended (exit status and stderr tail, or the error its restart met).
+    #[error("the python workers were restarted {restarts} times within {within:?}, past the restart limit; \
+             the last one failed: {last_error}")]
+    RestartLimitReached {
+        /// Restarts counted inside the window.
+        restarts: u32,
+        /// The restart window.
+        within: Duration,
+        /// How the last worker ended, or why it could not be started.
+        last_error: Box<PythonExecutionError>,
+    },
+
+    /// A builder option has a value that cannot work (a pool of 0 workers, say); nothing was
+    /// started.
+    #[error("invalid option `{option}`: {message}")]
+    InvalidConfig {
+        /// The builder method.
+        option: String,
+        /// Why the value cannot work.
+        message: String,
+    },
+
     /// A callback from Python into Rust failed: the Rust handler returned an error, there is no
     /// handler, or the call that made the callback is gone. Python sees it as
     /// `snake.CallbackError` carrying this message.
@@ -197,13 +272,20 @@ impl PythonExecutionError {
             Self::ActorStopped => "actor_stopped",
             Self::ActorStopping => "actor_stopping",
             Self::CallbackFailed { .. } => "callback_failed",
+            Self::WarmupFailed { .. } => "warmup_failed",
+            Self::WarmupTimedOut { .. } => "warmup_timed_out",
+            Self::Unresponsive { .. } => "unresponsive",
+            Self::MemoryLimitExceeded { .. } => "memory_limit_exceeded",
+            Self::NoWorkerAvailable { .. } => "no_worker_available",
+            Self::RestartLimitReached { .. } => "restart_limit_reached",
+            Self::InvalidConfig { .. } => "invalid_config",
         }
     }
 
     /// The Python exception behind this error, if there is one.
     pub const fn python_exception(&self) -> Option<&PythonException> {
         match self {
-            Self::Exception(e) | Self::ImportFailed { exception: e, .. } => Some(e),
+            Self::Exception(e) | Self::ImportFailed { exception: e, .. } | Self::WarmupFailed { exception: e, .. } => Some(e),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, TryAcquireError, mpsc, oneshot};
 
 use super::Connection;
 use crate::error::{IpcError, PeerError, ProtocolError};
-use crate::frame::{FrameKind, Header, encode_frame};
+use crate::frame::{FrameKind, Header, encode_frame, encode_frame_with};
 use crate::hooks::Hooks;
 use crate::stream::RawStream;
 
@@ -127,7 +127,7 @@ impl<E: PeerError> Connection<E> {
         self: &Arc<Self>,
         method: u32,
         request: T,
-        mut reply: Box<dyn ReplySink<E>>,
+        reply: Box<dyn ReplySink<E>>,
         caller: &tracing::Span,
     ) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -137,6 +137,28 @@ impl<E: PeerError> Connection<E> {
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));
         }
+        self.admit(id, frame, reply, span);
+    }
+
+    /// [`call`](Self::call) with a body encoded already (postcard bytes of the request), so that
+    /// one encoding can be sent again, to another child, if the first one dies.
+    pub fn call_encoded(self: &Arc<Self>, method: u32, body: &[u8], reply: Box<dyn ReplySink<E>>, caller: &tracing::Span) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = self.call_span(id, method, caller);
+        let mut frame = Vec::with_capacity(body.len() + 64);
+        let header = Header { kind: FrameKind::Call, id, method, trace: self.hooks.trace_context(&span) };
+        let encoded = encode_frame_with(&mut frame, &header, self.limits.max_frame_size, |out| {
+            out.extend_from_slice(body);
+            Ok::<(), ProtocolError>(())
+        });
+        if let Err(err) = encoded {
+            return reply.complete(Err(E::from(IpcError::Protocol(err))));
+        }
+        self.admit(id, frame, reply, span);
+    }
+
+    /// Takes a slot in the window and sends, or leaves a task to wait for one.
+    fn admit(self: &Arc<Self>, id: u64, frame: Vec<u8>, mut reply: Box<dyn ReplySink<E>>, span: tracing::Span) {
         if *self.stopping.borrow() {
             return reply.complete(Err(E::from(IpcError::Stopping)));
         }
@@ -372,6 +394,11 @@ impl<E: PeerError> Connection<E> {
                 reply.complete(Err(err));
             }
         }
+    }
+
+    /// How many calls and streams hold a slot in the in-flight window now.
+    pub fn in_flight(&self) -> usize {
+        self.limits.max_in_flight.saturating_sub(self.window.available_permits())
     }
 
     pub(super) fn has_pending(&self) -> bool {
