@@ -54,8 +54,8 @@ pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonExc
 pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
-pub use crate::metrics::{GetMetrics, MetricsSnapshot};
-pub use crate::parent::{GetChildInfo, PythonActor, PythonActorExt, PythonChildProcessBuilder};
+pub use crate::metrics::{GetMetrics, MetricsSnapshot, WorkerState, WorkerStatus};
+pub use crate::parent::{GetChildInfo, Keyed, PythonActor, PythonActorExt, PythonChildProcessBuilder, Reload, Routing};
 pub use crate::parent::{ReplyStream, Streaming};
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::schema::{Bytes, Describe, PyMessage};
@@ -260,7 +260,7 @@ pub mod __private {
     pub use crate::callbacks::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
     pub use crate::codec::{CallbackCodec, MethodCodec};
     pub use crate::entry::enter;
-    pub use crate::parent::{MethodCall, MethodStream};
+    pub use crate::parent::{MethodCall, MethodStream, PoolEvent, key_of};
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
     pub use crate::registry::{ActorSpec, ChildEntry, registered_callbacks};
     pub use crate::schema::SelfReference;

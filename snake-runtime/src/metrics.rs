@@ -21,6 +21,9 @@ use serde::Serialize;
 use self::instruments::Instruments;
 
 mod instruments;
+mod workers;
+
+pub use self::workers::{WorkerState, WorkerStatus};
 
 /// Upper bounds of the latency buckets, in microseconds: eight per decade (roughly log-spaced)
 /// from 10 µs, with 60 s as the last; one more bucket holds everything above it.
@@ -188,6 +191,7 @@ pub struct ActorMetrics {
     callbacks: AtomicU64,
     callback_errors: AtomicU64,
     restarts: AtomicU64,
+    recycles: AtomicU64,
     latency: LatencyHistogram,
     otel: Instruments,
 }
@@ -204,6 +208,7 @@ impl ActorMetrics {
             callbacks: AtomicU64::new(0),
             callback_errors: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            recycles: AtomicU64::new(0),
             latency: LatencyHistogram::default(),
             otel: Instruments::new(actor),
         })
@@ -238,10 +243,17 @@ impl ActorMetrics {
         self.otel.callback_served(elapsed, error);
     }
 
-    /// The child was replaced after it died.
-    pub(crate) fn restarted(&self) {
+    /// A worker was replaced after it died (`reason`: the error kind it ended with).
+    pub(crate) fn restarted(&self, reason: &'static str) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
-        self.otel.restarted();
+        self.otel.restarted(reason);
+    }
+
+    /// A worker was replaced gracefully (`reason`: `max_requests`, `max_age`, `max_rss` or
+    /// `reload`).
+    pub(crate) fn recycled(&self, reason: &'static str) {
+        self.recycles.fetch_add(1, Ordering::Relaxed);
+        self.otel.recycled(reason);
     }
 
     /// The figures so far. Each counter is read atomically, but not all of them at one instant:
@@ -256,7 +268,9 @@ impl ActorMetrics {
             callbacks: self.callbacks.load(Ordering::Relaxed),
             callback_errors: self.callback_errors.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
+            recycles: self.recycles.load(Ordering::Relaxed),
             latency: self.latency.summary(),
+            workers: Vec::new(),
         }
     }
 }
@@ -279,10 +293,14 @@ pub struct MetricsSnapshot {
     pub callbacks: u64,
     /// Of those, how many failed.
     pub callback_errors: u64,
-    /// Times the child was restarted.
+    /// Times a worker was replaced after it died (or its start failed).
     pub restarts: u64,
+    /// Times a worker was replaced gracefully (request count, age, memory, reload).
+    pub recycles: u64,
     /// Latency of finished calls (streams: until their end).
     pub latency: LatencySummary,
+    /// Each worker slot of the actor (one for a single child), in slot order.
+    pub workers: Vec<WorkerStatus>,
 }
 
 /// Asks a [`PythonActor`](crate::PythonActor) for a [`MetricsSnapshot`] of its calls.

@@ -218,6 +218,11 @@ impl<E: PeerError> Connection<E> {
         self.wait_exit().await;
     }
 
+    /// PLACEHOLDER until the probe frames land: a health probe.
+    pub async fn probe(&self, _gil: bool) -> Result<Duration, E> {
+        self.dead().map_or(Ok(Duration::ZERO), Err)
+    }
+
     /// Waits until the child has been reaped; returns how it exited.
     pub async fn wait_exit(&self) -> ExitStatus {
         let mut exit = self.exit.clone();

@@ -9,7 +9,7 @@ use super::parse::{self, ActorOptions};
 use crate::support::{self, Errors};
 
 /// Rust names the generated handle defines itself.
-pub(super) const RESERVED: &[&str] = &["spawn", "actor_ref"];
+pub(super) const RESERVED: &[&str] = &["spawn", "pool", "actor_ref", "with_key", "reload", "reload_with", "metrics"];
 
 pub(super) struct Actor<'a> {
     pub item: &'a ItemTrait,
@@ -45,6 +45,8 @@ pub(super) struct Method<'a> {
     pub arg: &'a Ident,
     pub request: &'a syn::Type,
     pub reply: Reply<'a>,
+    /// `#[snake(retry)]`: sent again, once, to another worker if its worker dies under it.
+    pub retry: bool,
 }
 
 impl Method<'_> {
@@ -337,6 +339,13 @@ fn method<'a>(function: &'a TraitItemFn, errors: &mut Errors) -> Option<Method<'
         }
     };
 
+    if let (Some(retry), Some(Reply::Stream { .. })) = (&options.retry, &reply) {
+        errors.at(
+            retry.span(),
+            "`#[snake(retry)]` applies to methods that return one value: a stream that has sent items cannot \
+             be sent again; remove it",
+        );
+    }
     let ((arg, request), reply) = (arg?, reply?);
     Some(Method {
         ident: &sig.ident,
@@ -348,6 +357,7 @@ fn method<'a>(function: &'a TraitItemFn, errors: &mut Errors) -> Option<Method<'
         arg,
         request,
         reply,
+        retry: options.retry.is_some(),
     })
 }
 

@@ -103,26 +103,32 @@ pub(super) fn actor_options(args: TokenStream, errors: &mut Errors) -> ActorOpti
 pub(super) struct MethodOptions {
     /// `python = "name"`: the function's name in the Python module.
     pub python: Option<LitStr>,
+    /// `retry`: the call is sent again, once, to another worker if its worker dies under it.
+    pub retry: Option<Ident>,
 }
 
-struct MethodOption {
-    key: Ident,
-    value: LitStr,
+enum MethodOption {
+    Python { key: Ident, value: LitStr },
+    Retry(Ident),
 }
 
 impl Parse for MethodOption {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        if key == "retry" {
+            return Ok(Self::Retry(key));
+        }
         if key != "python" {
             return Err(syn::Error::new(
                 key.span(),
                 format!(
-                    "unknown `#[snake]` option `{key}` on a `#[snake::actor]` method: expected `python = \"name\"`"
+                    "unknown `#[snake]` option `{key}` on a `#[snake::actor]` method: expected `python = \"name\"` \
+                     or `retry`"
                 ),
             ));
         }
         input.parse::<Token![=]>()?;
-        Ok(Self { key, value: input.parse()? })
+        Ok(Self::Python { key, value: input.parse()? })
     }
 }
 
@@ -138,10 +144,15 @@ pub(super) fn method_options(attrs: &[Attribute], errors: &mut Errors) -> Method
             }
         };
         for option in parsed {
-            if options.python.is_some() {
-                errors.at(option.key.span(), "duplicate `#[snake]` option `python`: give it once");
-            } else {
-                options.python = Some(option.value);
+            match option {
+                MethodOption::Python { key, .. } if options.python.is_some() => {
+                    errors.at(key.span(), "duplicate `#[snake]` option `python`: give it once");
+                }
+                MethodOption::Python { value, .. } => options.python = Some(value),
+                MethodOption::Retry(key) if options.retry.is_some() => {
+                    errors.at(key.span(), "duplicate `#[snake]` option `retry`: give it once");
+                }
+                MethodOption::Retry(key) => options.retry = Some(key),
             }
         }
     }

@@ -27,6 +27,7 @@ mod otel {
         callbacks: Counter<u64>,
         callback_duration: Histogram<f64>,
         restarts: Counter<u64>,
+        recycles: Counter<u64>,
     }
 
     impl Instruments {
@@ -60,7 +61,14 @@ mod otel {
                     .with_unit("s")
                     .with_boundaries(seconds)
                     .build(),
-                restarts: meter.u64_counter("snake.restarts").with_description("Python child restarts").build(),
+                restarts: meter
+                    .u64_counter("snake.restarts")
+                    .with_description("Python workers replaced after they died, by the error they ended with")
+                    .build(),
+                recycles: meter
+                    .u64_counter("snake.recycles")
+                    .with_description("Python workers replaced gracefully, by reason")
+                    .build(),
             }
         }
 
@@ -85,8 +93,12 @@ mod otel {
             self.callback_duration.record(elapsed.as_secs_f64(), &self.actor);
         }
 
-        pub(in super::super) fn restarted(&self) {
-            self.restarts.add(1, &self.actor);
+        pub(in super::super) fn restarted(&self, reason: &'static str) {
+            self.restarts.add(1, &self.with_error(reason));
+        }
+
+        pub(in super::super) fn recycled(&self, reason: &'static str) {
+            self.recycles.add(1, &[self.actor[0].clone(), KeyValue::new("snake.recycle.reason", reason)]);
         }
 
         fn with_error(&self, kind: &'static str) -> [KeyValue; 2] {
@@ -114,6 +126,8 @@ mod none {
 
         pub(in super::super) fn callback_served(&self, _elapsed: Duration, _error: Option<&'static str>) {}
 
-        pub(in super::super) fn restarted(&self) {}
+        pub(in super::super) fn restarted(&self, _reason: &'static str) {}
+
+        pub(in super::super) fn recycled(&self, _reason: &'static str) {}
     }
 }

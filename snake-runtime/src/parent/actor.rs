@@ -13,71 +13,95 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use snake_ipc::wire;
 
-use super::calls::{MethodCall, MethodStream, ReplyTo, decode, decode_boxed};
-use super::process::{Child, Launch};
+use bytes::Bytes;
+use snake_ipc::ReplySink;
+
+use super::calls::{Keyed, MethodCall, MethodStream, ReplyTo, decode, decode_boxed};
+use super::pool::{Event, Pool, PoolEvent};
+use super::retry::Retry;
 use super::stream::{ReplyStream, Streaming};
 use crate::codec::{CallbackCodec, MethodCodec};
-use crate::error::PythonExecutionError;
+use crate::config::PythonConfig;
+use crate::error::{ProtocolError, PythonExecutionError};
 use crate::message::{ChildCallbackMessage, ChildMessage, NoCallback};
 use crate::metrics::{ActorMetrics, GetMetrics, MetricsSnapshot};
 use crate::protocol::{ChildInfo, fingerprint};
 use crate::registry::ChildEntry;
 
-/// A Python child process as a kameo actor: `ask(msg)` sends `msg` to the configured Python
+/// Python child processes as one kameo actor: `ask(msg)` sends `msg` to the configured Python
 /// function and resolves to its converted return value.
 ///
-/// Requests never wait on each other: the actor only writes the request and hands the caller's
-/// reply channel to the connection, so thousands of calls can be in flight (up to the builder's
-/// `max_in_flight`, after which callers wait for a slot). Dropping or timing out an `ask` tells
-/// the child to cancel the call. When the actor stops (or its last reference is dropped) the child
-/// is shut down and reaped; `ActorRef::wait_for_shutdown_result` returns once that is done
-/// (kameo's `wait_for_shutdown` returns earlier, when the mailbox closes).
+/// One actor fronts one child (`spawn`) or a pool of them (`pool(n)`); the handle's type is the
+/// same. Requests never wait on each other: the actor picks a worker, writes the request and hands
+/// the caller's reply channel to that worker's connection, so thousands of calls can be in flight
+/// (up to the builder's `max_in_flight` per worker, after which callers wait for a slot).
+/// Dropping or timing out an `ask` tells the child to cancel the call. Workers that die are
+/// replaced (see the builder's supervision options). When the actor stops (or its last
+/// reference is dropped) every child is shut down and reaped; `ActorRef::wait_for_shutdown_result`
+/// returns once that is done (kameo's `wait_for_shutdown` returns earlier, when the mailbox
+/// closes).
 pub struct PythonActor<M, C = NoCallback> {
-    child: Child,
+    pool: Pool,
     metrics: Arc<ActorMetrics>,
     stream_window: u32,
-    restart: Option<Restart>,
+    /// Whether low-level calls are re-sent once when their worker dies (`retry_on_exit`).
+    retry: bool,
     _types: PhantomData<fn() -> (M, C)>,
 }
 
-/// How a [`PythonActor`] replaces a child that died: the same launch again, while restarts are
-/// left.
-pub(crate) struct Restart {
-    pub(crate) launch: Launch,
-    pub(crate) left: u32,
-}
-
 impl<M, C> PythonActor<M, C> {
-    pub(crate) fn new(child: Child, metrics: Arc<ActorMetrics>, stream_window: u32, restart: Option<Restart>) -> Self {
-        Self { child, metrics, stream_window, restart, _types: PhantomData }
+    pub(crate) fn new(pool: Pool, metrics: Arc<ActorMetrics>, stream_window: u32, retry: bool) -> Self {
+        Self { pool, metrics, stream_window, retry, _types: PhantomData }
     }
 
-    /// Replaces a dead child (one that exited, was killed, or broke the protocol) before the next
-    /// message, while restarts are left. Calls that were in flight when it died have failed
-    /// already; they are not replayed.
-    async fn ensure_child(&mut self) {
-        let Some(restart) = self.restart.as_mut().filter(|restart| restart.left > 0) else { return };
-        if matches!(self.child.connection.dead(), None | Some(PythonExecutionError::Cancelled)) {
-            return;
-        }
-        match restart.launch.start().await {
-            Ok(child) => {
-                restart.left -= 1;
-                self.metrics.restarted();
-                tracing::warn!(child_pid = child.info.pid, restarts_left = restart.left, "restarted the python child");
-                self.child = child;
-            }
-            Err(err) => tracing::error!(error = %err, "could not restart the python child"),
+    /// Sends a call to the worker the pool picks: as it is, or encoded once so that it can be
+    /// sent again if `retry`.
+    fn send_call<T: Serialize + Send + 'static>(
+        &mut self,
+        key: Option<u64>,
+        method: u32,
+        body: T,
+        reply: ReplyTo,
+        caller: tracing::Span,
+        retry: bool,
+    ) {
+        if retry {
+            let encoded = match postcard::to_stdvec(&body) {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(err) => {
+                    let err = ProtocolError::Encode { message: err.to_string() };
+                    return ReplySink::complete(Box::new(reply), Err(err.into()));
+                }
+            };
+            let retry = Retry {
+                reply,
+                method,
+                body: encoded,
+                caller,
+                key,
+                events: Arc::clone(self.pool.events()),
+                retried: false,
+            };
+            self.pool.submit(key, move |conn| match conn {
+                Ok(conn) => retry.send(&conn),
+                Err(err) => ReplySink::complete(Box::new(retry.reply), Err(err)),
+            });
+        } else {
+            self.pool.submit(key, move |conn| match conn {
+                Ok(conn) => conn.call(method, body, Box::new(reply), &caller),
+                Err(err) => ReplySink::complete(Box::new(reply), Err(err)),
+            });
         }
     }
 }
 
 impl<M: Send + 'static, C: Send + 'static> PythonActor<M, C> {
-    /// Opens a stream on a task of its own, so that waiting for a slot in the in-flight window
-    /// never holds up the mailbox.
+    /// Opens a stream on the worker the pool picks, on a task of its own, so that waiting for a
+    /// slot in the in-flight window never holds up the mailbox.
     fn open_stream<Req, Item>(
-        &self,
+        &mut self,
         ctx: &mut Context<Self, DelegatedReply<Result<ReplyStream<Item>, PythonExecutionError>>>,
+        key: Option<u64>,
         method: u32,
         request: Req,
         caller: tracing::Span,
@@ -88,12 +112,20 @@ impl<M: Send + 'static, C: Send + 'static> PythonActor<M, C> {
         Item: Send + 'static,
     {
         let (delegated, sender) = ctx.reply_sender();
-        let connection = Arc::clone(&self.child.connection);
         let window = self.stream_window;
-        tokio::spawn(async move {
-            let opened = connection.open_stream(method, request, window, &caller).await;
-            if let Some(sender) = sender {
-                sender.send(opened.map(|raw| ReplyStream::new(raw, decode)));
+        self.pool.submit(key, move |conn| match conn {
+            Ok(conn) => {
+                tokio::spawn(async move {
+                    let opened = conn.open_stream(method, request, window, &caller).await;
+                    if let Some(sender) = sender {
+                        sender.send(opened.map(|raw| ReplyStream::new(raw, decode)));
+                    }
+                });
+            }
+            Err(err) => {
+                if let Some(sender) = sender {
+                    sender.send(Err(err));
+                }
             }
         });
         delegated
@@ -102,7 +134,7 @@ impl<M: Send + 'static, C: Send + 'static> PythonActor<M, C> {
 
 impl<M, C> std::fmt::Debug for PythonActor<M, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PythonActor").field("child", &self.child.info).finish()
+        f.debug_struct("PythonActor").field("child", self.pool.info()).field("workers", &self.pool.size()).finish()
     }
 }
 
@@ -110,18 +142,36 @@ impl<M: Send + 'static, C: Send + 'static> Actor for PythonActor<M, C> {
     type Args = Self;
     type Error = Infallible;
 
-    async fn on_start(actor: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+    async fn on_start(mut actor: Self, actor_ref: ActorRef<Self>) -> Result<Self, Infallible> {
+        let weak = actor_ref.downgrade();
+        actor.pool.attach(Arc::new(move |event| {
+            if let Some(actor) = weak.upgrade() {
+                tokio::spawn(async move {
+                    let _ = actor.tell(PoolEvent(event)).send().await;
+                });
+            }
+        }));
         Ok(actor)
     }
 
-    /// A normal stop (`stop_gracefully`, or the last reference dropped) drains the child; a kill
-    /// (or a panic) terminates it at once, failing the calls in flight with `Cancelled`.
+    /// A normal stop (`stop_gracefully`, or the last reference dropped) drains every child; a
+    /// kill (or a panic) terminates them at once, failing the calls in flight with `Cancelled`.
     async fn on_stop(&mut self, _: WeakActorRef<Self>, reason: ActorStopReason) -> Result<(), Infallible> {
-        match reason {
-            ActorStopReason::Normal => self.child.connection.shutdown().await,
-            _ => self.child.connection.terminate().await,
-        }
+        let connections = self.pool.stop();
+        let graceful = matches!(reason, ActorStopReason::Normal);
+        let stops = connections.iter().map(|connection| async move {
+            if graceful { connection.shutdown().await } else { connection.terminate().await }
+        });
+        futures_util::future::join_all(stops).await;
         Ok(())
+    }
+}
+
+impl<M: Send + 'static, C: Send + 'static> Message<PoolEvent> for PythonActor<M, C> {
+    type Reply = ();
+
+    async fn handle(&mut self, event: PoolEvent, _: &mut Context<Self, Self::Reply>) {
+        self.pool.handle(event.0);
     }
 }
 
@@ -129,13 +179,32 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<M> for PythonActor<M, C> 
     type Reply = DelegatedReply<Result<M::Reply, PythonExecutionError>>;
 
     async fn handle(&mut self, msg: M, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        self.handle_keyed(None, msg, ctx)
+    }
+}
+
+impl<M: ChildMessage, C: ChildCallbackMessage> Message<Keyed<M>> for PythonActor<M, C> {
+    type Reply = DelegatedReply<Result<M::Reply, PythonExecutionError>>;
+
+    async fn handle(&mut self, msg: Keyed<M>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        self.handle_keyed(Some(msg.key), msg.msg, ctx)
+    }
+}
+
+impl<M: ChildMessage, C: ChildCallbackMessage> PythonActor<M, C> {
+    fn handle_keyed(
+        &mut self,
+        key: Option<u64>,
+        msg: M,
+        ctx: &mut Context<Self, DelegatedReply<Result<M::Reply, PythonExecutionError>>>,
+    ) -> DelegatedReply<Result<M::Reply, PythonExecutionError>> {
         let (delegated, sender) = ctx.reply_sender();
         let reply = match sender {
             Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: decode_boxed::<M::Reply, false> },
             None => ReplyTo::Discard,
         };
-        self.ensure_child().await;
-        self.child.connection.call(0, msg, Box::new(reply), &tracing::Span::current());
+        let retry = self.retry;
+        self.send_call(key, 0, msg, reply, tracing::Span::current(), retry);
         delegated
     }
 }
@@ -144,8 +213,7 @@ impl<M: ChildMessage, C: ChildCallbackMessage> Message<Streaming<M>> for PythonA
     type Reply = DelegatedReply<Result<ReplyStream<M::Reply>, PythonExecutionError>>;
 
     async fn handle(&mut self, msg: Streaming<M>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        self.ensure_child().await;
-        self.open_stream(ctx, 0, msg.0, tracing::Span::current(), decode::<M::Reply, false>)
+        self.open_stream(ctx, None, 0, msg.0, tracing::Span::current(), decode::<M::Reply, false>)
     }
 }
 
@@ -166,11 +234,8 @@ where
             None => ReplyTo::Discard,
         };
         match wire::Body::new(msg.request, msg.encoding.request) {
-            Ok(body) => {
-                self.ensure_child().await;
-                self.child.connection.call(msg.method, body, Box::new(reply), &msg.caller);
-            }
-            Err(err) => snake_ipc::ReplySink::complete(Box::new(reply), Err(err.into())),
+            Ok(body) => self.send_call(msg.key, msg.method, body, reply, msg.caller, msg.retry || self.retry),
+            Err(err) => ReplySink::complete(Box::new(reply), Err(err.into())),
         }
         delegated
     }
@@ -188,12 +253,77 @@ where
     async fn handle(&mut self, msg: MethodStream<Req, Item>, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let decode = if msg.encoding.reply { decode::<Item, true> } else { decode::<Item, false> };
         match wire::Body::new(msg.request, msg.encoding.request) {
-            Ok(body) => {
-                self.ensure_child().await;
-                self.open_stream(ctx, msg.method, body, msg.caller, decode)
-            }
+            Ok(body) => self.open_stream(ctx, msg.key, msg.method, body, msg.caller, decode),
             Err(err) => ctx.reply(Err(err.into())),
         }
+    }
+}
+
+/// Replaces every worker of a [`PythonActor`], one at a time, with a child started from the
+/// module as it is on disk now (new Python code), or from a new [`PythonConfig`]: each successor
+/// is started and warm before it takes its slot, and the worker it replaces finishes its calls in
+/// flight, so no call fails. If a successor cannot start (the new module does not import, say),
+/// the reload stops with that error and the workers not yet replaced keep serving; the pool keeps
+/// starting restarts from the old configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Reload {
+    config: Option<PythonConfig>,
+}
+
+impl Reload {
+    /// A reload of the same configuration (new code from the same files).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A reload to `config`: its module name (for `#[snake::actor]` handles, empty keeps the
+    /// declared one), function name (low-level API only), module path, Python path and
+    /// environment variables replace the current ones.
+    pub fn with_config(config: PythonConfig) -> Self {
+        Self { config: Some(config) }
+    }
+}
+
+impl<M: Send + 'static, C: Send + 'static> Message<Reload> for PythonActor<M, C> {
+    type Reply = DelegatedReply<Result<(), PythonExecutionError>>;
+
+    async fn handle(&mut self, msg: Reload, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        if !self.pool.begin_reload() {
+            return ctx.reply(Err(PythonExecutionError::InvalidConfig {
+                option: "reload".into(),
+                message: "a reload of this actor is running already".into(),
+            }));
+        }
+        let mut launch = self.pool.launch().clone();
+        if let Some(config) = msg.config {
+            launch.apply_config(config, self.pool.low_level());
+        }
+        let (delegated, sender) = ctx.reply_sender();
+        let actor = ctx.actor_ref().clone();
+        let slots = self.pool.size();
+        tokio::spawn(async move {
+            let mut outcome = Ok(());
+            for slot in 0..slots {
+                match launch.start().await {
+                    Ok(child) => {
+                        if actor.tell(PoolEvent(Event::Swap { slot, child })).send().await.is_err() {
+                            outcome = Err(PythonExecutionError::ActorStopped);
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        outcome = Err(err);
+                        break;
+                    }
+                }
+            }
+            let event = if outcome.is_ok() { Event::Adopt { launch: Box::new(launch) } } else { Event::ReloadFailed };
+            let _ = actor.tell(PoolEvent(event)).send().await;
+            if let Some(sender) = sender {
+                sender.send(outcome);
+            }
+        });
+        delegated
     }
 }
 
@@ -221,7 +351,8 @@ impl<M: ChildMessage, C: ChildCallbackMessage> PythonActorExt<M> for ActorRef<Py
     }
 }
 
-/// Asks a [`PythonActor`] for the facts its child reported in the handshake.
+/// Asks a [`PythonActor`] for the facts its child (for a pool: its most recently started child)
+/// reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GetChildInfo;
 
@@ -229,7 +360,7 @@ impl<M: Send + 'static, C: Send + 'static> Message<GetChildInfo> for PythonActor
     type Reply = Result<ChildInfo, Infallible>;
 
     async fn handle(&mut self, _: GetChildInfo, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        Ok(self.child.info.clone())
+        Ok(self.pool.info().clone())
     }
 }
 
@@ -237,7 +368,10 @@ impl<M: Send + 'static, C: Send + 'static> Message<GetMetrics> for PythonActor<M
     type Reply = Result<MetricsSnapshot, Infallible>;
 
     async fn handle(&mut self, _: GetMetrics, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        Ok(self.metrics.snapshot())
+        let workers = self.pool.status();
+        let mut snapshot = self.metrics.snapshot();
+        snapshot.workers = workers;
+        Ok(snapshot)
     }
 }
 

@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kameo::actor::{ActorRef, Spawn};
 use snake_ipc::{CallbackDispatch, Limits};
 use tracing::Level;
 
-use super::actor::{PythonActor, Restart, actor_fingerprint, actor_key};
+use super::actor::{PythonActor, actor_fingerprint, actor_key};
 use super::dispatch::{HandlerDispatch, RegistryDispatch};
 use super::hooks::ParentHooks;
+use super::pool::{Event, FOREVER, Pool, PoolEvent, PoolOptions, Routing, Target, cores};
 use super::process::{Launch, PythonProcess};
 #[cfg(feature = "otel")]
 use super::trace::ChildSpanExport;
@@ -60,7 +63,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     max_callbacks_in_flight: usize,
     sync_workers: u16,
     stream_window: u32,
-    max_restarts: u32,
+    pool: PoolOptions,
     states: States,
     #[cfg(feature = "otel")]
     child_spans: Option<ChildSpanExport>,
@@ -97,7 +100,7 @@ impl PythonChildProcessBuilder {
             max_callbacks_in_flight: 1024,
             sync_workers: 4,
             stream_window: 32,
-            max_restarts: 0,
+            pool: PoolOptions::default(),
             states: States::default(),
             #[cfg(feature = "otel")]
             child_spans: None,
@@ -134,7 +137,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             max_callbacks_in_flight: self.max_callbacks_in_flight,
             sync_workers: self.sync_workers,
             stream_window: self.stream_window,
-            max_restarts: self.max_restarts,
+            pool: self.pool,
             states: self.states,
             #[cfg(feature = "otel")]
             child_spans: self.child_spans,
@@ -223,13 +226,142 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         self
     }
 
-    /// Replaces a child that died (exited, was killed, or broke the protocol) with a new one, up
-    /// to `restarts` times over the actor's life. The replacement starts before the next message
-    /// is handled; calls in flight when the child died still fail with `ChildExited`, since
-    /// replaying them could run a handler twice. Counted in the actor's metrics. Default 0.
+    /// How many children serve the actor: a pool behind one handle, each call going to one of
+    /// them (see [`routing`](Self::routing)). Default: 1 for [`spawn`](Self::spawn), the number
+    /// of cores for [`spawn_pool`](Self::spawn_pool). 0 is refused with `InvalidConfig`.
+    #[must_use]
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.pool.workers = Some(workers);
+        self
+    }
+
+    /// How many workers must be warm before the spawn returns (the others join as they start).
+    /// Default: all of them.
+    #[must_use]
+    pub fn min_ready(mut self, workers: usize) -> Self {
+        self.pool.min_ready = Some(workers);
+        self
+    }
+
+    /// How calls without a key pick their worker. Default [`Routing::LeastLoaded`].
+    #[must_use]
+    pub fn routing(mut self, routing: Routing) -> Self {
+        self.pool.routing = routing;
+        self
+    }
+
+    /// Replaces a worker that died (exited, was killed, broke the protocol, went unresponsive or
+    /// over its memory limit) at most `restarts` times within any `within`, per worker slot, as
+    /// OTP supervisors count. Past it the slot is failed: calls go to the other workers, and when
+    /// none is left they fail at once with `RestartLimitReached`, which names how the last
+    /// worker ended. A start that fails (an import error, say) counts as a restart. Calls in
+    /// flight on a dying worker fail with `ChildExited` (see [`retry_on_exit`](Self::retry_on_exit)).
+    /// `restarts` 0 never restarts. Default: 5 within 60 s.
+    #[must_use]
+    pub fn restart_limit(mut self, restarts: u32, within: Duration) -> Self {
+        self.pool.max_restarts = restarts;
+        self.pool.restart_within = within;
+        self
+    }
+
+    /// At most `restarts` restarts per worker slot over the actor's whole life (a
+    /// [`restart_limit`](Self::restart_limit) with an endless window).
     #[must_use]
     pub fn max_restarts(mut self, restarts: u32) -> Self {
-        self.max_restarts = restarts;
+        self.pool.max_restarts = restarts;
+        self.pool.restart_within = FOREVER;
+        self
+    }
+
+    /// The delay before a dead worker is replaced: `initial` for the first restart, doubled for
+    /// each restart in a row up to `max`, each time times a random factor between 0.5 and 1 so
+    /// that workers that died together do not restart together. A worker that served longer than
+    /// `max` resets the sequence. Default: 50 ms up to 30 s.
+    #[must_use]
+    pub fn restart_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.pool.backoff_initial = initial;
+        self.pool.backoff_max = max;
+        self
+    }
+
+    /// How long a call waits for a worker when none is warm (all starting or restarting) before
+    /// it fails with `NoWorkerAvailable`. Default 10 s.
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.pool.acquire_timeout = timeout;
+        self
+    }
+
+    /// Recycles a worker after it was sent `calls` calls: a successor starts, takes its place
+    /// once warm, and the old one finishes its calls in flight before it exits. Default: never.
+    #[must_use]
+    pub fn max_requests(mut self, calls: u64) -> Self {
+        self.pool.max_requests = Some(calls);
+        self
+    }
+
+    /// Recycles a worker (as [`max_requests`](Self::max_requests) does) once it has served this
+    /// long. Default: never.
+    #[must_use]
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.pool.max_age = Some(age);
+        self
+    }
+
+    /// Recycles a worker (as [`max_requests`](Self::max_requests) does) once its resident memory
+    /// passes `bytes`, sampled from `/proc/<pid>/status` every
+    /// [`memory_sample_interval`](Self::memory_sample_interval). A value below what a fresh
+    /// child already uses is refused with `InvalidConfig`. Default: never.
+    #[must_use]
+    pub fn max_rss(mut self, bytes: u64) -> Self {
+        self.pool.max_rss = Some(bytes);
+        self
+    }
+
+    /// Kills a worker whose resident memory passes `bytes` (sampled as for
+    /// [`max_rss`](Self::max_rss)); its calls in flight fail with `MemoryLimitExceeded`, and it
+    /// is replaced as a dead worker is. An allocation faster than the sampling can overshoot
+    /// before the kill. Default: none.
+    #[must_use]
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.pool.memory_limit = Some(bytes);
+        self
+    }
+
+    /// How often workers' memory is sampled when [`max_rss`](Self::max_rss) or
+    /// [`memory_limit`](Self::memory_limit) is set. Default 100 ms.
+    #[must_use]
+    pub fn memory_sample_interval(mut self, interval: Duration) -> Self {
+        self.pool.sample_interval = interval;
+        self
+    }
+
+    /// Kills and replaces a worker that leaves a health probe unanswered for `after`: the
+    /// child's reader thread answers a heartbeat without the GIL, and a second probe needs the
+    /// GIL (a C extension that holds it, or a deadlock, fails that one). Its calls in flight fail
+    /// with `Unresponsive`. Probes go out every quarter of `after`. `None` turns probing off.
+    /// Default: 5 s.
+    #[must_use]
+    pub fn unresponsive_after(mut self, after: Option<Duration>) -> Self {
+        self.pool.unresponsive_after = after;
+        self
+    }
+
+    /// Keeps `spares` warm workers idle beside the pool, so that a worker that dies or is
+    /// recycled is replaced at once, without waiting for Python to start. Default 0.
+    #[must_use]
+    pub fn spares(mut self, spares: usize) -> Self {
+        self.pool.spares = spares;
+        self
+    }
+
+    /// Sends a call of the low-level API again, once, to another worker when its worker dies
+    /// under it (`ChildExited` or `Unresponsive`). Only for idempotent functions: the first
+    /// worker may have run it before it died. For `#[snake::actor]` methods, mark each with
+    /// `#[snake(retry)]` instead. Default: off.
+    #[must_use]
+    pub fn retry_on_exit(mut self, retry: bool) -> Self {
+        self.pool.retry = retry;
         self
     }
 
@@ -245,6 +377,20 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     /// (module not found, import failed, function missing, handshake timed out, ...) before any
     /// request is sent to a child that is not ready.
     pub async fn spawn<M: ChildMessage>(self) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+        self.spawn_workers::<M>(1).await
+    }
+
+    /// Spawns a pool of children behind one actor: [`workers`](Self::workers) of them, by
+    /// default one per core. Returns once [`min_ready`](Self::min_ready) of them (by default,
+    /// all) are warm; the actor's type is the same as for one child.
+    pub async fn spawn_pool<M: ChildMessage>(self) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+        self.spawn_workers::<M>(cores()).await
+    }
+
+    async fn spawn_workers<M: ChildMessage>(
+        self,
+        default_size: usize,
+    ) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
         let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
         let methods = vec![MethodSpec { function: self.config.function_name.clone(), mode }];
         let callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>> =
@@ -257,9 +403,10 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         let module = self.config.module_name.clone();
         let key = actor_key::<M, C>();
         let fingerprint = actor_fingerprint::<M, C>();
-        self.launch(key, fingerprint, module, methods, callbacks, label).await
+        self.launch(key, fingerprint, module, methods, callbacks, label, default_size).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn launch<M: Send + 'static, C2: Send + 'static>(
         self,
         key: &str,
@@ -268,7 +415,10 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         methods: Vec<MethodSpec>,
         callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>>,
         label: String,
+        default_size: usize,
     ) -> Result<ActorRef<PythonActor<M, C2>>, PythonExecutionError> {
+        let size = self.pool.size(default_size);
+        self.pool.check(size)?;
         if self.program.is_none() {
             if !registry::entered() {
                 return Err(PythonExecutionError::SpawnFailed {
@@ -328,9 +478,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             }),
             callbacks,
         };
-        let child = launch.start().await?;
-        let restart = (self.max_restarts > 0).then(|| Restart { launch, left: self.max_restarts });
-        Ok(PythonActor::spawn(PythonActor::new(child, metrics, self.stream_window, restart)))
+        start_pool(launch, self.pool, metrics, size, self.stream_window).await
     }
 
     /// Sends the spans the child records for traced calls (dispatch, conversions, the Python
@@ -356,7 +504,11 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     /// Spawns an actor declared with `#[snake::actor]` (the generated handle's `spawn` calls
     /// this). The module is the declared one unless the config names another.
     #[doc(hidden)]
-    pub async fn spawn_actor<A: ActorSpec>(self) -> Result<ActorRef<PythonActor<A, NoCallback>>, PythonExecutionError> {
+    pub async fn spawn_actor<A: ActorSpec>(
+        mut self,
+        pool: bool,
+    ) -> Result<ActorRef<PythonActor<A, NoCallback>>, PythonExecutionError> {
+        let default_size = if pool { cores() } else { 1 };
         if let Some(name) = callbacks::duplicate_name() {
             return Err(PythonExecutionError::SpawnFailed {
                 program: A::KEY.to_owned(),
@@ -375,6 +527,88 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 Some(Arc::new(RegistryDispatch::new(self.states.clone())))
             };
         let label = format!("{module} ({})", A::KEY);
-        self.launch(A::KEY, A::fingerprint(), module, A::methods(), callbacks, label).await
+        self.pool.low_level = false;
+        self.launch(A::KEY, A::fingerprint(), module, A::methods(), callbacks, label, default_size).await
+    }
+}
+
+/// Starts `size` children (at once, each on its own task) and the actor over them, once
+/// `min_ready` are warm; the others join as they come. Fails with the first start's error when
+/// too few can start, stopping those that did.
+async fn start_pool<M: Send + 'static, C: Send + 'static>(
+    launch: Launch,
+    options: PoolOptions,
+    metrics: Arc<ActorMetrics>,
+    size: usize,
+    stream_window: u32,
+) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+    let min_ready = options.min_ready.unwrap_or(size);
+    let mut starts: FuturesUnordered<_> = (0..size)
+        .map(|slot| {
+            let launch = launch.clone();
+            async move { (slot, launch.start().await) }
+        })
+        .collect();
+    let mut done = Vec::with_capacity(size);
+    let mut ready = 0;
+    while ready < min_ready && ready + starts.len() >= min_ready {
+        let Some((slot, result)) = starts.next().await else { break };
+        ready += usize::from(result.is_ok());
+        done.push((slot, result));
+    }
+    let refused = if ready < min_ready {
+        let first = done.iter().find_map(|(_, result)| result.as_ref().err().cloned());
+        Some(first.unwrap_or(PythonExecutionError::ActorStopped))
+    } else {
+        let pid = done.iter().find_map(|(_, result)| result.as_ref().ok()).map(|child| child.info.pid);
+        pid.and_then(super::pool::resident_bytes).and_then(|rss| options.check_rss(rss).err())
+    };
+    if let Some(err) = refused {
+        drop(starts);
+        let stops = done.into_iter().filter_map(|(_, result)| result.ok()).map(|child| async move {
+            child.connection.terminate().await;
+        });
+        futures_util::future::join_all(stops).await;
+        return Err(err);
+    }
+    let retry = options.retry;
+    let pool = Pool::new(launch, options, Arc::clone(&metrics), size, done);
+    let actor = PythonActor::spawn(PythonActor::new(pool, metrics, stream_window, retry));
+    if !starts.is_empty() {
+        let weak = actor.downgrade();
+        tokio::spawn(async move {
+            while let Some((slot, result)) = starts.next().await {
+                match weak.upgrade() {
+                    Some(actor) => {
+                        let _ =
+                            actor.tell(PoolEvent(Event::Started { target: Target::Slot(slot), result })).send().await;
+                    }
+                    None => {
+                        if let Ok(child) = result {
+                            child.connection.terminate().await;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    Ok(actor)
+}
+
+impl Launch {
+    /// Applies a reload's new configuration.
+    pub(crate) fn apply_config(&mut self, config: PythonConfig, low_level: bool) {
+        if !config.module_name.is_empty() {
+            self.hello.module = config.module_name;
+        }
+        if low_level && let Some(method) = self.hello.methods.first_mut() {
+            if !config.function_name.is_empty() {
+                method.function = config.function_name;
+            }
+            method.mode = config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
+        }
+        self.process.module_path = config.module_path;
+        self.process.python_path = config.python_path;
+        self.process.env_vars = config.env_vars;
     }
 }

@@ -73,6 +73,10 @@ pub struct MethodCall<Req, Rep> {
     /// The caller's span: kameo runs handlers in a span of their own, so the call span's parent
     /// travels with the message.
     pub(crate) caller: tracing::Span,
+    /// Routes the call to the worker this key maps to (session affinity).
+    pub(crate) key: Option<u64>,
+    /// Whether the call is sent again, once, to another worker if its worker dies under it.
+    pub(crate) retry: bool,
     _reply: PhantomData<fn() -> Rep>,
 }
 
@@ -91,7 +95,30 @@ impl<Req, Rep> MethodCall<Req, Rep> {
     }
 
     fn with(method: u32, request: Req, encoding: Encoding) -> Self {
-        Self { method, request, encoding, caller: tracing::Span::current(), _reply: PhantomData }
+        Self {
+            method,
+            request,
+            encoding,
+            caller: tracing::Span::current(),
+            key: None,
+            retry: false,
+            _reply: PhantomData,
+        }
+    }
+
+    /// Routes the call by `key` (see `with_key` on the generated handles).
+    #[must_use]
+    pub fn key(mut self, key: Option<u64>) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Sends the call again, once, to another worker if its worker dies under it (methods marked
+    /// `#[snake(retry)]`).
+    #[must_use]
+    pub fn retry(mut self, retry: bool) -> Self {
+        self.retry = retry;
+        self
     }
 }
 
@@ -103,6 +130,7 @@ pub struct MethodStream<Req, Item> {
     pub(crate) request: Req,
     pub(crate) encoding: Encoding,
     pub(crate) caller: tracing::Span,
+    pub(crate) key: Option<u64>,
     _item: PhantomData<fn() -> Item>,
 }
 
@@ -121,7 +149,14 @@ impl<Req, Item> MethodStream<Req, Item> {
     }
 
     fn with(method: u32, request: Req, encoding: Encoding) -> Self {
-        Self { method, request, encoding, caller: tracing::Span::current(), _item: PhantomData }
+        Self { method, request, encoding, caller: tracing::Span::current(), key: None, _item: PhantomData }
+    }
+
+    /// Routes the stream by `key` (see `with_key` on the generated handles).
+    #[must_use]
+    pub fn key(mut self, key: Option<u64>) -> Self {
+        self.key = key;
+        self
     }
 }
 
@@ -133,4 +168,30 @@ pub(crate) fn decode_boxed<R: DeserializeOwned + Send + 'static, const SELF_DESC
     body: &[u8],
 ) -> Result<BoxReply, PythonExecutionError> {
     decode::<R, SELF_DESCRIBING>(body).map(|reply| Box::new(reply) as BoxReply)
+}
+
+/// A low-level call routed by a key: every call with the same key goes to the same worker of a
+/// pool while that worker lives (for state Python keeps per session: a conversation, a loaded
+/// model). While that worker is being replaced, the key's calls go to the next live worker, and
+/// come back once the slot has a worker again. On a single child, the key changes nothing.
+///
+/// ```no_run
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct Chat { text: String }
+/// # impl snake::ChildMessage for Chat { type Reply = String; }
+/// # async fn demo(pool: kameo::actor::ActorRef<snake::PythonActor<Chat>>) -> Result<(), snake::PythonExecutionError> {
+/// let reply = pool.ask(snake::Keyed::new("user-42", Chat { text: "hi".into() })).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyed<M> {
+    pub(crate) key: u64,
+    pub(crate) msg: M,
+}
+
+impl<M> Keyed<M> {
+    /// `msg`, routed by the hash of `key`.
+    pub fn new<K: std::hash::Hash + ?Sized>(key: &K, msg: M) -> Self {
+        Self { key: super::pool::key_of(key), msg }
+    }
 }

@@ -9,12 +9,17 @@ mod calls;
 mod dispatch;
 mod hooks;
 mod logs;
+mod pool;
 mod process;
+mod retry;
 mod stream;
 #[cfg(feature = "otel")]
 mod trace;
 
-pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt};
+pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload};
 pub use self::builder::PythonChildProcessBuilder;
-pub use self::calls::{MethodCall, MethodStream};
+pub use self::calls::{Keyed, MethodCall, MethodStream};
+pub use self::pool::Routing;
+#[doc(hidden)]
+pub use self::pool::{PoolEvent, key_of};
 pub use self::stream::{ReplyStream, Streaming};

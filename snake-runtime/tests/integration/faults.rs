@@ -121,7 +121,12 @@ fn rss_kib() -> u64 {
 /// I/O error; restarts bring a new child for the calls after.
 async fn crashes_are_child_exited() {
     const CALLS: u64 = 1500;
-    let actor = builder("die_or_pid").max_restarts(1000).spawn::<Die>().await.expect("spawn");
+    let actor = builder("die_or_pid")
+        .max_restarts(1000)
+        .restart_backoff(Duration::from_millis(1), Duration::from_millis(10))
+        .spawn::<Die>()
+        .await
+        .expect("spawn");
     let mut pending = FuturesUnordered::new();
     let (mut ok, mut failed, mut crashes) = (0u64, 0u64, 0u64);
     for i in 0..CALLS {

@@ -307,8 +307,13 @@ async fn lost_workers_exit_code() {
     // can stay in flight until the child exits. (A call timeout is still set, far away: the
     // parent looks for abandoned calls only while one is set or a frame has arrived since the
     // call was sent.)
-    let actor =
-        builder("busy").sync_workers(1).call_timeout(Duration::from_secs(60)).spawn::<Fault>().await.expect("spawn");
+    let actor = builder("busy")
+        .sync_workers(1)
+        .call_timeout(Duration::from_secs(60))
+        .max_restarts(0)
+        .spawn::<Fault>()
+        .await
+        .expect("spawn");
     let abandoned = actor.ask(fault("sleep", 3600)).reply_timeout(Duration::from_millis(200)).await;
     assert!(matches!(abandoned, Err(kameo::error::SendError::Timeout(_))), "{abandoned:?}");
     let started = Instant::now();

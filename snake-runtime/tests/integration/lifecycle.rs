@@ -31,7 +31,7 @@ pub fn trials() -> Vec<Trial> {
 }
 
 async fn child_exit_mid_call() {
-    let actor = builder("exit_now").sync_workers(1).spawn::<Exit>().await.expect("spawn");
+    let actor = builder("exit_now").sync_workers(1).max_restarts(0).spawn::<Exit>().await.expect("spawn");
     let mut calls: FuturesUnordered<_> = (0..5)
         .map(|_| {
             let actor = actor.clone();
@@ -174,15 +174,19 @@ async fn restarts() {
     let first = actor.ask(Die { code: -1 }).await.expect("pid");
     let err = handler_error(actor.ask(Die { code: 3 }).await);
     assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Code(3), .. }), "{err:?}");
-    // The connection is marked dead before its callers are answered: the next call gets a new child.
+    // The next call waits for the new child (the restart's backoff is 25-50 ms).
     let second = actor.ask(Die { code: -1 }).await.expect("a restarted child answers");
     assert_ne!(first, second, "a new process");
     let metrics = actor.ask(snake::GetMetrics).await.expect("metrics");
     assert_eq!(metrics.restarts, 1);
     assert!(!crate::common::process_exists(first), "the dead child was reaped");
-    // The one restart is used up: the next death is final.
+    // The one restart is used up: the next death is final, and later calls say so, naming it.
     let err = handler_error(actor.ask(Die { code: 4 }).await);
     assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Code(4), .. }), "{err:?}");
     let err = handler_error(actor.ask(Die { code: -1 }).await);
-    assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Code(4), .. }), "{err:?}");
+    let PythonExecutionError::RestartLimitReached { restarts: 1, last_error, .. } = err else { panic!("{err:?}") };
+    assert!(
+        matches!(*last_error, PythonExecutionError::ChildExited { status: ExitStatus::Code(4), .. }),
+        "{last_error:?}"
+    );
 }

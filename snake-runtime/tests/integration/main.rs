@@ -17,6 +17,7 @@ mod messages;
 mod metrics;
 #[cfg(feature = "otel")]
 mod otel;
+mod pools;
 mod roundtrip;
 mod runtime_module;
 mod streams;
@@ -50,6 +51,7 @@ snake::setup_python_subprocess_system! {
             otel::trials(),
             logs::trials(),
             metrics::trials(),
+            pools::trials(),
         ].into_iter().flatten().collect();
         libtest_mimic::run(&args, trials).exit()
     },

@@ -298,3 +298,25 @@ pub struct Die {
     pub code: i32,
 }
 message!(Die => u32);
+
+/// A job for `pools.work`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoolJob {
+    pub op: String,
+    pub n: i64,
+    pub path: String,
+}
+message!(PoolJob => Outcome);
+
+impl PoolJob {
+    pub fn new(op: &str, n: i64) -> Self {
+        Self { op: op.into(), n, path: String::new() }
+    }
+}
+
+/// Which worker ran a `PoolJob`, and its value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub pid: u32,
+    pub value: i64,
+}

@@ -74,7 +74,7 @@ pub struct Mixed {
 
 impl Mixed {
     pub async fn spawn(builder: PythonChildProcessBuilder) -> Result<Self, PythonExecutionError> {
-        Ok(Self { actor: builder.spawn_actor::<MixedActor>().await? })
+        Ok(Self { actor: builder.spawn_actor::<MixedActor>(false).await? })
     }
 
     pub async fn slow_sync(&self, request: Work) -> Result<WorkReply, PythonExecutionError> {

@@ -148,7 +148,7 @@ pub struct WireShapes {
 
 impl WireShapes {
     pub async fn spawn(builder: PythonChildProcessBuilder) -> Result<Self, PythonExecutionError> {
-        Ok(Self { actor: builder.spawn_actor::<WireShapesActor>().await? })
+        Ok(Self { actor: builder.spawn_actor::<WireShapesActor>(false).await? })
     }
 
     pub async fn echo(&self, request: Shapes) -> Result<Seen, PythonExecutionError> {
