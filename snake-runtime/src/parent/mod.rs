@@ -17,4 +17,6 @@ mod trace;
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt};
 pub use self::builder::PythonChildProcessBuilder;
 pub use self::calls::{MethodCall, MethodStream};
+#[doc(hidden)]
+pub use self::process::child_connection;
 pub use self::stream::{ReplyStream, Streaming};
