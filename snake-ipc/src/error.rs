@@ -103,6 +103,13 @@ pub enum IpcError {
         /// Why.
         message: String,
     },
+    /// A health probe was refused: as many probes as the connection keeps track of are still
+    /// unanswered (their callers neither got an answer nor gave up).
+    #[error("{limit} health probes of the child are unanswered already")]
+    TooManyProbes {
+        /// The most probes a connection keeps outstanding.
+        limit: usize,
+    },
 }
 
 /// The error type a connection carries: what error frames hold in both directions, what the
@@ -133,6 +140,7 @@ impl PeerError for IpcError {
             Self::Cancelled => "cancelled",
             Self::Stopping => "stopping",
             Self::CallbackFailed { .. } => "callback_failed",
+            Self::TooManyProbes { .. } => "too_many_probes",
         }
     }
 

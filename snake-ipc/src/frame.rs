@@ -107,7 +107,23 @@ pub enum FrameKind {
     OpenCallbackStream = 14,
     /// Child -> parent: spans the child finished, as `Vec<`[`SpanRecord`](crate::records::SpanRecord)`>`.
     Spans = 15,
+    /// Parent -> child: a health probe, answered with a [`Pong`](Self::Pong) of the same
+    /// `header.id` and `header.method`; the body is empty. Method [`PING_HEARTBEAT`]: the child's
+    /// reader thread answers it itself, without taking the GIL (the process reads its channel).
+    /// Method [`PING_GIL`]: answered only once some thread of the child has acquired the GIL (the
+    /// interpreter can run Python code). Any other method is not answered.
+    Ping = 16,
+    /// Child -> parent: the answer to the [`Ping`](Self::Ping) with the same `header.id` and
+    /// `header.method`; the body is empty.
+    Pong = 17,
 }
+
+/// `header.method` of a [`FrameKind::Ping`] the child's reader thread answers without the GIL.
+pub const PING_HEARTBEAT: u32 = 0;
+
+/// `header.method` of a [`FrameKind::Ping`] answered only after a thread of the child acquired
+/// the GIL.
+pub const PING_GIL: u32 = 1;
 
 /// W3C trace context of the span that sent a frame (the `traceparent` fields).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -288,6 +304,26 @@ mod tests {
             encode_frame(&mut out, &Header::new(FrameKind::Call, 2), &"x".repeat(100), 32).expect_err("too large");
         assert!(matches!(err, ProtocolError::FrameTooLarge { max: 32, .. }));
         assert_eq!(out, before);
+    }
+
+    #[test]
+    fn ping_and_pong_decode_and_the_next_kind_does_not() {
+        let decoder = FrameDecoder::new(1024);
+        let mut buf = BytesMut::new();
+        let mut header = Header::new(FrameKind::Ping, 9);
+        header.method = PING_GIL;
+        let mut wire = Vec::new();
+        encode_frame(&mut wire, &header, &(), 1024).expect("encodes");
+        encode_frame(&mut wire, &Header::new(FrameKind::Pong, 9), &(), 1024).expect("encodes");
+        buf.extend_from_slice(&wire);
+        let ping = decoder.decode(&mut buf).expect("valid").expect("whole");
+        assert_eq!((ping.header.kind, ping.header.id, ping.header.method), (FrameKind::Ping, 9, PING_GIL));
+        assert!(ping.body.is_empty());
+        let pong = decoder.decode(&mut buf).expect("valid").expect("whole");
+        assert_eq!((pong.header.kind, pong.header.id), (FrameKind::Pong, 9));
+        // Kind 18 is not a frame kind: [len][kind 18][id 1][method 0][trace None].
+        let mut buf = BytesMut::from(&[4, 0, 0, 0, 18, 1, 0, 0][..]);
+        assert!(matches!(decoder.decode(&mut buf), Err(ProtocolError::BadHeader { .. })));
     }
 
     #[test]

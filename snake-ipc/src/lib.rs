@@ -16,7 +16,7 @@
 //! - [`spawn`]: program, minimal environment, socketpair, output pumps, and the child's side
 //!   ([`spawn::channel_from_env`]);
 //! - [`Connection`]: the parent's end: handshake, in-flight table, cancellation, deadlines,
-//!   callbacks through [`CallbackDispatch`], streams with credit ([`RawStream`]), the reader,
+//!   callbacks through [`CallbackDispatch`], health probes ([`Connection::probe`]), streams with credit ([`RawStream`]), the reader,
 //!   drainer and supervisor tasks, and what it reports through [`Hooks`].
 //!
 //! A child may be written in any language that speaks the frames; this crate's own tests drive a
@@ -35,10 +35,13 @@ pub mod wire;
 pub mod writer;
 
 pub use crate::connection::{
-    CallbackDispatch, CallbackFuture, CallbackStreamFuture, Connection, EncodedStream, Limits, ReplySink, Setup,
+    CallbackDispatch, CallbackFuture, CallbackStreamFuture, Connection, EncodedStream, Limits, MAX_OUTSTANDING_PROBES,
+    ReplySink, Setup,
 };
 pub use crate::error::{ExitStatus, IpcError, PeerError, ProtocolError};
-pub use crate::frame::{DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameKind, Header, TraceContext};
+pub use crate::frame::{
+    DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameKind, Header, PING_GIL, PING_HEARTBEAT, TraceContext,
+};
 pub use crate::handshake::{Hello, MAGIC, PROTOCOL_VERSION, Welcome};
 pub use crate::hooks::{Hooks, NoHooks};
 pub use crate::records::{LogRecord, LogSource, SpanRecord};

@@ -11,9 +11,14 @@ use serde::{Deserialize, Serialize};
 pub use snake_ipc::frame::{encode_frame, encode_frame_with};
 pub use snake_ipc::handshake::{fingerprint, peek_version};
 pub use snake_ipc::{
-    DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameKind, Header, LogRecord, LogSource, MAGIC, PROTOCOL_VERSION,
-    SpanRecord, TraceContext,
+    DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameKind, Header, LogRecord, LogSource, MAGIC, PING_GIL,
+    PING_HEARTBEAT, PROTOCOL_VERSION, SpanRecord, TraceContext,
 };
+
+/// The method index of the warmup call: the parent sends it once, right after the handshake, to
+/// a child whose hello named a [`HelloPayload::warmup`] function, with a `()` body. The child runs
+/// the function with no arguments and replies `()`, or with what it raised.
+pub const WARMUP_METHOD: u32 = u32::MAX;
 
 /// The parent's hello to a Python child.
 pub type Hello = snake_ipc::Hello<HelloPayload>;
@@ -73,6 +78,12 @@ pub struct HelloPayload {
     pub log_level: String,
     /// Whether the child records spans for traced calls and sends them back.
     pub record_spans: bool,
+    /// A function of the module the child runs once, with no arguments, when the parent sends
+    /// the [`WARMUP_METHOD`] call (before any other call).
+    pub warmup: Option<String>,
+    /// A function of the module the child runs, with no arguments, when it shuts down gracefully:
+    /// after its calls in flight, before it exits. What it raises is logged.
+    pub teardown: Option<String>,
 }
 
 /// The Python half of the child's welcome.

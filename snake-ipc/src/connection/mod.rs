@@ -3,7 +3,7 @@
 //!
 //! Tasks per child, and what each owns (in `tasks.rs`):
 //! - the **reader** is the only code that reads the socket; it splits whole frames off its buffer
-//!   and completes pending calls by correlation id. Between reads it sweeps the pending table for
+//!   and completes pending calls (and health probes, [`Connection::probe`]) by correlation id. Between reads it sweeps the pending table for
 //!   callers that went away and calls past their deadline, and tells the child to cancel them;
 //! - the **drainer** writes only when a direct write found the socket full (see
 //!   [`Outbox`]);
@@ -16,6 +16,7 @@
 mod callbacks;
 mod calls;
 mod handshake;
+mod probes;
 mod tasks;
 
 use std::collections::HashMap;
@@ -31,6 +32,8 @@ use self::callbacks::CallbackStreamControl;
 pub use self::callbacks::{CallbackDispatch, CallbackFuture, CallbackStreamFuture, EncodedStream};
 use self::calls::Pending;
 pub use self::calls::ReplySink;
+pub use self::probes::MAX_OUTSTANDING_PROBES;
+use self::probes::Outstanding;
 use crate::error::{ExitStatus, IpcError, PeerError};
 use crate::frame::{FrameKind, Header, encode_frame};
 use crate::hooks::Hooks;
@@ -93,6 +96,8 @@ impl<E: PeerError> std::fmt::Debug for Setup<E> {
 #[derive(Default)]
 struct State<E> {
     pending: HashMap<u64, Pending<E>>,
+    /// Health probes waiting for their `Pong` (see `probes.rs`).
+    probes: HashMap<u64, Outstanding<E>>,
     dead: Option<E>,
 }
 
@@ -115,6 +120,7 @@ pub struct Connection<E: PeerError> {
     stopping: watch::Sender<bool>,
     state: Mutex<State<E>>,
     next_id: AtomicU64,
+    next_probe: AtomicU64,
     window: Arc<Semaphore>,
     limits: Limits,
     pid: u32,
@@ -165,10 +171,10 @@ impl<E: PeerError> Connection<E> {
 
     /// Fails every pending call and every later one with `err` (the first error wins).
     pub fn fail_all(&self, err: E) {
-        let (pending, err) = {
+        let (pending, probes, err) = {
             let mut state = self.state();
             let err = state.dead.get_or_insert(err).clone();
-            (std::mem::take(&mut state.pending), err)
+            (std::mem::take(&mut state.pending), std::mem::take(&mut state.probes), err)
         };
         self.window.close();
         self.callback_slots.close();
@@ -180,6 +186,9 @@ impl<E: PeerError> Connection<E> {
         }
         for (_, pending) in pending {
             pending.fail(err.clone());
+        }
+        for (_, probe) in probes {
+            probe.fail(err.clone());
         }
     }
 
@@ -216,11 +225,6 @@ impl<E: PeerError> Connection<E> {
         self.fail_all(E::from(IpcError::Cancelled));
         self.kill();
         self.wait_exit().await;
-    }
-
-    /// PLACEHOLDER until the probe frames land: a health probe.
-    pub async fn probe(&self, _gil: bool) -> Result<Duration, E> {
-        self.dead().map_or(Ok(Duration::ZERO), Err)
     }
 
     /// Waits until the child has been reaped; returns how it exited.

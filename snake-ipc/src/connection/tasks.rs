@@ -162,6 +162,10 @@ fn dispatch<E: PeerError>(conn: &Arc<Connection<E>>, frame: Frame) -> Result<(),
             conn.callback_stream_control(kind, id, method);
             Ok(())
         }
+        FrameKind::Pong => {
+            conn.pong(id);
+            Ok(())
+        }
         FrameKind::Log => {
             let record: LogRecord = frame.decode_body()?;
             conn.hooks.log(record, conn.span_of(id).as_ref(), conn.pid);

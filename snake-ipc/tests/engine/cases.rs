@@ -45,6 +45,11 @@ pub fn trials() -> Vec<Trial> {
         trial("shutdown_cancels_what_outlasts_the_grace_period", shutdown_cancels_after_grace),
         trial("callbacks_past_the_limit_wait_for_a_slot", callbacks_past_the_limit_wait),
         trial("hooks_see_calls_outcomes_and_logs", hooks_see_calls_outcomes_and_logs),
+        trial("probes_are_answered_with_their_round_trip_time", probes_are_answered),
+        trial("probes_are_answered_while_the_window_is_full", probes_pass_a_full_window),
+        trial("a_probe_of_a_killed_child_fails_with_child_exited", a_probe_of_a_killed_child_fails),
+        trial("an_unanswered_probe_stays_pending_until_the_callers_timeout", an_unanswered_probe_stays_pending),
+        trial("outstanding_probes_are_bounded", outstanding_probes_are_bounded),
         Trial::test(
             "a_child_started_from_a_thread_that_ends_lives_on",
             a_child_started_from_a_thread_that_ends_lives_on,
@@ -527,5 +532,110 @@ fn a_child_fd_that_is_not_a_socket_is_refused() -> Result<(), Failed> {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SNAKE_CHILD_FD=1 does not name a socket"), "{stderr}");
+    Ok(())
+}
+
+/// Waits until `done` holds, polling every 5 ms, at most `bound`.
+async fn poll_until(bound: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), Failed> {
+    let deadline = Instant::now() + bound;
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(format!("{what}: not within {bound:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn probes_are_answered() -> Result<(), Failed> {
+    let hooks = Arc::new(Counting::default());
+    let (conn, _) = start_with("hello", setup(Limits::default(), Arc::clone(&hooks) as _, None)).await?;
+    for gil in [false, true, false, true] {
+        let rtt = conn.probe(gil).await?;
+        assert!(rtt > Duration::ZERO && rtt < Duration::from_secs(1), "gil {gil}: {rtt:?}");
+    }
+    assert_eq!(conn.outstanding_probes(), 0);
+    assert_eq!(conn.in_flight(), 0, "a probe takes no slot");
+    assert_eq!(hooks.started.load(Ordering::SeqCst), 0, "probes are not calls for the hooks");
+    assert!(hooks.finished.lock().expect("lock").is_empty());
+    // Calls still work, and are counted.
+    assert_eq!(call::<_, u32>(&conn, child::ECHO, 3u32).await?, 3);
+    assert_eq!(hooks.started.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+async fn probes_pass_a_full_window() -> Result<(), Failed> {
+    let limits = Limits { max_in_flight: 2, ..Limits::default() };
+    let (conn, _) = start_with("hello", setup(limits, Arc::new(NoHooks), None)).await?;
+    let slow = [send(&conn, child::SLEEP, 1500u64).await, send(&conn, child::SLEEP, 1500u64).await];
+    let queued = send(&conn, child::ECHO, 9u32).await;
+    assert_eq!(conn.in_flight(), 2, "the window is full");
+    let started = Instant::now();
+    for gil in [false, true] {
+        let rtt = tokio::time::timeout(Duration::from_millis(500), conn.probe(gil)).await??;
+        assert!(rtt < Duration::from_millis(500), "{rtt:?}");
+    }
+    assert!(started.elapsed() < Duration::from_millis(1000), "answered before a slot freed: {:?}", started.elapsed());
+    assert_eq!(conn.in_flight(), 2, "the probes took no slot");
+    for wait in slow {
+        assert_eq!(postcard::from_bytes::<u64>(&wait.await??)?, 1500);
+    }
+    assert_eq!(postcard::from_bytes::<u32>(&queued.await??)?, 9);
+    Ok(())
+}
+
+async fn a_probe_of_a_killed_child_fails() -> Result<(), Failed> {
+    // A deaf child leaves the probe pending, so it is the death that ends it.
+    let (conn, _) = start_with("deaf", setup(Limits::default(), Arc::new(NoHooks), None)).await?;
+    let probe = {
+        let conn = Arc::clone(&conn);
+        tokio::spawn(async move { conn.probe(true).await })
+    };
+    poll_until(Duration::from_secs(2), "the probe is outstanding", || conn.outstanding_probes() == 1).await?;
+    let started = Instant::now();
+    // SAFETY: kill only sends a signal to the child this test spawned.
+    assert_eq!(unsafe { libc::kill(i32::try_from(conn.pid())?, libc::SIGKILL) }, 0);
+    let err = tokio::time::timeout(Duration::from_secs(3), probe).await??.expect_err("the child died");
+    assert!(matches!(err, IpcError::ChildExited { status: ExitStatus::Signal(9), .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "failed promptly: {:?}", started.elapsed());
+    assert_eq!(conn.outstanding_probes(), 0);
+    // A later probe fails at once with the same error.
+    let later = tokio::time::timeout(Duration::from_millis(100), conn.probe(false)).await?.expect_err("dead");
+    assert_eq!(later, err);
+    Ok(())
+}
+
+async fn an_unanswered_probe_stays_pending() -> Result<(), Failed> {
+    let (conn, _) = start_with("deaf", setup(Limits::default(), Arc::new(NoHooks), None)).await?;
+    for gil in [false, true] {
+        let started = Instant::now();
+        let timed_out = tokio::time::timeout(Duration::from_millis(200), conn.probe(gil)).await;
+        let elapsed = started.elapsed();
+        assert!(timed_out.is_err(), "a deaf child answered: {timed_out:?}");
+        assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(1), "{elapsed:?}");
+        assert_eq!(conn.outstanding_probes(), 0, "the dropped probe was forgotten");
+    }
+    // The connection itself is fine.
+    assert_eq!(call::<_, u32>(&conn, child::ECHO, 4u32).await?, 4);
+    Ok(())
+}
+
+async fn outstanding_probes_are_bounded() -> Result<(), Failed> {
+    let (conn, _) = start_with("deaf", setup(Limits::default(), Arc::new(NoHooks), None)).await?;
+    let limit = snake_ipc::MAX_OUTSTANDING_PROBES;
+    let waiting: Vec<_> = (0..limit)
+        .map(|i| {
+            let conn = Arc::clone(&conn);
+            tokio::spawn(async move { conn.probe(i % 2 == 0).await })
+        })
+        .collect();
+    poll_until(Duration::from_secs(2), "all probes are outstanding", || conn.outstanding_probes() == limit).await?;
+    let err = conn.probe(false).await.expect_err("over the limit");
+    assert_eq!(err, IpcError::TooManyProbes { limit });
+    for task in &waiting {
+        task.abort();
+    }
+    poll_until(Duration::from_secs(2), "aborted probes are forgotten", || conn.outstanding_probes() == 0).await?;
+    assert!(tokio::time::timeout(Duration::from_millis(50), conn.probe(false)).await.is_err(), "room again, deaf");
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! A child in plain Rust that speaks the engine's frames: the test peer.
 //!
 //! Hello payload: a greeting (`String`). Welcome payload: `(greeting in upper case, pid)`; the
-//! greeting `"refuse"` is refused, `"wrong fingerprint"` is answered with another fingerprint.
-//! Methods are the constants below; the error type is [`IpcError`].
+//! greeting `"refuse"` is refused, `"wrong fingerprint"` is answered with another fingerprint, and
+//! a child greeted `"deaf"` never answers a health probe (the others answer both kinds at once,
+//! from the reading thread). Methods are the constants below; the error type is [`IpcError`].
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -48,6 +49,8 @@ struct Peer {
     credit_changed: Condvar,
     callbacks: Mutex<HashMap<u64, mpsc::Sender<Result<Bytes, IpcError>>>>,
     next_callback: AtomicU64,
+    /// Ignores pings.
+    deaf: bool,
 }
 
 impl Peer {
@@ -102,6 +105,7 @@ pub fn serve(stream: UnixStream) -> ! {
         credit_changed: Condvar::new(),
         callbacks: Mutex::default(),
         next_callback: AtomicU64::new(1),
+        deaf: hello.payload == "deaf",
     });
     let decoder = FrameDecoder::new(max);
     let mut buf = BytesMut::new();
@@ -143,6 +147,14 @@ fn dispatch(peer: &Arc<Peer>, frame: Frame) {
                 if kind == FrameKind::Error { Err(frame.decode_body().expect("error")) } else { Ok(frame.body) };
             if let Some(waiter) = peer.callbacks.lock().unwrap_or_else(PoisonError::into_inner).remove(&id) {
                 let _ = waiter.send(result);
+            }
+        }
+        FrameKind::Ping if peer.deaf => {}
+        FrameKind::Ping => {
+            let mut pong = Vec::with_capacity(16);
+            let header = Header { kind: FrameKind::Pong, id, method, trace: None };
+            if encode_frame_with(&mut pong, &header, usize::MAX, |_| Ok::<(), ProtocolError>(())).is_ok() {
+                let _ = peer.writer.lock().unwrap_or_else(PoisonError::into_inner).write_all(&pong);
             }
         }
         FrameKind::Shutdown => std::process::exit(0),

@@ -165,6 +165,11 @@ impl AsyncLoop {
         self.push(Command::Resolve { future, index, outcome });
     }
 
+    /// The event loop, once it runs.
+    pub(crate) fn event_loop<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.state.event_loop.get().map(|event_loop| event_loop.bind(py).clone())
+    }
+
     /// Cancels every task, stops the loop and joins its thread.
     pub(crate) fn stop(&self) {
         self.state.stopping.store(true, Ordering::Release);
@@ -316,9 +321,9 @@ fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_
         let py_err = |err: PyErr| python::exception(py, &err);
         let coroutine = match job.credit {
             None => {
-                let (function, arg) = child.convert(py, &job)?;
+                let (function, args) = child.convert(py, &job)?;
                 converted = SystemTime::now();
-                function.call1((arg,)).map_err(py_err)?
+                function.call1(args).map_err(py_err)?
             }
             Some(credit) => {
                 let produced = child.invoke(py, &job)?;

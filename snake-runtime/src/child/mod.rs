@@ -9,6 +9,8 @@
 //!   were cancelled, and replace workers that do not stop;
 //! - one thread runs the asyncio event loop for `async def` handlers; should it end, so does the
 //!   child ([`LOOP_ENDED`]);
+//! - one thread, started at the first GIL probe, acquires the GIL to answer it ([`probe`]);
+//!   heartbeats are answered by the main thread itself;
 //! - one drainer thread writes frames out only when the socket buffer is full (see
 //!   [`ChildWriter`]); every other write is a direct non-blocking `send` from the
 //!   thread that produced the reply.
@@ -17,6 +19,7 @@ mod aio;
 mod callback;
 mod logs;
 pub(crate) mod pool;
+mod probe;
 pub(crate) mod python;
 mod spans;
 mod stream;
@@ -32,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use pyo3::prelude::*;
+use pyo3::types::{IntoPyDict, PyTuple};
 
 use snake_ipc::handshake::write_welcome;
 use snake_ipc::writer::ChildWriter;
@@ -39,13 +43,14 @@ use snake_ipc::writer::ChildWriter;
 use crate::codec::{CallbackCodec, MethodCodec};
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::protocol::{
-    Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, Welcome, WelcomePayload, encode_frame,
+    Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, WARMUP_METHOD, Welcome, WelcomePayload, encode_frame,
     encode_frame_with,
 };
 
 use self::aio::AsyncLoop;
 use self::callback::{Callbacks, Waiter};
 use self::pool::{Cancelled, Job, Slot, SyncPool};
+use self::probe::GilProbe;
 use self::spans::{Phases, Spans};
 use self::stream::SyncStream;
 
@@ -79,6 +84,18 @@ pub(crate) struct Child {
     spans: Spans,
     /// The child is about to exit: new calls are not started.
     closing: AtomicBool,
+    /// Run once by the [`WARMUP_METHOD`] call.
+    warmup: Option<Lifecycle>,
+    /// Run on a graceful shutdown, before the child exits.
+    teardown: Option<Lifecycle>,
+    gil_probe: GilProbe,
+}
+
+/// A warmup or teardown function: called with no arguments, its result ignored.
+struct Lifecycle {
+    name: String,
+    function: Py<PyAny>,
+    mode: HandlerMode,
 }
 
 impl std::fmt::Debug for Child {
@@ -114,6 +131,10 @@ impl Child {
             Ok(value) => value,
             Err(err) => return self.send_error(id, &python::exception(py, &err)),
         };
+        if method == WARMUP_METHOD {
+            // The warmup's reply is `()`, whatever the function returned.
+            return self.send_control(FrameKind::Reply, id, 0);
+        }
         let Some(codec) = self.codecs.get(method as usize) else {
             return self.send_error(id, &unknown_method(method));
         };
@@ -125,30 +146,83 @@ impl Child {
         }
     }
 
-    /// Converts the request of `job`; returns its Python function and argument.
+    /// Converts the request of `job`; returns its Python function and the arguments to call it
+    /// with: the request, or nothing for the warmup.
     pub(crate) fn convert<'py>(
         &self,
         py: Python<'py>,
         job: &Job,
-    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), PythonExecutionError> {
+    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyTuple>), PythonExecutionError> {
+        if job.method == WARMUP_METHOD {
+            let warmup = self.warmup.as_ref().ok_or_else(|| unknown_method(job.method))?;
+            return Ok((warmup.function.bind(py).clone(), PyTuple::empty(py)));
+        }
         let (codec, (function, _)) = self
             .codecs
             .get(job.method as usize)
             .zip(self.functions.get(job.method as usize))
             .ok_or_else(|| unknown_method(job.method))?;
         let arg = (codec.request_to_python)(py, &job.body)?;
-        Ok((function.bind(py).clone(), arg))
+        let args = PyTuple::new(py, [arg]).map_err(|err| python::exception(py, &err))?;
+        Ok((function.bind(py).clone(), args))
     }
 
     /// Converts the request of `job` and calls its Python function.
     pub(crate) fn invoke<'py>(&self, py: Python<'py>, job: &Job) -> Result<Bound<'py, PyAny>, PythonExecutionError> {
-        let (function, arg) = self.convert(py, job)?;
-        function.call1((arg,)).map_err(|err| python::exception(py, &err))
+        let (function, args) = self.convert(py, job)?;
+        function.call1(args).map_err(|err| python::exception(py, &err))
     }
 
     /// The Python function name of a method, for spans.
     pub(crate) fn function_name(&self, method: u32) -> &str {
+        if method == WARMUP_METHOD {
+            return self.warmup.as_ref().map_or("?", |warmup| warmup.name.as_str());
+        }
         self.function_names.get(method as usize).map_or("?", String::as_str)
+    }
+
+    /// How method `method` runs: its handler's mode, or the warmup's.
+    fn mode(&self, method: u32) -> Option<HandlerMode> {
+        if method == WARMUP_METHOD {
+            return self.warmup.as_ref().map(|warmup| warmup.mode);
+        }
+        self.functions.get(method as usize).map(|(_, mode)| *mode)
+    }
+
+    /// Runs the teardown function, if there is one: a plain one on this thread, an `async def`
+    /// one on the asyncio loop (this thread waits for it). What it raises is logged (through the
+    /// forwarding handler, so it reaches the parent) and otherwise ignored.
+    fn tear_down(&self, aio: Option<&AsyncLoop>) {
+        let Some(teardown) = &self.teardown else { return };
+        Python::attach(|py| {
+            let function = teardown.function.bind(py);
+            let ran = match (teardown.mode, aio.and_then(|aio| aio.event_loop(py))) {
+                (HandlerMode::Async, Some(event_loop)) => function.call0().and_then(|coroutine| {
+                    py.import("asyncio")?
+                        .call_method1("run_coroutine_threadsafe", (coroutine, event_loop))?
+                        .call_method0("result")
+                }),
+                _ => function.call0(),
+            };
+            if let Err(err) = ran {
+                let logged = py.import("logging").and_then(|logging| {
+                    let kwargs = [("exc_info", err.value(py))].into_py_dict(py)?;
+                    logging.call_method1("getLogger", ("snake",))?.call_method(
+                        "error",
+                        ("teardown `%s.%s` raised", &self.module, &teardown.name),
+                        Some(&kwargs),
+                    )
+                });
+                if logged.is_err() {
+                    eprintln!(
+                        "snake child: teardown `{}.{}` raised {}",
+                        self.module,
+                        teardown.name,
+                        python::capture(py, &err)
+                    );
+                }
+            }
+        });
     }
 
     fn run_sync(&self, py: Python<'_>, job: Job, slot: &Slot) {
@@ -159,10 +233,10 @@ impl Child {
             let traced = self.spans.begin(job.id, job.trace, job.received);
             let started = SystemTime::now();
             let (result, converted) = match self.convert(py, &job) {
-                Ok((function, arg)) => {
+                Ok((function, args)) => {
                     let converted = SystemTime::now();
                     let token = traced.as_ref().and_then(|traced| self.spans.attach(py, traced));
-                    let result = slot.handler(py, job.id, || function.call1((arg,)));
+                    let result = slot.handler(py, job.id, || function.call1(args));
                     self.spans.detach(py, token);
                     (result.map_err(|err| handler_error(py, &err)), converted)
                 }
@@ -256,7 +330,20 @@ pub(crate) fn serve(
         let loaded = if let Err(err) = registered {
             Err(python::exception(py, &err))
         } else if codecs.len() == hello.methods.len() {
-            python::load(py, &hello.module, &hello.methods)
+            python::load(py, &hello.module, &hello.methods).and_then(|functions| {
+                let lifecycle = |name: &Option<String>| {
+                    name.as_ref()
+                        .map(|name| {
+                            python::load_lifecycle(py, &hello.module, name).map(|(function, mode)| Lifecycle {
+                                name: name.clone(),
+                                function,
+                                mode,
+                            })
+                        })
+                        .transpose()
+                };
+                Ok((functions, lifecycle(&hello.warmup)?, lifecycle(&hello.teardown)?))
+            })
         } else {
             Err(PythonExecutionError::HandshakeFailed {
                 reason: format!(
@@ -277,8 +364,8 @@ pub(crate) fn serve(
             .map_err(|err| if truncate::encoded_len(&err) > budget { truncate::shrink(&err, budget) } else { err });
         write_welcome(stream, &Welcome::new(fingerprint, outcome), max_frame_size)
     };
-    let functions = match loaded {
-        Ok(functions) => functions,
+    let (functions, warmup, teardown) = match loaded {
+        Ok(loaded) => loaded,
         Err(err) => {
             let _ = send_welcome(&stream, Err(err));
             exit(3)
@@ -301,6 +388,9 @@ pub(crate) fn serve(
         sync_streams: Mutex::default(),
         spans: Python::attach(|py| Spans::new(py, hello.record_spans)),
         closing: AtomicBool::new(false),
+        warmup,
+        teardown,
+        gil_probe: GilProbe::default(),
     });
     callback::install(&child);
     if let Err(err) = Python::attach(|py| logs::install(py, &child, &hello.log_level)) {
@@ -311,7 +401,15 @@ pub(crate) fn serve(
     // Everything a call needs is started before the welcome: the parent sends no call to a child
     // that is not ready, and the first call does not wait for the event loop to start.
     let modes: Vec<HandlerMode> = child.functions.iter().map(|(_, mode)| *mode).collect();
-    let needs = |wanted: [HandlerMode; 2]| modes.iter().any(|mode| wanted.contains(mode));
+    // The warmup runs where a handler of its mode would; an async teardown on the loop, a plain
+    // one on this thread.
+    let lifecycle_modes = child
+        .warmup
+        .iter()
+        .map(|warmup| warmup.mode)
+        .chain(child.teardown.iter().map(|teardown| teardown.mode).filter(|mode| *mode == HandlerMode::Async));
+    let all_modes: Vec<HandlerMode> = modes.iter().copied().chain(lifecycle_modes).collect();
+    let needs = |wanted: [HandlerMode; 2]| all_modes.iter().any(|mode| wanted.contains(mode));
     let aio = needs([HandlerMode::Async, HandlerMode::AsyncGenerator]).then(|| AsyncLoop::start(Arc::clone(&child)));
     let aio = match aio.transpose() {
         Ok(aio) => aio.map(Arc::new),
@@ -349,11 +447,14 @@ pub(crate) fn serve(
     let reason = read_loop(&child, pool.as_ref(), aio.as_deref(), FrameDecoder::new(max_frame_size));
     match reason {
         Stop::Shutdown => {
-            if let Some(aio) = &aio {
-                aio.stop();
-            }
+            // Sync handlers still running finish first; the loop keeps running for an async
+            // teardown, and is stopped after it.
             if let Some(pool) = &pool {
                 pool.shutdown();
+            }
+            child.tear_down(aio.as_deref());
+            if let Some(aio) = &aio {
+                aio.stop();
             }
             Python::attach(|py| {
                 // Give the user's atexit handlers and buffered output their chance, as a normal
@@ -382,7 +483,7 @@ enum Stop {
     Protocol(ProtocolError),
 }
 
-fn read_loop(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, decoder: FrameDecoder) -> Stop {
+fn read_loop(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, decoder: FrameDecoder) -> Stop {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut scratch = vec![0u8; 64 * 1024];
     loop {
@@ -406,9 +507,9 @@ fn read_loop(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, de
     }
 }
 
-fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
+fn dispatch(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
     let Header { kind, id, method, trace } = frame.header;
-    let mode = child.functions.get(method as usize).map(|(_, mode)| *mode);
+    let mode = child.mode(method);
     let mismatch = |declared: HandlerMode, actual: HandlerMode| PythonExecutionError::HandlerMismatch {
         module: child.module.clone(),
         function: child.function_names.get(method as usize).cloned().unwrap_or_default(),
@@ -478,6 +579,7 @@ fn dispatch(child: &Child, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, fra
             Ok(err) => child.resolve_callback(aio, id, Err(err)),
             Err(err) => return Some(Stop::Protocol(err)),
         },
+        FrameKind::Ping => probe::ping(child, id, method),
         FrameKind::Shutdown => return Some(Stop::Shutdown),
         other => return Some(Stop::Protocol(ProtocolError::Unexpected { kind: other })),
     }

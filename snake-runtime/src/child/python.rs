@@ -82,6 +82,40 @@ pub(crate) fn load(
         .collect()
 }
 
+/// Resolves a warmup or teardown function of `module` (imported already by [`load`]): it must
+/// exist (else `FunctionNotFound`, as for a handler), be callable, and be a plain or `async def`
+/// function (a generator function is a `HandlerMismatch`). One that needs arguments raises
+/// `TypeError` when it is called. Returns it with its mode.
+pub(crate) fn load_lifecycle(
+    py: Python<'_>,
+    module: &str,
+    function: &str,
+) -> Result<(Py<PyAny>, HandlerMode), PythonExecutionError> {
+    let imported = py.import(module).map_err(|err| import_error(py, module, &err))?;
+    let inspect = py.import("inspect").map_err(|e| exception(py, &e))?;
+    let found = imported.getattr(function).map_err(|_| PythonExecutionError::FunctionNotFound {
+        module: module.to_owned(),
+        function: function.to_owned(),
+    })?;
+    if !found.is_callable() {
+        return Err(PythonExecutionError::NotCallable {
+            module: module.to_owned(),
+            function: function.to_owned(),
+            type_name: found.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string()),
+        });
+    }
+    let mode = detect_mode(&inspect, &found).map_err(|e| exception(py, &e))?;
+    if !matches!(mode, HandlerMode::Sync | HandlerMode::Async) {
+        return Err(PythonExecutionError::HandlerMismatch {
+            module: module.to_owned(),
+            function: function.to_owned(),
+            declared: HandlerMode::Sync,
+            actual: mode,
+        });
+    }
+    Ok((found.unbind(), mode))
+}
+
 /// The function's signature, when it cannot be called with the one positional argument snake
 /// passes. Callables whose signature Python cannot tell (some builtins) are given the benefit of
 /// the doubt.

@@ -65,6 +65,8 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     stream_window: u32,
     pool: PoolOptions,
     states: States,
+    warmup: Option<(String, Duration)>,
+    teardown: Option<String>,
     #[cfg(feature = "otel")]
     child_spans: Option<ChildSpanExport>,
     _callback: PhantomData<fn() -> C>,
@@ -102,6 +104,8 @@ impl PythonChildProcessBuilder {
             stream_window: 32,
             pool: PoolOptions::default(),
             states: States::default(),
+            warmup: None,
+            teardown: None,
             #[cfg(feature = "otel")]
             child_spans: None,
             _callback: PhantomData,
@@ -139,6 +143,8 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             stream_window: self.stream_window,
             pool: self.pool,
             states: self.states,
+            warmup: self.warmup,
+            teardown: self.teardown,
             #[cfg(feature = "otel")]
             child_spans: self.child_spans,
             _callback: PhantomData,
@@ -373,6 +379,29 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         self
     }
 
+    /// Runs `function()` (a plain or `async def` function of the actor's module, called with no
+    /// arguments) once in each new child, after the module is imported and before the child takes
+    /// any call: loading a model, opening a pool. A raise fails the spawn with `WarmupFailed`
+    /// (its exception's type, message and traceback); passing `timeout` kills the child and
+    /// fails with `WarmupTimedOut`. A function the module does not have fails the spawn with
+    /// `FunctionNotFound`, as a missing handler does. Restarted children warm up too.
+    #[must_use]
+    pub fn warmup(mut self, function: impl Into<String>, timeout: Duration) -> Self {
+        self.warmup = Some((function.into(), timeout));
+        self
+    }
+
+    /// Runs `function()` (a plain or `async def` function of the actor's module, called with no
+    /// arguments) when the child stops gracefully: after its calls in flight have finished and
+    /// before it exits, within the shutdown grace. What it raises is logged (as a Python
+    /// `logging` error of logger `snake`) and the child still exits normally. A killed child
+    /// runs no teardown. A missing function fails the spawn with `FunctionNotFound`.
+    #[must_use]
+    pub fn teardown(mut self, function: impl Into<String>) -> Self {
+        self.teardown = Some(function.into());
+        self
+    }
+
     /// Spawns the child, completes the handshake and starts the actor. Fails with a typed error
     /// (module not found, import failed, function missing, handshake timed out, ...) before any
     /// request is sent to a child that is not ready.
@@ -461,6 +490,9 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 max_callbacks_in_flight: u32::try_from(self.max_callbacks_in_flight).unwrap_or(u32::MAX),
                 log_level: self.log_level.as_str().to_owned(),
                 record_spans,
+                // Filled in from `Launch::warmup` by `Launch::start`.
+                warmup: None,
+                teardown: self.teardown,
             },
             limits: Limits {
                 max_frame_size: self.max_frame_size,
@@ -477,6 +509,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 child_spans,
             }),
             callbacks,
+            warmup: self.warmup,
         };
         start_pool(launch, self.pool, metrics, size, self.stream_window).await
     }

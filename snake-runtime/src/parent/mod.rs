@@ -22,4 +22,6 @@ pub use self::calls::{Keyed, MethodCall, MethodStream};
 pub use self::pool::Routing;
 #[doc(hidden)]
 pub use self::pool::{PoolEvent, key_of};
+#[doc(hidden)]
+pub use self::process::child_connection;
 pub use self::stream::{ReplyStream, Streaming};

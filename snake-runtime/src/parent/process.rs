@@ -1,16 +1,18 @@
 //! Starting one Python child: the environment it needs on top of the engine's minimal one
 //! (`PYTHONPATH`, unbuffered output, the right libpython), then the engine's spawn and handshake,
-//! and the check that it serves every declared function.
+//! the check that it serves every declared function, and its warmup.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use snake_ipc::{CallbackDispatch, Connection, Limits, ProcessSpec, Setup};
+use tokio::sync::oneshot;
 
 use super::hooks::ParentHooks;
 use crate::error::PythonExecutionError;
-use crate::protocol::{ChildInfo, HelloPayload, WelcomePayload};
+use crate::protocol::{ChildInfo, HelloPayload, WARMUP_METHOD, WelcomePayload};
 
 /// One running child: the engine's connection to it and what it reported in the handshake.
 #[derive(Debug)]
@@ -84,10 +86,15 @@ pub(crate) struct Launch {
     pub(crate) limits: Limits,
     pub(crate) hooks: Arc<ParentHooks>,
     pub(crate) callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>>,
+    /// A function of the module the child runs once after the handshake, before it is handed
+    /// out, and how long it may take. Sent in the hello as [`HelloPayload::warmup`].
+    pub(crate) warmup: Option<(String, Duration)>,
 }
 
 impl Launch {
-    /// Spawns the child and completes the handshake.
+    /// Spawns the child, completes the handshake and runs the warmup, if any. A warmup that
+    /// raises or outlasts its timeout fails the start (`WarmupFailed`, `WarmupTimedOut`) and
+    /// the child is killed and reaped first.
     pub(crate) async fn start(&self) -> Result<Child, PythonExecutionError> {
         let label = self.hooks.label.clone();
         let spawned = snake_ipc::spawn::spawn(&self.process.spec(&label)).await?;
@@ -100,8 +107,54 @@ impl Launch {
                 Err(format!("child reported {} methods, expected {methods}", welcome.modes.len()))
             }
         };
-        let (connection, welcome) =
-            Connection::establish(spawned, self.fingerprint, self.hello.clone(), setup, accept).await?;
+        let mut hello = self.hello.clone();
+        hello.warmup = self.warmup.as_ref().map(|(function, _)| function.clone());
+        let (connection, welcome) = Connection::establish(spawned, self.fingerprint, hello, setup, accept).await?;
+        if let Some((function, timeout)) = &self.warmup {
+            warm_up(&connection, function, *timeout).await?;
+        }
+        started(&connection);
         Ok(Child { connection, info: welcome.info })
     }
+}
+
+/// Runs the warmup call; on failure the child is killed (and reaped) before this returns.
+async fn warm_up(
+    connection: &Arc<Connection<PythonExecutionError>>,
+    function: &str,
+    timeout: Duration,
+) -> Result<(), PythonExecutionError> {
+    let (reply, answer) = oneshot::channel();
+    connection.call(WARMUP_METHOD, (), Box::new(reply), &tracing::Span::current());
+    let failure = match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(Ok(_))) => return Ok(()),
+        Ok(Ok(Err(PythonExecutionError::Exception(exception)))) => {
+            PythonExecutionError::WarmupFailed { function: function.to_owned(), exception }
+        }
+        // The child died or broke the protocol meanwhile: that is the error.
+        Ok(Ok(Err(other))) => other,
+        Ok(Err(_)) => PythonExecutionError::Cancelled,
+        Err(_) => PythonExecutionError::WarmupTimedOut { function: function.to_owned(), timeout },
+    };
+    connection.terminate().await;
+    Err(failure)
+}
+
+/// The connections of the children started so far that are still in use, for
+/// [`child_connection`].
+static STARTED: Mutex<Vec<Weak<Connection<PythonExecutionError>>>> = Mutex::new(Vec::new());
+
+fn started(connection: &Arc<Connection<PythonExecutionError>>) {
+    let mut started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+    started.retain(|connection| connection.strong_count() > 0);
+    started.push(Arc::downgrade(connection));
+}
+
+/// The engine's connection to the running child with process id `pid`, if this process started
+/// it and it is still in use: for tests that look below the actor (health probes, exit status).
+/// Not public API.
+#[doc(hidden)]
+pub fn child_connection(pid: u32) -> Option<Arc<Connection<PythonExecutionError>>> {
+    let started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+    started.iter().filter_map(Weak::upgrade).find(|connection| connection.pid() == pid)
 }

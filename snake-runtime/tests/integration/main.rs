@@ -10,6 +10,7 @@ mod common;
 mod errors;
 mod faults;
 mod faults_child;
+mod health;
 mod lifecycle;
 mod logs;
 mod macros;
@@ -39,6 +40,7 @@ snake::setup_python_subprocess_system! {
             errors::trials(),
             faults::trials(),
             faults_child::trials(),
+            health::trials(),
             lifecycle::trials(),
             roundtrip::trials(),
             callbacks::trials(),
