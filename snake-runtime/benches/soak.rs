@@ -114,7 +114,12 @@ async fn soak(calls: u64) -> Result<Report, BoxError> {
         module_path: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches").join("python").display().to_string(),
         ..PythonConfig::default()
     };
-    let actor = PythonChildProcessBuilder::new(config).max_restarts(u32::MAX).spawn::<Work>().await?;
+    let actor = PythonChildProcessBuilder::new(config)
+        .max_restarts(u32::MAX)
+        // Crashes come every few hundred milliseconds here: restart at once, never back off far.
+        .restart_backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .spawn::<Work>()
+        .await?;
     let mut report = Report::default();
     report.samples.push(("start", rss_kib(), open_fds()));
     let log_path = log.display().to_string();

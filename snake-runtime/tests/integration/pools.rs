@@ -33,7 +33,21 @@ pub fn trials() -> Vec<Trial> {
         trial("pools::reload_replaces_every_worker_without_failing_calls", reload),
         trial("pools::reload_to_a_module_that_does_not_import_keeps_the_old_workers", reload_broken),
         trial("pools::options_that_cannot_work_are_refused", invalid_options),
+        trial("pools::a_worker_holding_the_gil_is_killed_as_unresponsive", unresponsive),
+        trial("pools::typed_handles_pool_key_retry_reload_and_report", typed),
     ]
+}
+
+/// A typed actor served by a pool.
+#[snake::actor(module = "pools_typed")]
+pub trait PoolTyped {
+    /// The worker's pid.
+    fn whoami(request: ()) -> u32;
+    /// Dies the first time it is called with a path, then answers; safe to run twice.
+    #[snake(retry)]
+    fn die_once(path: String) -> u32;
+    /// A counter kept by each worker.
+    fn count(request: ()) -> u64;
 }
 
 fn builder() -> PythonChildProcessBuilder {
@@ -421,4 +435,49 @@ async fn invalid_options() {
     assert_eq!(refused(builder().max_rss(1 << 20).spawn().await), "max_rss");
     assert_eq!(refused(builder().memory_limit(1 << 20).spawn().await), "memory_limit");
     let _ = python_dir();
+}
+
+async fn unresponsive() {
+    let pool: Pool = builder().unresponsive_after(Some(Duration::from_secs(1))).spawn().await.expect("spawn");
+    let first = pid_of(&pool).await;
+    let started = Instant::now();
+    let err = run(&pool, "gil", 30).await.expect_err("killed");
+    let PythonExecutionError::Unresponsive { pid, probe, after } = err else { panic!("{err:?}") };
+    assert_eq!((pid, probe.as_str(), after), (first, "gil", Duration::from_secs(1)));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(crate::common::wait_gone(first, 5).await);
+    let next = pid_of(&pool).await;
+    assert_ne!(next, first);
+    let metrics = pool.ask(GetMetrics).await.expect("metrics");
+    assert_eq!(metrics.workers[0].restart_reasons.get("unresponsive"), Some(&1));
+}
+
+async fn typed() {
+    let mut config = PythonChildProcessBuilder::new(snake::PythonConfig {
+        module_path: python_dir().display().to_string(),
+        ..snake::PythonConfig::default()
+    });
+    config = config.workers(2).sync_workers(1);
+    let pool = PoolTyped::pool(config).await.expect("pool");
+    let metrics = pool.metrics().await.expect("metrics");
+    assert_eq!(metrics.workers.len(), 2);
+    // Keyed handles keep their worker: its counter counts every call of the key.
+    let alice = pool.with_key("alice");
+    let home = alice.whoami(()).await.expect("pid");
+    let mut last = 0;
+    for _ in 0..5 {
+        assert_eq!(alice.whoami(()).await.expect("pid"), home);
+        last = alice.count(()).await.expect("count");
+    }
+    assert!(last >= 5, "{last}");
+    // `#[snake(retry)]`: the first worker dies, the call is answered by another.
+    let marker = std::env::temp_dir().join(format!("snake-pool-typed-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let answered = pool.die_once(marker.display().to_string()).await.expect("retried");
+    assert!(process_exists(answered));
+    let _ = std::fs::remove_file(&marker);
+    pool.reload().await.expect("reload");
+    let after = pool.metrics().await.expect("metrics");
+    assert_eq!(after.recycles, 2);
+    assert!(after.workers.iter().all(|w| w.state == WorkerState::Warm));
 }
