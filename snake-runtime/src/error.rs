@@ -216,8 +216,10 @@ pub enum PythonExecutionError {
     /// Workers died more often than the restart limit allows (`restarts` within `within`), so the
     /// pool stopped replacing them and fails calls at once; `last_error` says how the last one
     /// ended (exit status and stderr tail, or the error its restart met).
-    #[error("the python workers were restarted {restarts} times within {within:?}, past the restart limit; \
-             the last one failed: {last_error}")]
+    #[error(
+        "the python workers were restarted {restarts} times within {within:?}, past the restart limit; \
+             the last one failed: {last_error}"
+    )]
     RestartLimitReached {
         /// Restarts counted inside the window.
         restarts: u32,
@@ -285,7 +287,9 @@ impl PythonExecutionError {
     /// The Python exception behind this error, if there is one.
     pub const fn python_exception(&self) -> Option<&PythonException> {
         match self {
-            Self::Exception(e) | Self::ImportFailed { exception: e, .. } | Self::WarmupFailed { exception: e, .. } => Some(e),
+            Self::Exception(e) | Self::ImportFailed { exception: e, .. } | Self::WarmupFailed { exception: e, .. } => {
+                Some(e)
+            }
             _ => None,
         }
     }

@@ -142,7 +142,13 @@ impl<E: PeerError> Connection<E> {
 
     /// [`call`](Self::call) with a body encoded already (postcard bytes of the request), so that
     /// one encoding can be sent again, to another child, if the first one dies.
-    pub fn call_encoded(self: &Arc<Self>, method: u32, body: &[u8], reply: Box<dyn ReplySink<E>>, caller: &tracing::Span) {
+    pub fn call_encoded(
+        self: &Arc<Self>,
+        method: u32,
+        body: &[u8],
+        reply: Box<dyn ReplySink<E>>,
+        caller: &tracing::Span,
+    ) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let span = self.call_span(id, method, caller);
         let mut frame = Vec::with_capacity(body.len() + 64);

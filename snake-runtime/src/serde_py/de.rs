@@ -45,6 +45,39 @@ fn is_int(obj: &Bound<'_, PyAny>) -> bool {
     obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>()
 }
 
+/// A numpy scalar (`np.int64`, `np.float32`, `np.bool_`, ...) as the Python value it stands for.
+enum NumpyScalar<'py> {
+    Bool(bool),
+    /// A numpy integer, converted to a Python int through `__index__`.
+    Int(Bound<'py, PyInt>),
+    Float(f64),
+}
+
+/// `obj` as a numpy scalar if it is one, `None` for anything else.
+///
+/// numpy stays optional: only a value whose type comes from the `numpy` module gets past the first
+/// check, and then numpy is already imported (the lookup is one `sys.modules` hit). `np.float64`
+/// and `np.str_` subclass `float` and `str` and never get here.
+#[cold]
+fn numpy_scalar<'py>(obj: &Bound<'py, PyAny>) -> Result<Option<NumpyScalar<'py>>> {
+    let from_numpy = obj.get_type().module().is_ok_and(|module| module.to_str().is_ok_and(|m| m == "numpy"));
+    if !from_numpy {
+        return Ok(None);
+    }
+    let numpy = obj.py().import("numpy")?;
+    if obj.is_instance(&numpy.getattr("bool_")?)? {
+        return Ok(Some(NumpyScalar::Bool(obj.is_truthy()?)));
+    }
+    if obj.is_instance(&numpy.getattr("integer")?)? {
+        let int = obj.call_method0("__index__")?.cast_into::<PyInt>().map_err(PyErr::from)?;
+        return Ok(Some(NumpyScalar::Int(int)));
+    }
+    if obj.is_instance(&numpy.getattr("floating")?)? {
+        return Ok(Some(NumpyScalar::Float(obj.extract::<f64>()?)));
+    }
+    Ok(None)
+}
+
 /// The `items()` of a mapping that is not a dict (`types.MappingProxyType`, a custom
 /// `collections.abc.Mapping`); `None` for anything else. Dicts never get here: they are read in
 /// place.
@@ -95,24 +128,27 @@ impl<'a, 'py> Deserializer<'a, 'py> {
     where
         T: for<'b> FromPyObject<'b, 'py, Error = PyErr>,
     {
-        if !is_int(self.obj) {
-            return Err(self.mismatch("int"));
+        if is_int(self.obj) {
+            return extract_int(self.obj, target);
         }
-        self.obj.extract::<T>().map_err(|err| Error::int_extraction(err, self.obj, target))
+        match numpy_scalar(self.obj)? {
+            Some(NumpyScalar::Int(int)) => extract_int(&int, target),
+            _ => Err(self.mismatch("int")),
+        }
     }
 
     fn float(&self, target: &str) -> Result<f64> {
         if let Some(float) = as_type::<PyFloat>(self.obj) {
             return Ok(float.value());
         }
-        if !is_int(self.obj) {
-            return Err(self.mismatch("float"));
+        if is_int(self.obj) {
+            return int_to_float(self.obj, target);
         }
-        // Round to nearest, ties to even, as Python's `float(int)` does.
-        if let Ok(small) = self.obj.extract::<i64>() {
-            return Ok(small as f64);
+        match numpy_scalar(self.obj)? {
+            Some(NumpyScalar::Float(float)) => Ok(float),
+            Some(NumpyScalar::Int(int)) => int_to_float(&int, target),
+            _ => Err(self.mismatch("float")),
         }
-        self.obj.extract::<f64>().map_err(|err| Error::int_extraction(err, self.obj, target))
     }
 
     fn str(&self, expected: &str) -> Result<&'a str> {
@@ -179,6 +215,22 @@ impl<'a, 'py> Deserializer<'a, 'py> {
     }
 }
 
+/// A Python int (not a bool) as a Rust integer, or the range error naming `target`.
+fn extract_int<'py, T>(int: &Bound<'py, PyAny>, target: &str) -> Result<T>
+where
+    T: for<'b> FromPyObject<'b, 'py, Error = PyErr>,
+{
+    int.extract::<T>().map_err(|err| Error::int_extraction(err, int, target))
+}
+
+/// A Python int as a float, rounded to nearest, ties to even, as Python's `float(int)` does.
+fn int_to_float(int: &Bound<'_, PyAny>, target: &str) -> Result<f64> {
+    if let Ok(small) = int.extract::<i64>() {
+        return Ok(small as f64);
+    }
+    int.extract::<f64>().map_err(|err| Error::int_extraction(err, int, target))
+}
+
 macro_rules! deserialize_int {
     ($($method:ident => $visit:ident($ty:ty)),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -225,13 +277,21 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
         if let Some(entries) = self.entries(Keys::StrOrInt)? {
             return visitor.visit_map(entries);
         }
-        Err(self.mismatch("None, bool, int, float, str, bytes, list, tuple, set or dict"))
+        match numpy_scalar(obj)? {
+            Some(NumpyScalar::Bool(flag)) => visitor.visit_bool(flag),
+            Some(NumpyScalar::Int(int)) => Deserializer::at_depth(int.as_any(), self.depth).visit_int(visitor),
+            Some(NumpyScalar::Float(float)) => visitor.visit_f64(float),
+            None => Err(self.mismatch("None, bool, int, float, str, bytes, list, tuple, set or dict")),
+        }
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match as_type::<PyBool>(self.obj) {
-            Some(flag) => visitor.visit_bool(flag.is_true()),
-            None => Err(self.mismatch("bool")),
+        if let Some(flag) = as_type::<PyBool>(self.obj) {
+            return visitor.visit_bool(flag.is_true());
+        }
+        match numpy_scalar(self.obj)? {
+            Some(NumpyScalar::Bool(flag)) => visitor.visit_bool(flag),
+            _ => Err(self.mismatch("bool")),
         }
     }
 

@@ -6,9 +6,9 @@
 //!
 //! | Rust / serde | Python produced | Python accepted when reading |
 //! |---|---|---|
-//! | `bool` | `bool` | `bool` only |
-//! | `i8`..`i128`, `u8`..`u128` | `int` | `int`, not `bool`; range-checked per width ([`ConversionErrorKind::OutOfRange`]) |
-//! | `f32`, `f64` | `float` | `float`, or `int` (converted as `float(int)` does), not `bool` |
+//! | `bool` | `bool` | `bool`, `numpy.bool_` |
+//! | `i8`..`i128`, `u8`..`u128` | `int` | `int` or numpy integer (`np.int64`, `np.uint8`, ...), not `bool` nor `np.bool_`; range-checked per width ([`ConversionErrorKind::OutOfRange`]) |
+//! | `f32`, `f64` | `float` | `float` or numpy float (`np.float32`, ...), or an int as above (converted as `float(int)` does), not `bool` |
 //! | `char` | `str` of length 1 | `str` of length 1 |
 //! | `String`, `&str` | `str` | `str` |
 //! | bytes (`serialize_bytes`, e.g. `serde_bytes`) | `bytes` | `bytes`, `bytearray` |
@@ -46,6 +46,10 @@
 //!   bits, and errors carry the path only down to the buffered value.
 //! - Struct dicts must have `str` keys; a dict with another key type is rejected rather than
 //!   having its keys matched against field positions.
+//! - numpy scalars are recognised by their type's module (`numpy`), only after the built-in types
+//!   failed to match, so numpy is never imported for a value that is not one of its own; in a value
+//!   of unknown shape they read as the bool, int or float they stand for. numpy arrays are not
+//!   sequences here (`arr.tolist()` is).
 //! - Python containers may nest at most 256 levels deep; a container that contains itself is
 //!   reported as [`ConversionErrorKind::TooDeep`] rather than overflowing the stack.
 //! - Dicts, lists, tuples, str, int and float (subclasses included) are read from their storage

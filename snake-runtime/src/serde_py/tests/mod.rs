@@ -5,6 +5,7 @@ mod bench;
 mod collections;
 mod enums;
 mod errors;
+mod numpy;
 pub(crate) mod rich;
 mod roundtrip;
 mod scalars;
