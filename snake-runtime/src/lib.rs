@@ -264,6 +264,7 @@ pub mod __private {
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
     pub use crate::registry::{ActorSpec, ChildEntry, registered_callbacks};
     pub use crate::schema::SelfReference;
+    pub use crate::serde_py::AllowUnknownKeys;
     pub use inventory;
     pub use kameo;
     pub use postcard;

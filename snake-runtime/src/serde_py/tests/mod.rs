@@ -9,6 +9,7 @@ mod numpy;
 pub(crate) mod rich;
 mod roundtrip;
 mod scalars;
+mod unknown_keys;
 
 use std::ffi::CString;
 use std::fmt::Debug;
