@@ -48,6 +48,7 @@ pub mod schema;
 pub mod serde_py;
 mod stream_marker;
 pub mod stubs;
+mod suggest;
 
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
