@@ -51,6 +51,11 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[snake(name = "Name")]` | type | the Rust identifier | the Python name (an identifier) |
 /// | `#[snake(as = Type)]` | field | the field's type | describe the field as `Type`, for `#[serde(with)]` |
 /// | `#[snake(self_describing)]` | type | from the attributes | always carry values self-describingly |
+/// | `#[snake(allow_unknown_keys)]` | type | refused | dicts from Python may carry keys the struct (or an enum's struct variant) does not have; they are skipped |
+///
+/// A dict that Python returns (or passes to a callback) with a key the struct does not have is a
+/// conversion error naming the key and its path (`reply: unknown key `prise` (expected one of
+/// `name`, `price`)`), so a misspelled optional field is not silently dropped.
 ///
 /// serde attributes honoured: `rename`, `rename_all`, `rename_all_fields`, `tag`, `content`,
 /// `untagged` (enum and variant), `skip`, `skip_serializing`, `skip_serializing_if` (the key may be

@@ -26,20 +26,21 @@ impl MethodCodec {
     /// The codec for a message type and its reply, through [`serde_py`]; bodies are plain
     /// postcard (the low-level API's types have no [`Describe`]).
     pub const fn serde<M: ChildMessage>() -> Self {
-        Self::with::<M, M::Reply>(false, false)
+        Self::with::<M, M::Reply, false>(false, false)
     }
 
     /// The codec for a request type and a reply (or stream item) type; each body is
-    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so.
+    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so. Replies refuse dict
+    /// keys their structs do not have ([`serde_py::from_python_strict_at`]).
     pub const fn of<Req, Rep>() -> Self
     where
         Req: DeserializeOwned + Serialize + Describe,
         Rep: DeserializeOwned + Serialize + Describe,
     {
-        Self::with::<Req, Rep>(Req::SELF_DESCRIBING, Rep::SELF_DESCRIBING)
+        Self::with::<Req, Rep, true>(Req::SELF_DESCRIBING, Rep::SELF_DESCRIBING)
     }
 
-    const fn with<Req: DeserializeOwned + Serialize, Rep: DeserializeOwned + Serialize>(
+    const fn with<Req: DeserializeOwned + Serialize, Rep: DeserializeOwned + Serialize, const STRICT: bool>(
         request_self_describing: bool,
         reply_self_describing: bool,
     ) -> Self {
@@ -50,9 +51,9 @@ impl MethodCodec {
                 request_to_python::<Req, false>
             },
             reply_from_python: if reply_self_describing {
-                reply_from_python::<Rep, true>
+                reply_from_python::<Rep, true, STRICT>
             } else {
-                reply_from_python::<Rep, false>
+                reply_from_python::<Rep, false, STRICT>
             },
         }
     }
@@ -67,11 +68,20 @@ fn request_to_python<'py, M: DeserializeOwned + Serialize, const SELF_DESCRIBING
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Request, error })
 }
 
-fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
+/// Reads a value out of Python; `strict` refuses unknown struct keys (typed messages).
+fn read<T: DeserializeOwned>(
+    value: &Bound<'_, PyAny>,
+    root: &str,
+    strict: bool,
+) -> Result<T, serde_py::ConversionError> {
+    if strict { serde_py::from_python_strict_at(value, root) } else { serde_py::from_python_at(value, root) }
+}
+
+fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool, const STRICT: bool>(
     value: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> Result<(), PythonExecutionError> {
-    let reply: R = serde_py::from_python_at(value, "reply")
+    let reply: R = read(value, "reply", STRICT)
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Reply, error })?;
     Ok(wire::encode(&reply, SELF_DESCRIBING, out)?)
 }
@@ -91,20 +101,21 @@ impl CallbackCodec {
     /// The codec for a callback message type and its reply, through [`serde_py`]; bodies are
     /// plain postcard (the low-level API's types have no [`Describe`]).
     pub const fn serde<C: ChildCallbackMessage>() -> Self {
-        Self::with::<C, C::Reply>(std::any::type_name::<C>, false, false)
+        Self::with::<C, C::Reply, false>(std::any::type_name::<C>, false, false)
     }
 
     /// The codec for a callback with argument `A` and reply `R`, named by `name`; each body is
-    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so.
+    /// self-describing when its type's [`Describe::SELF_DESCRIBING`] says so. Arguments refuse
+    /// dict keys their structs do not have ([`serde_py::from_python_strict_at`]).
     pub const fn of<A, R>(name: fn() -> &'static str) -> Self
     where
         A: DeserializeOwned + Serialize + Describe,
         R: DeserializeOwned + Serialize + Describe,
     {
-        Self::with::<A, R>(name, A::SELF_DESCRIBING, R::SELF_DESCRIBING)
+        Self::with::<A, R, true>(name, A::SELF_DESCRIBING, R::SELF_DESCRIBING)
     }
 
-    const fn with<A: DeserializeOwned + Serialize, R: DeserializeOwned + Serialize>(
+    const fn with<A: DeserializeOwned + Serialize, R: DeserializeOwned + Serialize, const STRICT: bool>(
         name: fn() -> &'static str,
         arg_self_describing: bool,
         reply_self_describing: bool,
@@ -112,9 +123,9 @@ impl CallbackCodec {
         Self {
             name,
             arg_from_python: if arg_self_describing {
-                callback_arg_from_python::<A, true>
+                callback_arg_from_python::<A, true, STRICT>
             } else {
-                callback_arg_from_python::<A, false>
+                callback_arg_from_python::<A, false, STRICT>
             },
             reply_to_python: if reply_self_describing {
                 callback_reply_to_python::<R, true>
@@ -125,11 +136,11 @@ impl CallbackCodec {
     }
 }
 
-fn callback_arg_from_python<C: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(
+fn callback_arg_from_python<C: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool, const STRICT: bool>(
     value: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
 ) -> Result<(), PythonExecutionError> {
-    let arg: C = serde_py::from_python_at(value, "callback")
+    let arg: C = read(value, "callback", STRICT)
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })?;
     Ok(wire::encode(&arg, SELF_DESCRIBING, out)?)
 }

@@ -13,6 +13,18 @@ use snake_ipc::{IpcError, PeerError};
 use crate::protocol::HandlerMode;
 use crate::serde_py::ConversionError;
 
+/// ` (did you mean `name`?)`, or nothing.
+struct DidYouMean<'a>(Option<&'a str>);
+
+impl fmt::Display for DidYouMean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, " (did you mean `{name}`?)"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Why a call to a Python child, or the spawn of one, failed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[non_exhaustive]
@@ -36,12 +48,15 @@ pub enum PythonExecutionError {
     },
 
     /// The module has no attribute with the configured function name.
-    #[error("python module `{module}` has no function `{function}`")]
+    #[error("python module `{module}` has no function `{function}`{}", DidYouMean(.suggestion.as_deref()))]
     FunctionNotFound {
         /// The module that was imported.
         module: String,
         /// The missing attribute.
         function: String,
+        /// The module's public function whose name is closest to `function`, when it is close
+        /// enough to be a likely typo: `(did you mean `add_sync`?)`.
+        suggestion: Option<String>,
     },
 
     /// The attribute exists but cannot be called.

@@ -48,6 +48,7 @@ pub mod schema;
 pub mod serde_py;
 mod stream_marker;
 pub mod stubs;
+mod suggest;
 
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
@@ -265,6 +266,7 @@ pub mod __private {
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
     pub use crate::registry::{ActorSpec, ChildEntry, registered_callbacks};
     pub use crate::schema::SelfReference;
+    pub use crate::serde_py::AllowUnknownKeys;
     pub use inventory;
     pub use kameo;
     pub use postcard;

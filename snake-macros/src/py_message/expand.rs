@@ -490,6 +490,25 @@ impl Expander<'_, '_> {
         }
     }
 
+    /// Keys that `serde_py` must let this type's dicts carry beyond the fields serde lists, under
+    /// the name serde hands the deserializer (generic types too: every instance has that one
+    /// name): any key for `#[snake(allow_unknown_keys)]`, the tag of a `#[serde(tag)]` struct.
+    fn allow_unknown_keys(&self) -> Option<TokenStream> {
+        let input = self.input;
+        let krate = self.krate;
+        let name = input.serde.rename.clone().unwrap_or_else(|| input.ident.unraw().to_string());
+        let entry = if input.allow_unknown_keys {
+            quote!(#krate::__private::AllowUnknownKeys::any(#name))
+        } else if let (Data::Struct(..), Some((tag, _))) = (&input.data, &input.serde.tag) {
+            quote!(#krate::__private::AllowUnknownKeys::only(#name, &[#tag]))
+        } else {
+            return None;
+        };
+        Some(quote! {
+            #krate::__private::inventory::submit! { #entry }
+        })
+    }
+
     /// Non-generic types are listed for the stubs even when no declaration uses them.
     fn submission(&self) -> Option<TokenStream> {
         let generics = &self.input.original.generics;
@@ -514,6 +533,7 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
     let describe_key = expander.describe_key_impl();
     let assertion = expander.assertion();
     let submission = expander.submission();
+    let allow_unknown_keys = expander.allow_unknown_keys();
     quote! {
         #[allow(non_local_definitions, clippy::all, clippy::pedantic)]
         const _: () = {
@@ -522,6 +542,7 @@ pub(super) fn expand(input: &Input<'_>) -> TokenStream {
             #describe_key
             #assertion
             #submission
+            #allow_unknown_keys
         };
     }
 }

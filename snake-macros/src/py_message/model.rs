@@ -30,6 +30,8 @@ pub(super) struct Input<'a> {
     pub python_name: String,
     /// `#[snake(self_describing)]`.
     pub self_describing: bool,
+    /// `#[snake(allow_unknown_keys)]`.
+    pub allow_unknown_keys: bool,
     pub serde: SerdeContainer,
     pub data: Data<'a>,
 }
@@ -159,6 +161,7 @@ pub(super) fn input<'a>(original: &'a DeriveInput, errors: &mut Errors) -> Optio
         krate: snake.krate.unwrap_or_else(|| syn::parse_quote!(::snake)),
         python_name: snake.name.map_or_else(|| original.ident.unraw().to_string(), |name| name.value()),
         self_describing: snake.self_describing,
+        allow_unknown_keys: snake.allow_unknown_keys,
         serde,
         data,
     })

@@ -24,7 +24,7 @@ pub(super) enum Level {
 impl Level {
     fn allowed(self) -> &'static str {
         match self {
-            Self::Container => "`crate`, `name` or `self_describing`",
+            Self::Container => "`crate`, `name`, `self_describing` or `allow_unknown_keys`",
             Self::Variant => "nothing (variants take no `#[snake]` options)",
             Self::Field => "`as`",
         }
@@ -42,6 +42,8 @@ pub(super) struct SnakeOptions {
     pub as_ty: Option<syn::Type>,
     /// `self_describing`: always carry values self-describingly.
     pub self_describing: bool,
+    /// `allow_unknown_keys`: dicts from Python may carry keys the type does not have.
+    pub allow_unknown_keys: bool,
 }
 
 /// One `key = value` of `#[snake(...)]`.
@@ -50,6 +52,7 @@ enum SnakeOption {
     Name(Span, LitStr),
     As(Span, syn::Type),
     SelfDescribing(Span),
+    AllowUnknownKeys(Span),
 }
 
 impl SnakeOption {
@@ -59,6 +62,7 @@ impl SnakeOption {
             Self::Name(span, _) => ("name", *span),
             Self::As(span, _) => ("as", *span),
             Self::SelfDescribing(span) => ("self_describing", *span),
+            Self::AllowUnknownKeys(span) => ("allow_unknown_keys", *span),
         }
     }
 }
@@ -70,20 +74,24 @@ impl Parse for SnakeOption {
             syn::Error::new(err.span(), "expected a `#[snake]` option such as `crate = ...` or `name = \"...\"`")
         })?;
         let text = key.to_string();
-        if !matches!(text.as_str(), "crate" | "name" | "as" | "self_describing") {
+        if !matches!(text.as_str(), "crate" | "name" | "as" | "self_describing" | "allow_unknown_keys") {
             return Err(syn::Error::new(
                 key.span(),
                 format!(
-                    "unknown `#[snake]` option `{text}`: expected `crate`, `name` or `self_describing` on the type, \
-                     `as` on a field"
+                    "unknown `#[snake]` option `{text}`: expected `crate`, `name`, `self_describing` or \
+                     `allow_unknown_keys` on the type, `as` on a field"
                 ),
             ));
         }
-        if text == "self_describing" {
+        if text == "self_describing" || text == "allow_unknown_keys" {
             if input.peek(Token![=]) {
-                return Err(syn::Error::new(input.span(), "`#[snake(self_describing)]` takes no value"));
+                return Err(syn::Error::new(input.span(), format!("`#[snake({text})]` takes no value")));
             }
-            return Ok(Self::SelfDescribing(key.span()));
+            return Ok(if text == "self_describing" {
+                Self::SelfDescribing(key.span())
+            } else {
+                Self::AllowUnknownKeys(key.span())
+            });
         }
         input.parse::<Token![=]>()?;
         match text.as_str() {
@@ -113,9 +121,10 @@ pub(super) fn snake_options(attrs: &[Attribute], level: Level, errors: &mut Erro
         for option in parsed {
             let (key, span) = option.key();
             let allowed = match option {
-                SnakeOption::Crate(..) | SnakeOption::Name(..) | SnakeOption::SelfDescribing(_) => {
-                    level == Level::Container
-                }
+                SnakeOption::Crate(..)
+                | SnakeOption::Name(..)
+                | SnakeOption::SelfDescribing(_)
+                | SnakeOption::AllowUnknownKeys(_) => level == Level::Container,
                 SnakeOption::As(..) => level == Level::Field,
             };
             if !allowed {
@@ -135,6 +144,7 @@ pub(super) fn snake_options(attrs: &[Attribute], level: Level, errors: &mut Erro
                 }
                 SnakeOption::As(_, ty) => options.as_ty.replace(ty).is_some(),
                 SnakeOption::SelfDescribing(_) => std::mem::replace(&mut options.self_describing, true),
+                SnakeOption::AllowUnknownKeys(_) => std::mem::replace(&mut options.allow_unknown_keys, true),
             };
             if duplicate {
                 errors.at(span, format!("duplicate `#[snake]` option `{key}`: give it once"));

@@ -51,9 +51,12 @@ pub(crate) fn load(
     methods
         .iter()
         .map(|spec| {
-            let function = imported.getattr(spec.function.as_str()).map_err(|_| {
-                PythonExecutionError::FunctionNotFound { module: module.to_owned(), function: spec.function.clone() }
-            })?;
+            let function =
+                imported.getattr(spec.function.as_str()).map_err(|_| PythonExecutionError::FunctionNotFound {
+                    module: module.to_owned(),
+                    function: spec.function.clone(),
+                    suggestion: crate::suggest::closest_function(imported.as_any(), &spec.function),
+                })?;
             if !function.is_callable() {
                 return Err(PythonExecutionError::NotCallable {
                     module: module.to_owned(),

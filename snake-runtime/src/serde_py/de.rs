@@ -20,6 +20,7 @@ use pyo3::{PyTypeCheck, PyTypeInfo};
 use serde::de::{self, DeserializeSeed, Visitor};
 
 use super::error::{ConversionErrorKind, Error, Result, Segment, type_name};
+use super::unknown_keys::{self, Allowed, UnknownKeys};
 
 /// How deeply Python containers may nest. Rust types that are not recursive can never come near;
 /// the limit turns hostile or self-containing input (`l = []; l.append(l)`) into an error instead
@@ -31,6 +32,8 @@ pub(crate) struct Deserializer<'a, 'py> {
     obj: &'a Bound<'py, PyAny>,
     /// How many containers enclose `obj`.
     depth: u32,
+    /// What a struct dict's keys that the struct does not have are.
+    unknown_keys: UnknownKeys,
 }
 
 /// `obj` as a `T` if it is one (subclasses included), without building an error when it is not.
@@ -43,6 +46,39 @@ fn as_type<'a, 'py, T: PyTypeCheck>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bo
 #[inline]
 fn is_int(obj: &Bound<'_, PyAny>) -> bool {
     obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>()
+}
+
+/// A numpy scalar (`np.int64`, `np.float32`, `np.bool_`, ...) as the Python value it stands for.
+enum NumpyScalar<'py> {
+    Bool(bool),
+    /// A numpy integer, converted to a Python int through `__index__`.
+    Int(Bound<'py, PyInt>),
+    Float(f64),
+}
+
+/// `obj` as a numpy scalar if it is one, `None` for anything else.
+///
+/// numpy stays optional: only a value whose type comes from the `numpy` module gets past the first
+/// check, and then numpy is already imported (the lookup is one `sys.modules` hit). `np.float64`
+/// and `np.str_` subclass `float` and `str` and never get here.
+#[cold]
+fn numpy_scalar<'py>(obj: &Bound<'py, PyAny>) -> Result<Option<NumpyScalar<'py>>> {
+    let from_numpy = obj.get_type().module().is_ok_and(|module| module.to_str().is_ok_and(|m| m == "numpy"));
+    if !from_numpy {
+        return Ok(None);
+    }
+    let numpy = obj.py().import("numpy")?;
+    if obj.is_instance(&numpy.getattr("bool_")?)? {
+        return Ok(Some(NumpyScalar::Bool(obj.is_truthy()?)));
+    }
+    if obj.is_instance(&numpy.getattr("integer")?)? {
+        let int = obj.call_method0("__index__")?.cast_into::<PyInt>().map_err(PyErr::from)?;
+        return Ok(Some(NumpyScalar::Int(int)));
+    }
+    if obj.is_instance(&numpy.getattr("floating")?)? {
+        return Ok(Some(NumpyScalar::Float(obj.extract::<f64>()?)));
+    }
+    Ok(None)
 }
 
 /// The `items()` of a mapping that is not a dict (`types.MappingProxyType`, a custom
@@ -68,12 +104,12 @@ fn item_pair<'py>(item: &Bound<'py, PyAny>) -> Result<(Bound<'py, PyAny>, Bound<
 }
 
 impl<'a, 'py> Deserializer<'a, 'py> {
-    pub(crate) fn new(obj: &'a Bound<'py, PyAny>) -> Self {
-        Self::at_depth(obj, 0)
+    pub(crate) fn new(obj: &'a Bound<'py, PyAny>, unknown_keys: UnknownKeys) -> Self {
+        Self::at_depth(obj, 0, unknown_keys)
     }
 
-    fn at_depth(obj: &'a Bound<'py, PyAny>, depth: u32) -> Self {
-        Deserializer { obj, depth }
+    fn at_depth(obj: &'a Bound<'py, PyAny>, depth: u32, unknown_keys: UnknownKeys) -> Self {
+        Deserializer { obj, depth, unknown_keys }
     }
 
     /// The depth of this object's contents, or an error when that is too deep.
@@ -95,24 +131,27 @@ impl<'a, 'py> Deserializer<'a, 'py> {
     where
         T: for<'b> FromPyObject<'b, 'py, Error = PyErr>,
     {
-        if !is_int(self.obj) {
-            return Err(self.mismatch("int"));
+        if is_int(self.obj) {
+            return extract_int(self.obj, target);
         }
-        self.obj.extract::<T>().map_err(|err| Error::int_extraction(err, self.obj, target))
+        match numpy_scalar(self.obj)? {
+            Some(NumpyScalar::Int(int)) => extract_int(&int, target),
+            _ => Err(self.mismatch("int")),
+        }
     }
 
     fn float(&self, target: &str) -> Result<f64> {
         if let Some(float) = as_type::<PyFloat>(self.obj) {
             return Ok(float.value());
         }
-        if !is_int(self.obj) {
-            return Err(self.mismatch("float"));
+        if is_int(self.obj) {
+            return int_to_float(self.obj, target);
         }
-        // Round to nearest, ties to even, as Python's `float(int)` does.
-        if let Ok(small) = self.obj.extract::<i64>() {
-            return Ok(small as f64);
+        match numpy_scalar(self.obj)? {
+            Some(NumpyScalar::Float(float)) => Ok(float),
+            Some(NumpyScalar::Int(int)) => int_to_float(&int, target),
+            _ => Err(self.mismatch("float")),
         }
-        self.obj.extract::<f64>().map_err(|err| Error::int_extraction(err, self.obj, target))
     }
 
     fn str(&self, expected: &str) -> Result<&'a str> {
@@ -141,7 +180,7 @@ impl<'a, 'py> Deserializer<'a, 'py> {
         } else {
             return Ok(None);
         };
-        Ok(Some(SeqAccess { elements, index: 0, depth: self.nested()? }))
+        Ok(Some(SeqAccess { elements, index: 0, depth: self.nested()?, unknown_keys: self.unknown_keys }))
     }
 
     /// The entries of a dict (or other mapping), `None` for anything else.
@@ -149,7 +188,7 @@ impl<'a, 'py> Deserializer<'a, 'py> {
     /// A dict subclass is read from its storage, like `dict(obj)` does: overridden `__getitem__`
     /// or `items()` are not consulted. Reading a dict runs no Python code, which matters because
     /// the dict must not change while it is read (pyo3 panics if it does).
-    fn entries(&self, keys: Keys) -> Result<Option<MapAccess<'py>>> {
+    fn entries(&self, keys: Keys<'static>) -> Result<Option<MapAccess<'py>>> {
         let entries = if let Some(dict) = as_type::<PyDict>(self.obj) {
             Entries::Dict(dict.iter())
         } else if let Some(items) = mapping_items(self.obj)? {
@@ -157,7 +196,14 @@ impl<'a, 'py> Deserializer<'a, 'py> {
         } else {
             return Ok(None);
         };
-        Ok(Some(MapAccess { entries, key: None, value: None, keys, depth: self.nested()? }))
+        Ok(Some(MapAccess {
+            entries,
+            key: None,
+            value: None,
+            keys,
+            depth: self.nested()?,
+            unknown_keys: self.unknown_keys,
+        }))
     }
 
     /// An int of any width: the narrowest of i64, u64, i128, u128 that holds it.
@@ -177,6 +223,22 @@ impl<'a, 'py> Deserializer<'a, 'py> {
             Err(err) => Err(Error::int_extraction(err, obj, "i128 or u128")),
         }
     }
+}
+
+/// A Python int (not a bool) as a Rust integer, or the range error naming `target`.
+fn extract_int<'py, T>(int: &Bound<'py, PyAny>, target: &str) -> Result<T>
+where
+    T: for<'b> FromPyObject<'b, 'py, Error = PyErr>,
+{
+    int.extract::<T>().map_err(|err| Error::int_extraction(err, int, target))
+}
+
+/// A Python int as a float, rounded to nearest, ties to even, as Python's `float(int)` does.
+fn int_to_float(int: &Bound<'_, PyAny>, target: &str) -> Result<f64> {
+    if let Ok(small) = int.extract::<i64>() {
+        return Ok(small as f64);
+    }
+    int.extract::<f64>().map_err(|err| Error::int_extraction(err, int, target))
 }
 
 macro_rules! deserialize_int {
@@ -225,13 +287,23 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
         if let Some(entries) = self.entries(Keys::StrOrInt)? {
             return visitor.visit_map(entries);
         }
-        Err(self.mismatch("None, bool, int, float, str, bytes, list, tuple, set or dict"))
+        match numpy_scalar(obj)? {
+            Some(NumpyScalar::Bool(flag)) => visitor.visit_bool(flag),
+            Some(NumpyScalar::Int(int)) => {
+                Deserializer::at_depth(int.as_any(), self.depth, self.unknown_keys).visit_int(visitor)
+            }
+            Some(NumpyScalar::Float(float)) => visitor.visit_f64(float),
+            None => Err(self.mismatch("None, bool, int, float, str, bytes, list, tuple, set or dict")),
+        }
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match as_type::<PyBool>(self.obj) {
-            Some(flag) => visitor.visit_bool(flag.is_true()),
-            None => Err(self.mismatch("bool")),
+        if let Some(flag) = as_type::<PyBool>(self.obj) {
+            return visitor.visit_bool(flag.is_true());
+        }
+        match numpy_scalar(self.obj)? {
+            Some(NumpyScalar::Bool(flag)) => visitor.visit_bool(flag),
+            _ => Err(self.mismatch("bool")),
         }
     }
 
@@ -347,11 +419,18 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
+        name: &'static str,
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        match self.entries(Keys::FieldNames)? {
+        let keys = match self.unknown_keys {
+            UnknownKeys::Ignore => Keys::FieldNames,
+            UnknownKeys::Refuse => match unknown_keys::allowed_for(name) {
+                Allowed::Any => Keys::FieldNames,
+                Allowed::Only(extra) => Keys::Fields(fields, extra),
+            },
+        };
+        match self.entries(keys)? {
             Some(entries) => visitor.visit_map(entries),
             None => Err(self.mismatch("dict")),
         }
@@ -359,14 +438,20 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
         const SINGLE_KEY: &str = "dict with a single key";
         let obj = self.obj;
         if let Some(variant) = as_type::<PyString>(obj) {
-            return visitor.visit_enum(EnumAccess { variant: variant.clone(), value: None, depth: self.depth });
+            return visitor.visit_enum(EnumAccess {
+                name,
+                variant: variant.clone(),
+                value: None,
+                depth: self.depth,
+                unknown_keys: self.unknown_keys,
+            });
         }
         let (len, first) = if let Some(dict) = as_type::<PyDict>(obj) {
             (dict.len(), dict.iter().next())
@@ -390,7 +475,13 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
         };
         let variant =
             variant.cast_into::<PyString>().map_err(|err| Error::type_mismatch("str key", &err.into_inner()))?;
-        visitor.visit_enum(EnumAccess { variant, value: Some(value), depth: self.nested()? })
+        visitor.visit_enum(EnumAccess {
+            name,
+            variant,
+            value: Some(value),
+            depth: self.nested()?,
+            unknown_keys: self.unknown_keys,
+        })
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -429,6 +520,7 @@ struct SeqAccess<'py> {
     index: usize,
     /// Depth of the elements.
     depth: u32,
+    unknown_keys: UnknownKeys,
 }
 
 impl<'py> SeqAccess<'py> {
@@ -469,7 +561,7 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
         };
         let index = self.index;
         self.index += 1;
-        seed.deserialize(Deserializer::at_depth(&item, self.depth))
+        seed.deserialize(Deserializer::at_depth(&item, self.depth, self.unknown_keys))
             .map(Some)
             .map_err(|err| err.at(Segment::Index(index)))
     }
@@ -481,9 +573,12 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
 
 /// What the keys of a dict stand for.
 #[derive(Clone, Copy)]
-enum Keys {
+enum Keys<'f> {
     /// A struct: keys are field names (str), shown as `.name` in paths.
     FieldNames,
+    /// A struct that refuses keys it does not have: the keys it accepts (aliases included), as
+    /// serde gives them to `deserialize_struct`, and those it reads past (a `#[serde(tag)]`).
+    Fields(&'f [&'f str], &'f [&'f str]),
     /// A map: keys are str or int, shown as `["key"]` or `[5]` in paths.
     StrOrInt,
 }
@@ -502,9 +597,10 @@ struct MapAccess<'py> {
     /// The key whose value is next, kept for error paths.
     key: Option<Bound<'py, PyAny>>,
     value: Option<Bound<'py, PyAny>>,
-    keys: Keys,
+    keys: Keys<'static>,
     /// Depth of the values.
     depth: u32,
+    unknown_keys: UnknownKeys,
 }
 
 impl<'py> MapAccess<'py> {
@@ -519,7 +615,7 @@ impl<'py> MapAccess<'py> {
     #[cold]
     fn segment(&self) -> Segment {
         match (&self.key, self.keys) {
-            (Some(key), Keys::FieldNames) => match key.cast::<PyString>() {
+            (Some(key), Keys::FieldNames | Keys::Fields(..)) => match key.cast::<PyString>() {
                 Ok(name) => Segment::Field(Cow::Owned(name.to_string_lossy().into_owned())),
                 Err(_) => Segment::for_map_key(key),
             },
@@ -537,15 +633,24 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
             return Ok(None);
         };
         match self.keys {
-            Keys::FieldNames if !key.is_instance_of::<PyString>() => {
+            Keys::FieldNames | Keys::Fields(..) if !key.is_instance_of::<PyString>() => {
                 return Err(Error::type_mismatch("str key", &key));
+            }
+            Keys::Fields(fields, extra) => {
+                let name = key.cast::<PyString>().map_err(PyErr::from)?.to_str()?;
+                if !fields.contains(&name) && !extra.contains(&name) {
+                    return Err(Error::new(ConversionErrorKind::UnknownKey {
+                        key: name.to_owned(),
+                        expected: fields.iter().chain(extra).map(|&field| field.to_owned()).collect(),
+                    }));
+                }
             }
             Keys::StrOrInt if !key.is_instance_of::<PyString>() && !is_int(&key) => {
                 return Err(Error::new(ConversionErrorKind::UnsupportedKey { got: type_name(&key) }));
             }
             _ => {}
         }
-        let parsed = seed.deserialize(Deserializer::at_depth(&key, self.depth))?;
+        let parsed = seed.deserialize(Deserializer::at_depth(&key, self.depth, self.unknown_keys))?;
         self.key = Some(key);
         self.value = Some(value);
         Ok(Some(parsed))
@@ -555,7 +660,8 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
         let Some(value) = self.value.take() else {
             return Err(de::Error::custom("next_value_seed called before next_key_seed"));
         };
-        seed.deserialize(Deserializer::at_depth(&value, self.depth)).map_err(|err| err.at(self.segment()))
+        seed.deserialize(Deserializer::at_depth(&value, self.depth, self.unknown_keys))
+            .map_err(|err| err.at(self.segment()))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -568,10 +674,13 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
 
 /// An enum given as `"Variant"` (`value` is `None`) or `{"Variant": value}`.
 struct EnumAccess<'py> {
+    /// The enum's serde name, which its struct variants answer to.
+    name: &'static str,
     variant: Bound<'py, PyString>,
     value: Option<Bound<'py, PyAny>>,
     /// Depth of the value.
     depth: u32,
+    unknown_keys: UnknownKeys,
 }
 
 impl<'py> EnumAccess<'py> {
@@ -583,7 +692,9 @@ impl<'py> EnumAccess<'py> {
     /// Reads the value of a variant that must have one.
     fn with_value<T>(self, read: impl FnOnce(Deserializer<'_, 'py>) -> Result<T>) -> Result<T> {
         match &self.value {
-            Some(value) => read(Deserializer::at_depth(value, self.depth)).map_err(|e| self.inside(e)),
+            Some(value) => {
+                read(Deserializer::at_depth(value, self.depth, self.unknown_keys)).map_err(|e| self.inside(e))
+            }
             None => Err(Error::new(ConversionErrorKind::TypeMismatch {
                 expected: "dict with a single key".to_owned(),
                 got: "str".to_owned(),
@@ -597,7 +708,7 @@ impl<'de> de::EnumAccess<'de> for EnumAccess<'_> {
     type Variant = Self;
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
-        let variant = seed.deserialize(Deserializer::at_depth(self.variant.as_any(), self.depth))?;
+        let variant = seed.deserialize(Deserializer::at_depth(self.variant.as_any(), self.depth, self.unknown_keys))?;
         Ok((variant, self))
     }
 }
@@ -621,6 +732,8 @@ impl<'de> de::VariantAccess<'de> for EnumAccess<'_> {
     }
 
     fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value> {
-        self.with_value(|value| de::Deserializer::deserialize_struct(value, "", fields, visitor))
+        // Under the enum's name: `#[snake(allow_unknown_keys)]` on an enum covers its variants.
+        let name = self.name;
+        self.with_value(|value| de::Deserializer::deserialize_struct(value, name, fields, visitor))
     }
 }

@@ -70,6 +70,15 @@ pub enum ConversionErrorKind {
         /// The field names the struct accepts.
         expected: Vec<String>,
     },
+    /// A key of a struct dict that the struct does not have (typed messages refuse them unless
+    /// the type is `#[snake(allow_unknown_keys)]`).
+    #[error("unknown key `{key}` (expected {})", Keys(.expected))]
+    UnknownKey {
+        /// The key that was found.
+        key: String,
+        /// The keys the struct accepts (aliases included).
+        expected: Vec<String>,
+    },
     /// A sequence, tuple, str or dict with the wrong number of elements.
     #[error("invalid length {got}, expected {expected}")]
     InvalidLength {
@@ -127,6 +136,28 @@ impl Display for OneOf<'_> {
             [] => f.write_str("nothing (there are none)"),
             [one] => write!(f, "`{one}`"),
             [a, b] => write!(f, "`{a}` or `{b}`"),
+            names => {
+                f.write_str("one of ")?;
+                for (i, name) in names.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "`{name}`")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Formats the keys a struct accepts: "`a`", "one of `a`, `b`", "no keys".
+struct Keys<'a>(&'a [String]);
+
+impl Display for Keys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [] => f.write_str("no keys"),
+            [one] => write!(f, "`{one}`"),
             names => {
                 f.write_str("one of ")?;
                 for (i, name) in names.iter().enumerate() {

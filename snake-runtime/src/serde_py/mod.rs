@@ -6,9 +6,9 @@
 //!
 //! | Rust / serde | Python produced | Python accepted when reading |
 //! |---|---|---|
-//! | `bool` | `bool` | `bool` only |
-//! | `i8`..`i128`, `u8`..`u128` | `int` | `int`, not `bool`; range-checked per width ([`ConversionErrorKind::OutOfRange`]) |
-//! | `f32`, `f64` | `float` | `float`, or `int` (converted as `float(int)` does), not `bool` |
+//! | `bool` | `bool` | `bool`, `numpy.bool_` |
+//! | `i8`..`i128`, `u8`..`u128` | `int` | `int` or numpy integer (`np.int64`, `np.uint8`, ...), not `bool` nor `np.bool_`; range-checked per width ([`ConversionErrorKind::OutOfRange`]) |
+//! | `f32`, `f64` | `float` | `float` or numpy float (`np.float32`, ...), or an int as above (converted as `float(int)` does), not `bool` |
 //! | `char` | `str` of length 1 | `str` of length 1 |
 //! | `String`, `&str` | `str` | `str` |
 //! | bytes (`serialize_bytes`, e.g. `serde_bytes`) | `bytes` | `bytes`, `bytearray` |
@@ -44,8 +44,15 @@
 //! - Values buffered by serde (inside untagged or internally tagged enums, or flattened fields)
 //!   go through serde's own buffer, which has no 128-bit integers: there, integers must fit in 64
 //!   bits, and errors carry the path only down to the buffered value.
+//! - Keys a struct does not have are skipped by [`from_python`] and refused by
+//!   [`from_python_strict_at`], which typed messages go through (opt-out:
+//!   `#[snake(allow_unknown_keys)]`).
 //! - Struct dicts must have `str` keys; a dict with another key type is rejected rather than
 //!   having its keys matched against field positions.
+//! - numpy scalars are recognised by their type's module (`numpy`), only after the built-in types
+//!   failed to match, so numpy is never imported for a value that is not one of its own; in a value
+//!   of unknown shape they read as the bool, int or float they stand for. numpy arrays are not
+//!   sequences here (`arr.tolist()` is).
 //! - Python containers may nest at most 256 levels deep; a container that contains itself is
 //!   reported as [`ConversionErrorKind::TooDeep`] rather than overflowing the stack.
 //! - Dicts, lists, tuples, str, int and float (subclasses included) are read from their storage
@@ -59,6 +66,7 @@ mod de;
 mod error;
 mod intern;
 mod ser;
+mod unknown_keys;
 
 #[cfg(test)]
 mod tests;
@@ -68,6 +76,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::error::{ConversionError, ConversionErrorKind};
+pub use self::unknown_keys::AllowUnknownKeys;
+use self::unknown_keys::UnknownKeys;
 
 /// Converts a Rust value into a new Python object, as laid out in the [module documentation](self).
 ///
@@ -101,5 +111,21 @@ pub fn from_python<T: DeserializeOwned>(obj: &Bound<'_, PyAny>) -> Result<T, Con
 /// Like [`from_python`], but error paths start with `root` (e.g. "reply", "request"), so the
 /// message says which value failed: `reply.items[3].score: expected float, got str`.
 pub fn from_python_at<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, root: &str) -> Result<T, ConversionError> {
-    T::deserialize(de::Deserializer::new(obj)).map_err(|err| err.into_public(root))
+    T::deserialize(de::Deserializer::new(obj, UnknownKeys::Ignore)).map_err(|err| err.into_public(root))
+}
+
+/// Like [`from_python_at`], but a struct dict with a key the struct does not have is an error
+/// ([`ConversionErrorKind::UnknownKey`]: `reply: unknown key `prise` (expected one of `name`,
+/// `price`)`), unless the struct is `#[snake(allow_unknown_keys)]`. Typed messages
+/// (`#[derive(PyMessage)]`) are read this way.
+///
+/// Keys are checked where this module reads the dict; values serde buffers itself (inside untagged
+/// or internally tagged enums, and structs with a `#[serde(flatten)]` field) keep serde's rule:
+/// unknown keys are skipped unless the type is `#[serde(deny_unknown_fields)]`.
+///
+/// # Errors
+///
+/// As [`from_python_at`], and for unknown keys.
+pub fn from_python_strict_at<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, root: &str) -> Result<T, ConversionError> {
+    T::deserialize(de::Deserializer::new(obj, UnknownKeys::Refuse)).map_err(|err| err.into_public(root))
 }

@@ -68,8 +68,28 @@ async fn missing_function() {
     let err = builder("no_such_function").spawn::<Text>().await.expect_err("must fail");
     assert_eq!(
         err,
-        PythonExecutionError::FunctionNotFound { module: "handlers".into(), function: "no_such_function".into() }
+        PythonExecutionError::FunctionNotFound {
+            module: "handlers".into(),
+            function: "no_such_function".into(),
+            suggestion: None,
+        }
     );
+    assert_eq!(err.to_string(), "python module `handlers` has no function `no_such_function`");
+    // A likely typo names the closest public function.
+    let err = builder("echo_asnyc").spawn::<Text>().await.expect_err("must fail");
+    assert_eq!(
+        err,
+        PythonExecutionError::FunctionNotFound {
+            module: "handlers".into(),
+            function: "echo_asnyc".into(),
+            suggestion: Some("echo_async".into()),
+        }
+    );
+    assert_eq!(err.to_string(), "python module `handlers` has no function `echo_asnyc` (did you mean `echo_async`?)");
+    // Private names are never suggested (`handlers._channel_fd` exists).
+    let err = builder("channel_fd").spawn::<Text>().await.expect_err("must fail");
+    let PythonExecutionError::FunctionNotFound { suggestion, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(suggestion, &None);
 }
 
 async fn not_callable() {

@@ -22,6 +22,8 @@ pub fn trials() -> Vec<Trial> {
         trial("macros::handle_is_a_kameo_actor", kameo_actor),
         trial("macros::declared_kind_must_match_python", kind_mismatch),
         trial("macros::declarations_describe_the_actor_and_callbacks", declarations),
+        trial("macros::reply_with_an_unknown_key_is_refused", unknown_key),
+        trial("macros::allow_unknown_keys_accepts_them", allowed_unknown_keys),
     ]
 }
 
@@ -66,6 +68,39 @@ pub trait MacroActor {
     async fn tally(n: u64) -> u64;
     /// `None` both ways.
     fn nothing(request: ()) -> ();
+}
+
+/// A catalogue entry; `catalogue.py` misspells `price` on purpose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct CatalogueItem {
+    pub name: String,
+    pub price: Option<f64>,
+}
+
+/// An entry that Python may annotate with keys of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+#[snake(allow_unknown_keys)]
+pub struct Annotated {
+    pub name: String,
+}
+
+/// A shape, whose struct variant refuses unknown keys too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub enum Outline {
+    Circle { radius: f64 },
+}
+
+/// Replies with keys the Rust types do not have.
+#[snake::actor(module = "catalogue")]
+pub trait Catalogue {
+    /// `{"name": .., "prise": ..}`.
+    fn misspelled(name: String) -> CatalogueItem;
+    /// `{"name": .., "price": ..}`.
+    fn spelled(name: String) -> CatalogueItem;
+    /// `{"name": .., "note": ..}`.
+    fn annotated(name: String) -> Annotated;
+    /// `{"Circle": {"radius": .., "r": ..}}`.
+    fn outline(radius: f64) -> Outline;
 }
 
 /// The same module, declared with the wrong kind for `greet`.
@@ -215,4 +250,24 @@ async fn declarations() {
     assert_eq!((&tally.arg, &tally.reply), (&Type::int(false, 64), &Type::int(false, 64)));
     assert_eq!(tally.docs, "Adds `by` to the total; zero is refused.");
     assert!(declarations.callbacks.iter().any(|c| c.name == "macro_scale"));
+}
+
+async fn unknown_key() {
+    let actor = Catalogue::spawn(builder()).await.expect("spawn");
+    let item = actor.spelled("pen".into()).await.expect("spelled");
+    assert_eq!(item, CatalogueItem { name: "pen".into(), price: Some(2.5) });
+    let err = actor.misspelled("pen".into()).await.expect_err("prise is no key of CatalogueItem");
+    let PythonExecutionError::Conversion { direction, error } = &err else { panic!("{err:?}") };
+    assert_eq!(*direction, snake::ConversionDirection::Reply);
+    assert_eq!(error.to_string(), "reply: unknown key `prise` (expected one of `name`, `price`)");
+    let err = actor.outline(1.0).await.expect_err("r is no key of Circle");
+    let PythonExecutionError::Conversion { error, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(error.to_string(), "reply.Circle: unknown key `r` (expected `radius`)");
+    // The child is still serving.
+    assert_eq!(actor.spelled("ink".into()).await.expect("spelled").name, "ink");
+}
+
+async fn allowed_unknown_keys() {
+    let actor = Catalogue::spawn(builder()).await.expect("spawn");
+    assert_eq!(actor.annotated("pen".into()).await.expect("annotated"), Annotated { name: "pen".into() });
 }

@@ -5,9 +5,11 @@ mod bench;
 mod collections;
 mod enums;
 mod errors;
+mod numpy;
 pub(crate) mod rich;
 mod roundtrip;
 mod scalars;
+mod unknown_keys;
 
 use std::ffi::CString;
 use std::fmt::Debug;
