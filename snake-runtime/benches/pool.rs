@@ -17,6 +17,7 @@
 //! counts and the crash loop's duration by 10x. A report, not a test.
 
 use std::error::Error;
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
@@ -68,8 +69,11 @@ fn builder(function: &str) -> PythonChildProcessBuilder {
 
 async fn burn_rate(actor: &ActorRef<PythonActor<Burn>>, calls: usize, in_flight: usize) -> Result<f64, BoxError> {
     let started = Instant::now();
-    let results: Vec<_> =
-        stream::iter(0..calls).map(|_| actor.ask(Burn { n: BURN_N })).buffer_unordered(in_flight).collect().await;
+    let results: Vec<_> = stream::iter(0..calls)
+        .map(|_| actor.ask(Burn { n: BURN_N }).into_future())
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
     let elapsed = started.elapsed();
     let expected: u64 = (0..BURN_N).map(|i| i * i).sum();
     for result in results {
@@ -83,7 +87,7 @@ async fn burn_rate(actor: &ActorRef<PythonActor<Burn>>, calls: usize, in_flight:
 async fn echo_rate(actor: &ActorRef<PythonActor<Echo>>, calls: usize) -> Result<f64, BoxError> {
     let started = Instant::now();
     let results: Vec<_> = stream::iter(0..calls as u64)
-        .map(|id| actor.ask(Echo { id, text: "ping".into() }))
+        .map(|id| actor.ask(Echo { id, text: "ping".into() }).into_future())
         .buffer_unordered(256)
         .collect()
         .await;
@@ -210,13 +214,20 @@ async fn suite() -> Result<(), BoxError> {
     println!("| what | one child | pool of {cores} | ratio | beside |");
     println!("|---|---|---|---|---|");
     let goal = 0.85 * cores as f64;
-    let peer = peer.map_or_else(|| "ProcessPoolExecutor: not measured".to_owned(), |p| format!("ProcessPoolExecutor({cores}): {p:.0}/s"));
+    let peer = peer.map_or_else(
+        || "ProcessPoolExecutor: not measured".to_owned(),
+        |p| format!("ProcessPoolExecutor({cores}): {p:.0}/s"),
+    );
     println!(
         "| CPU-bound calls (~1 ms of Python) | {single:.0}/s | {pooled:.0}/s | {:.2}x (goal >= {goal:.2}x) | {peer} |",
         pooled / single
     );
     println!("| small calls, 256 in flight | {echo_one:.0}/s | {echo_pool:.0}/s | {:.2}x | |", echo_pool / echo_one);
-    println!("| death to next call served, default backoff | {:.1} ms | | | with a warm spare: {:.1} ms |", cold.as_secs_f64() * 1e3, warm.as_secs_f64() * 1e3);
+    println!(
+        "| death to next call served, default backoff | {:.1} ms | | | with a warm spare: {:.1} ms |",
+        cold.as_secs_f64() * 1e3,
+        warm.as_secs_f64() * 1e3
+    );
     println!(
         "| crash loop over {:?}, {cores} workers dying at start | | {:.1}% of one core | | {starts} restarts |",
         window,

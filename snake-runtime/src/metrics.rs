@@ -402,7 +402,7 @@ mod tests {
         metrics.call_finished(Duration::from_micros(10), Some("cancelled"));
         metrics.callback_served(Duration::from_micros(5), None);
         metrics.callback_served(Duration::from_micros(5), Some("callback_failed"));
-        metrics.restarted();
+        metrics.restarted("child_exited");
         let s = metrics.snapshot();
         assert_eq!(s.actor, "test.actor");
         assert_eq!((s.calls, s.ok, s.in_flight), (3, 1, 0));

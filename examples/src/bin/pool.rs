@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::error::Error;
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
@@ -47,10 +48,16 @@ fn builder() -> PythonChildProcessBuilder {
 }
 
 /// Runs `CALLS` calls, `concurrency` at a time; returns the calls per second and the pids seen.
-async fn run(actor: &ActorRef<PythonActor<Burn>>, concurrency: usize) -> Result<(f64, BTreeSet<u32>), PythonExecutionError> {
+async fn run(
+    actor: &ActorRef<PythonActor<Burn>>,
+    concurrency: usize,
+) -> Result<(f64, BTreeSet<u32>), PythonExecutionError> {
     let started = Instant::now();
-    let replies: Vec<_> =
-        stream::iter(0..CALLS).map(|_| actor.ask(Burn { n: WORK })).buffer_unordered(concurrency).collect().await;
+    let replies: Vec<_> = stream::iter(0..CALLS)
+        .map(|_| actor.ask(Burn { n: WORK }).into_future())
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
     let elapsed = started.elapsed();
     let mut pids = BTreeSet::new();
     for reply in replies {
@@ -65,10 +72,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let (single, _) = run(&one, 4).await?;
     one.stop_gracefully().await?;
 
-    let pool = builder().restart_backoff(Duration::from_millis(20), Duration::from_secs(1)).spawn_pool::<Burn>().await?;
+    let pool =
+        builder().restart_backoff(Duration::from_millis(20), Duration::from_secs(1)).spawn_pool::<Burn>().await?;
     let workers = pool.ask(GetMetrics).await?.workers.len();
     let (pooled, pids) = run(&pool, 4 * workers).await?;
-    println!("one child: {single:.0} calls/s; a pool of {workers}: {pooled:.0} calls/s ({:.2}x, {} workers served)", pooled / single, pids.len());
+    println!(
+        "one child: {single:.0} calls/s; a pool of {workers}: {pooled:.0} calls/s ({:.2}x, {} workers served)",
+        pooled / single,
+        pids.len()
+    );
 
     // Kill one worker while calls run: the calls it held fail with `ChildExited`, the others go
     // on, and the pool replaces it.
@@ -76,7 +88,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let load = {
         let pool = pool.clone();
         tokio::spawn(async move {
-            stream::iter(0..CALLS).map(|_| pool.ask(Burn { n: WORK })).buffer_unordered(4 * workers).collect::<Vec<_>>().await
+            stream::iter(0..CALLS)
+                .map(|_| pool.ask(Burn { n: WORK }).into_future())
+                .buffer_unordered(4 * workers)
+                .collect::<Vec<_>>()
+                .await
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;

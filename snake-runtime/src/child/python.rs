@@ -99,6 +99,7 @@ pub(crate) fn load_lifecycle(
     let found = imported.getattr(function).map_err(|_| PythonExecutionError::FunctionNotFound {
         module: module.to_owned(),
         function: function.to_owned(),
+        suggestion: crate::suggest::closest_function(imported.as_any(), function),
     })?;
     if !found.is_callable() {
         return Err(PythonExecutionError::NotCallable {

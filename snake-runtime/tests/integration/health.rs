@@ -136,12 +136,20 @@ async fn missing_lifecycle_functions() {
     let err = spawn_error(builder("handle", None).warmup("no_such_warmup", Duration::from_secs(5))).await;
     assert_eq!(
         err,
-        PythonExecutionError::FunctionNotFound { module: "health".into(), function: "no_such_warmup".into() }
+        PythonExecutionError::FunctionNotFound {
+            module: "health".into(),
+            function: "no_such_warmup".into(),
+            suggestion: None
+        }
     );
     let err = spawn_error(builder("handle", None).teardown("no_such_teardown")).await;
     assert_eq!(
         err,
-        PythonExecutionError::FunctionNotFound { module: "health".into(), function: "no_such_teardown".into() }
+        PythonExecutionError::FunctionNotFound {
+            module: "health".into(),
+            function: "no_such_teardown".into(),
+            suggestion: None
+        }
     );
     let err = spawn_error(builder("handle", None).warmup("not_callable", Duration::from_secs(5))).await;
     assert_eq!(

@@ -1,0 +1,7 @@
+#[snake::actor]
+trait Feed {
+    #[snake(retry)]
+    fn items(count: u32) -> snake::Stream<String>;
+}
+
+fn main() {}
