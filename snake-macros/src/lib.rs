@@ -94,7 +94,15 @@ pub fn py_message(input: TokenStream) -> TokenStream {
 ///
 /// - `pub async fn spawn(builder: snake::PythonChildProcessBuilder) -> Result<Self, snake::PythonExecutionError>`,
 ///   which starts the child and checks that the module defines every function with the declared kind;
+/// - `pub async fn pool(builder: snake::PythonChildProcessBuilder) -> Result<Self, snake::PythonExecutionError>`,
+///   which starts the builder's `workers` children (by default one per core) behind the same handle;
 /// - `pub fn actor_ref(&self) -> &kameo::actor::ActorRef<snake::PythonActor<..>>`, the kameo actor;
+/// - `pub fn with_key<K: Hash + ?Sized>(&self, key: &K) -> Self`, a handle whose calls go to the
+///   worker `key` maps to (session affinity);
+/// - `pub async fn reload(&self)` and `reload_with(&self, config: snake::PythonConfig)`, which
+///   replace every worker with new code one at a time without failing a call;
+/// - `pub async fn metrics(&self) -> Result<snake::MetricsSnapshot, snake::PythonExecutionError>`,
+///   the call metrics and each worker's state;
 /// - per declared `fn name(request: Req) -> Rep`, `pub async fn name(&self, request: Req) -> Result<Rep, snake::PythonExecutionError>`,
 ///   with the declared docs (and a `snake::ReplyStream<T>` for `-> snake::Stream<T>`).
 ///
@@ -111,8 +119,9 @@ pub fn py_message(input: TokenStream) -> TokenStream {
 /// is reported on the type. The docs of the declaration and its methods become the handle's
 /// docs and the docstrings of the generated Python `Protocol` (see `snake::stubs`); other
 /// attributes are moved to the handle and its methods, except `#[cfg]`, which belongs before
-/// `#[snake::actor]`. A method may not be called `spawn` or `actor_ref` in Rust (rename it and
-/// keep the Python name with `python = "..."`).
+/// `#[snake::actor]`. A method may not be called `spawn`, `pool`, `actor_ref`, `with_key`,
+/// `reload`, `reload_with` or `metrics` in Rust (rename it and keep the Python name with
+/// `python = "..."`).
 ///
 /// | option | where | default | meaning |
 /// |---|---|---|---|
@@ -120,6 +129,7 @@ pub fn py_message(input: TokenStream) -> TokenStream {
 /// | `name = "Name"` | `#[snake::actor(...)]` | the trait name | the Python `Protocol` class in the stubs |
 /// | `crate = path` | `#[snake::actor(...)]` | `::snake` | where the `snake` crate is, if renamed |
 /// | `python = "name"` | `#[snake(...)]` on a method | the method name | the Python function's name |
+/// | `retry` | `#[snake(...)]` on a method | off | in a pool, the call is sent again, once, to another worker when its worker dies under it (`ChildExited`, `Unresponsive`); only for idempotent functions, not for streams |
 ///
 /// ```ignore
 /// // Compiled as a doctest on `snake::actor`, where the macro is usable.

@@ -10,8 +10,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-if os.environ.get("SNAKE_BENCH_CRASH_AT_IMPORT"):
-    # A worker whose code is broken: it dies as it starts, so the pool crash-loops.
+_crash_if = os.environ.get("SNAKE_BENCH_CRASH_IF")
+if _crash_if and os.path.exists(_crash_if):
+    # A worker whose code broke under it: it dies as it starts, so the pool crash-loops.
     os._exit(1)
 
 
