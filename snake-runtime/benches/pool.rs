@@ -7,6 +7,8 @@
 //!   times the number of cores), beside `ProcessPoolExecutor` with as many workers on the same
 //!   function;
 //! - **small calls, pipelined**: calls/s of an echo with 256 in flight, one child against a pool;
+//! - **reload**: the p99 of small calls from four callers during a rolling reload, against the
+//!   same calls on the steady pool (the goal: at most 2x);
 //! - **replacement**: from a worker's death to the next call it serves, with the default restart
 //!   backoff and with a warm spare;
 //! - **crash loop**: the CPU (parent and children) a pool of workers that die as they start uses
@@ -126,6 +128,37 @@ async fn replacement(spares: usize) -> Result<Duration, BoxError> {
     Ok(elapsed)
 }
 
+/// p99 latency of small calls from 4 callers, while `during` runs (or for `steady` if `None`).
+async fn p99_while(actor: &ActorRef<PythonActor<Echo>>, steady: Duration, reload: bool) -> Result<Duration, BoxError> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (actor, stop) = (actor.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    actor.ask(Echo { id: 0, text: "ping".into() }).await?;
+                    samples.push(started.elapsed());
+                }
+                Ok::<_, snake::kameo::error::SendError<Echo, snake::PythonExecutionError>>(samples)
+            })
+        })
+        .collect();
+    if reload {
+        actor.ask(snake::Reload::new()).await?;
+    } else {
+        tokio::time::sleep(steady).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for caller in callers {
+        samples.extend(caller.await?.map_err(|e| format!("a call failed: {e}"))?);
+    }
+    samples.sort();
+    Ok(samples[(samples.len() * 99 / 100).min(samples.len() - 1)])
+}
+
 /// CPU seconds (user + system) of this process and its reaped children.
 fn cpu_seconds() -> f64 {
     let usage = |who| {
@@ -221,6 +254,11 @@ async fn suite() -> Result<(), BoxError> {
     one.stop_gracefully().await?;
     let pool = builder("echo").spawn_pool::<Echo>().await?;
     let echo_pool = echo_rate(&pool, echoes).await?;
+    pool.stop_gracefully().await?;
+
+    let pool = builder("echo").spawn_pool::<Echo>().await?;
+    let steady = p99_while(&pool, Duration::from_secs(if quick { 1 } else { 3 }), false).await?;
+    let reloading = p99_while(&pool, Duration::ZERO, true).await?;
     pool.stop_gracefully().await?;
 
     let cold = replacement(0).await?;
