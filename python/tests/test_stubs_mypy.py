@@ -117,6 +117,9 @@ def test_the_types_module_imports_and_resolves_at_runtime(tmp_path: Path, monkey
     for stub in STUBS.glob("*.py"):
         shutil.copy(stub, tmp_path / stub.name)
     monkeypatch.syspath_prepend(str(tmp_path))
+    # Another test module may have imported other stubs under these names: set them aside.
+    for module in ("snake_types", "snake_actors"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
     generated = importlib.import_module("snake_types")
     try:
         # Every forward reference (recursive types) resolves.

@@ -13,7 +13,11 @@
 //!   (`async def` for async handlers, `Iterator[...]`/`AsyncIterator[...]` returns for generators).
 //! - `check_<module>.py` per actor module: `_<Protocol>: <Protocol> = <module>`, which makes
 //!   `mypy --strict` on the directory verify the handler module against its protocol.
-//! - `snake_callbacks.pyi`: each callback as a blocking `name(arg)` and as `name_async(arg)`.
+//! - `snake_callbacks.py`: each callback as a blocking `name(arg)` and as `name_async(arg)`; a
+//!   real module, so that handlers import it in tests (where it calls the fakes a test installs),
+//!   shadowed inside a child by the module the child registers first.
+//! - `snake_schema.json`: every type and declaration as data (the [`schema`](crate::schema) model
+//!   in serde_json's form), which `snake.testing.check` reads to validate values as the child does.
 //!
 //! Output is deterministic: sorted, `\n` line endings, no timestamps or paths. [`write()`] only
 //! touches files whose content changed; [`check`] reports stale or missing files, for CI.
@@ -22,6 +26,7 @@
 mod actors;
 mod diff;
 mod python;
+mod schema_json;
 mod types;
 
 use std::collections::BTreeMap;
@@ -35,8 +40,12 @@ use crate::schema::{ActorDecl, CallbackDecl, Declarations, Registry, SchemaError
 pub const TYPES_FILE: &str = "snake_types.py";
 /// The protocols of the actors' modules.
 pub const ACTORS_FILE: &str = "snake_actors.py";
-/// The callbacks' signatures.
-pub const CALLBACKS_FILE: &str = "snake_callbacks.pyi";
+/// The callbacks' signatures: a module importable outside a child, where it calls test fakes.
+pub const CALLBACKS_FILE: &str = "snake_callbacks.py";
+/// The stubs of earlier versions, removed by [`write_files`] as left over.
+const OLD_CALLBACKS_FILE: &str = "snake_callbacks.pyi";
+/// Every type and declaration as JSON, for value checks (`snake.testing.check`).
+pub const SCHEMA_FILE: &str = "snake_schema.json";
 
 /// The first lines of every generated file; [`write_files`] only ever deletes files whose first
 /// line is this one's.
@@ -171,6 +180,7 @@ pub fn render(
     files.insert(ACTORS_FILE.to_owned(), actors::render_actors(registry, actors)?);
     files.insert(CALLBACKS_FILE.to_owned(), actors::render_callbacks(registry, callbacks)?);
     files.extend(actors::render_checks(actors)?);
+    files.insert(SCHEMA_FILE.to_owned(), schema_json::render(registry, actors, callbacks)?);
     for text in files.values_mut() {
         // Exactly one final newline, whatever the last statement wrote.
         text.truncate(text.trim_end().len());
@@ -228,7 +238,7 @@ fn orphans(dir: &Path, files: &BTreeMap<String, String>) -> Result<Vec<String>, 
         let entry = entry.map_err(io_error(dir))?;
         let Ok(name) = entry.file_name().into_string() else { continue };
         let ours = name.starts_with("check_") && name.ends_with(".py")
-            || [TYPES_FILE, ACTORS_FILE, CALLBACKS_FILE].contains(&name.as_str());
+            || [TYPES_FILE, ACTORS_FILE, CALLBACKS_FILE, OLD_CALLBACKS_FILE].contains(&name.as_str());
         if !ours || files.contains_key(&name) {
             continue;
         }

@@ -6,6 +6,7 @@ fallback keeps handler modules importable; calling back into Rust raises `Runtim
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["CallbackError", "CallbackStream", "Cancelled", "IN_CHILD", "__version__", "callback_handle", "callback_stream"]
@@ -14,7 +15,13 @@ __version__ = "0.1.0"
 IN_CHILD = False
 log_handler: logging.Handler = logging.NullHandler()
 
-_OUTSIDE = "snake callbacks only work inside a snake child process"
+_OUTSIDE = (
+    "snake callbacks only work inside a snake child process; in a test, fake them with the "
+    "`snake_callbacks` fixture of snake.testing (`snake_callbacks.callback_handle = ...`)"
+)
+
+_test_hooks: dict[str, Callable[[Any], Any]] = {}
+"""Fakes of `callback_handle` and `callback_stream`, set by the `snake_callbacks` fixture."""
 
 
 class CallbackError(Exception):
@@ -33,10 +40,17 @@ class CallbackStream:
 
 
 def callback_handle(msg: Any) -> Any:
-    """Sends `msg` to the Rust callback handler (inside a child only)."""
-    raise RuntimeError(_OUTSIDE)
+    """Sends `msg` to the Rust callback handler (inside a child only, or faked in a test)."""
+    fake = _test_hooks.get("callback_handle")
+    if fake is None:
+        raise RuntimeError(_OUTSIDE)
+    return fake(msg)
 
 
 def callback_stream(msg: Any) -> CallbackStream:
-    """Asks the Rust callback handler for a stream of replies (inside a child only)."""
-    raise RuntimeError(_OUTSIDE)
+    """Asks the Rust callback handler for a stream of replies (inside a child only, or faked)."""
+    fake = _test_hooks.get("callback_stream")
+    if fake is None:
+        raise RuntimeError(_OUTSIDE)
+    stream: CallbackStream = fake(msg)
+    return stream

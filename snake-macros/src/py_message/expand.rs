@@ -497,10 +497,12 @@ impl Expander<'_, '_> {
         let input = self.input;
         let krate = self.krate;
         let name = input.serde.rename.clone().unwrap_or_else(|| input.ident.unraw().to_string());
+        let ident = input.ident.unraw().to_string();
+        let rust_path = quote!(::core::concat!(::core::module_path!(), "::", #ident));
         let entry = if input.allow_unknown_keys {
-            quote!(#krate::__private::AllowUnknownKeys::any(#name))
+            quote!(#krate::__private::AllowUnknownKeys::any(#name, #rust_path))
         } else if let (Data::Struct(..), Some((tag, _))) = (&input.data, &input.serde.tag) {
-            quote!(#krate::__private::AllowUnknownKeys::only(#name, &[#tag]))
+            quote!(#krate::__private::AllowUnknownKeys::only(#name, #rust_path, &[#tag]))
         } else {
             return None;
         };

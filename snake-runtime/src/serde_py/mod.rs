@@ -78,6 +78,7 @@ use serde::de::DeserializeOwned;
 pub use self::error::{ConversionError, ConversionErrorKind};
 pub use self::unknown_keys::AllowUnknownKeys;
 use self::unknown_keys::UnknownKeys;
+pub(crate) use self::unknown_keys::allows_any_key;
 
 /// Converts a Rust value into a new Python object, as laid out in the [module documentation](self).
 ///

@@ -24,6 +24,9 @@ pub(crate) enum UnknownKeys {
 #[derive(Debug)]
 pub struct AllowUnknownKeys {
     serde_name: &'static str,
+    /// The Rust path of the type without generic arguments (`crate::module::Type`), by which the
+    /// stub generator finds its definition.
+    rust_path: &'static str,
     /// `None`: any key.
     keys: Option<&'static [&'static str]>,
 }
@@ -31,13 +34,14 @@ pub struct AllowUnknownKeys {
 impl AllowUnknownKeys {
     /// Any key, for the type serde names `serde_name` (its `#[serde(rename)]`, else its
     /// identifier): `#[snake(allow_unknown_keys)]`.
-    pub const fn any(serde_name: &'static str) -> Self {
-        Self { serde_name, keys: None }
+    /// `rust_path` is `concat!(module_path!(), "::", "Type")`.
+    pub const fn any(serde_name: &'static str, rust_path: &'static str) -> Self {
+        Self { serde_name, rust_path, keys: None }
     }
 
     /// These keys, for the type serde names `serde_name`: a struct's `#[serde(tag)]`.
-    pub const fn only(serde_name: &'static str, keys: &'static [&'static str]) -> Self {
-        Self { serde_name, keys: Some(keys) }
+    pub const fn only(serde_name: &'static str, rust_path: &'static str, keys: &'static [&'static str]) -> Self {
+        Self { serde_name, rust_path, keys: Some(keys) }
     }
 }
 
@@ -69,4 +73,11 @@ pub(crate) fn allowed_for(name: &str) -> Allowed {
         Some(None) => Allowed::Any,
         Some(Some(keys)) => Allowed::Only(keys.as_slice()),
     }
+}
+
+/// Whether the type at `rust_path` (as `std::any::type_name` gives it; generic arguments are
+/// ignored) is `#[snake(allow_unknown_keys)]`: its dicts may carry any key.
+pub(crate) fn allows_any_key(rust_path: &str) -> bool {
+    let base = rust_path.split('<').next().unwrap_or(rust_path);
+    inventory::iter::<AllowUnknownKeys>.into_iter().any(|entry| entry.keys.is_none() && entry.rust_path == base)
 }

@@ -1,5 +1,5 @@
 //! `snake_actors.py` (a `Protocol` per actor), `check_<module>.py` (the assignment that makes
-//! mypy compare a module with its protocol) and `snake_callbacks.pyi`.
+//! mypy compare a module with its protocol) and `snake_callbacks.py`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -157,9 +157,46 @@ pub(super) fn render_checks(actors: &[ActorDecl]) -> Result<BTreeMap<String, Str
     Ok(files)
 }
 
-/// `snake_callbacks.pyi`.
+/// What `snake_callbacks.py` says when a callback is called outside a child with no fake.
+const CALLBACKS_PRELUDE: &str = r#"
+_FAKES: dict[str, Callable[[Any], Any]] = {}
+"""Fakes by callback name, installed by the `snake_callbacks` fixture of `snake.testing`."""
+
+
+def _fake(name: str) -> Callable[[Any], Any]:
+    try:
+        return _FAKES[name]
+    except KeyError:
+        raise RuntimeError(
+            f"snake_callbacks.{name} calls into Rust, which only works inside a snake child process; "
+            f"in a test, give it a fake with the `snake_callbacks` fixture of snake.testing "
+            f"(`snake_callbacks.{name} = ...`)"
+        ) from None
+
+
+async def _fake_async(name: str, arg: Any) -> Any:
+    result = _fake(name)(arg)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:
+    result = _fake(name)(arg)
+    if isinstance(result, AsyncIterable):
+        async for item in result:
+            yield item
+    else:
+        for item in result:
+            yield item
+"#;
+
+/// `snake_callbacks.py`: outside a child it is imported from disk and calls the fakes a test
+/// installed; inside a child the real module, registered under the same name before the handler
+/// module is imported, takes its place.
 pub(super) fn render_callbacks(registry: &Registry, callbacks: &[CallbackDecl]) -> Result<String, StubsError> {
     let mut imports = Imports::new(registry);
+    imports.abc.extend(["AsyncIterable", "AsyncIterator", "Callable"]);
     let mut body = String::new();
     let mut names = BTreeSet::new();
     for callback in callbacks {
@@ -170,31 +207,46 @@ pub(super) fn render_callbacks(registry: &Registry, callbacks: &[CallbackDecl]) 
             return Err(StubsError::NameClash { name: name.clone(), file: CALLBACKS_FILE.to_owned() });
         }
         let arg = imports.render(&callback.arg);
-        let (blocking, asynchronous) = if callback.streaming {
+        let quoted = python::string(name);
+        let (blocking, blocking_body, asynchronous, async_body) = if callback.streaming {
             let blocking = imports.reply(&callback.reply, Some("Iterator"));
             let asynchronous = imports.reply(&callback.reply, Some("AsyncIterator"));
             (
                 format!("def {name}(arg: {arg}, /) -> {blocking}:"),
+                format!("    result: {blocking} = iter(_fake({quoted})(arg))\n    return result\n"),
                 format!("def {async_name}(arg: {arg}, /) -> {asynchronous}:"),
+                format!("    return _fake_stream({quoted}, arg)\n"),
             )
         } else {
             let reply = imports.reply(&callback.reply, None);
             (
                 format!("def {name}(arg: {arg}, /) -> {reply}:"),
+                format!("    result: {reply} = _fake({quoted})(arg)\n    return result\n"),
                 format!("async def {async_name}(arg: {arg}, /) -> {reply}:"),
+                format!("    result: {reply} = await _fake_async({quoted}, arg)\n    return result\n"),
             )
         };
         let docs = callback.docs.trim();
         let blocking_docs = format!("{docs}\n\nBlocks the calling thread until Rust answers.");
         let async_docs = format!("{docs}\n\nThe asyncio spelling of `{name}`.");
-        body.push('\n');
-        function(&mut body, &blocking, &blocking_docs, "    ");
-        body.push('\n');
-        function(&mut body, &asynchronous, &async_docs, "    ");
+        for (signature, docs, code) in
+            [(blocking, blocking_docs, blocking_body), (asynchronous, async_docs, async_body)]
+        {
+            let _ = writeln!(body, "\n\n{signature}");
+            python::docstring(&mut body, &docs, "    ");
+            body.push_str(&code);
+        }
     }
     let mut out = String::from(HEADER);
-    out.push_str("\"\"\"The callbacks Python code can make into Rust, each blocking and as a coroutine.\"\"\"\n\n");
-    imports.write(&mut out, &[]);
+    out.push_str("\"\"\"The callbacks Python code can make into Rust, each blocking and as a coroutine.\n\n");
+    out.push_str("Inside a snake child this file is not used: the child registers the real module under this name\n");
+    out.push_str("before it imports the handlers. Imported anywhere else (a test), each function calls the fake a\n");
+    out.push_str(
+        "test installed through the `snake_callbacks` fixture of `snake.testing`, or raises `RuntimeError`.\n",
+    );
+    out.push_str("\"\"\"\n\nimport inspect\n");
+    imports.write(&mut out, &["Any"]);
+    out.push_str(CALLBACKS_PRELUDE);
     out.push_str(&body);
     Ok(out)
 }

@@ -242,9 +242,40 @@ fn callbacks_have_a_blocking_and_an_async_spelling() {
         "async def lookup_async(arg: str, /) -> bool:\n",
         "def tail(arg: str, /) -> Iterator[bytes]:\n",
         "def tail_async(arg: str, /) -> AsyncIterator[bytes]:\n",
-        "from collections.abc import AsyncIterator, Iterator\n",
+        "from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator\n",
+        // A real module: each spelling calls the fake a test installed.
+        "    result: bool = _fake(\"lookup\")(arg)\n    return result\n",
+        "    result: bool = await _fake_async(\"lookup\", arg)\n    return result\n",
+        "    return _fake_stream(\"tail\", arg)\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn the_schema_file_holds_the_model_as_json() {
+    let registry = enum_registry(Representation::External);
+    let callbacks = [CallbackDecl {
+        name: "lookup".into(),
+        docs: String::new(),
+        arg: Type::Str,
+        reply: Type::Bool,
+        streaming: false,
+    }];
+    let files = render(&registry, &[calc()], &callbacks).expect("renders");
+    let schema: serde_json::Value = serde_json::from_str(&files[SCHEMA_FILE]).expect("valid JSON");
+    assert_eq!(schema["version"], 1);
+    assert_eq!(schema["actors"][0]["module"], "pkg.calc");
+    assert_eq!(schema["callbacks"][0]["arg"], "Str");
+    assert_eq!(schema["callbacks"][0]["reply"], "Bool");
+    let types = schema["types"].as_object().expect("types by name");
+    assert_eq!(types.keys().collect::<Vec<_>>(), registry.definitions().map(|d| &d.name).collect::<Vec<_>>());
+    for definition in registry.definitions() {
+        let entry = &types[&definition.name];
+        // The model itself, so the file cannot say anything the stubs do not.
+        let kind: crate::schema::Kind = serde_json::from_value(entry["kind"].clone()).expect("a Kind");
+        assert_eq!(kind, definition.kind);
+        assert_eq!(entry["allow_unknown_keys"], false);
     }
 }
 
@@ -255,13 +286,13 @@ fn output_is_deterministic_and_headed() {
     let second = render(&registry.clone(), &[calc()], &[]).expect("renders");
     assert_eq!(first, second);
     for (name, text) in &first {
-        assert!(text.starts_with(HEADER), "{name}");
+        assert!(name == SCHEMA_FILE || text.starts_with(HEADER), "{name}");
         assert!(!text.contains('\r'), "{name}");
         assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{name}");
     }
     assert_eq!(
         first.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["check_pkg_calc.py", ACTORS_FILE, CALLBACKS_FILE, TYPES_FILE]
+        ["check_pkg_calc.py", ACTORS_FILE, CALLBACKS_FILE, SCHEMA_FILE, TYPES_FILE]
     );
 }
 

@@ -22,7 +22,7 @@ struct Loose {
     id: u32,
 }
 
-inventory::submit! { AllowUnknownKeys::any("Loose") }
+inventory::submit! { AllowUnknownKeys::any("Loose", concat!(module_path!(), "::Loose")) }
 
 #[derive(Debug, PartialEq, Deserialize)]
 enum Shape {
@@ -36,7 +36,7 @@ enum LooseShape {
     Circle { radius: f64 },
 }
 
-inventory::submit! { AllowUnknownKeys::any("LooseShapeOnTheWire") }
+inventory::submit! { AllowUnknownKeys::any("LooseShapeOnTheWire", concat!(module_path!(), "::LooseShape")) }
 
 #[derive(Debug, PartialEq, Deserialize)]
 struct Aliased {
@@ -57,7 +57,7 @@ struct Tagged {
     size: u8,
 }
 
-inventory::submit! { AllowUnknownKeys::only("Tagged", &["kind"]) }
+inventory::submit! { AllowUnknownKeys::only("Tagged", concat!(module_path!(), "::Tagged"), &["kind"]) }
 
 #[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
