@@ -20,9 +20,12 @@ class TextAnalytics(Protocol):
 
     async def summarize(self, request: Summarize, /) -> Summary:
         """Counts the words of a text, without stop words, and ranks the most frequent."""
+        ...
 
     def tokenize(self, request: str, /) -> list[str]:
         """Splits a text into lower-case words."""
+        ...
 
     def running_count(self, request: str, /) -> Iterator[int]:
         """Yields the running number of words, one line at a time."""
+        ...

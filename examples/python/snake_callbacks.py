@@ -8,7 +8,7 @@ test installed through the `snake_callbacks` fixture of `snake.testing`, or rais
 """
 
 import inspect
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 _FAKES: dict[str, Callable[[Any], Any]] = {}
@@ -27,15 +27,16 @@ def _fake(name: str) -> Callable[[Any], Any]:
 
 
 async def _fake_async(name: str, arg: Any) -> Any:
-    result = _fake(name)(arg)
+    result: Any = _fake(name)(arg)
     if inspect.isawaitable(result):
         return await result
     return result
 
 
-async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:
-    result = _fake(name)(arg)
-    if isinstance(result, AsyncIterable):
+async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:  # pyright: ignore[reportUnusedFunction]
+    result: Any = _fake(name)(arg)
+    item: Any
+    if hasattr(result, "__aiter__"):
         async for item in result:
             yield item
     else:

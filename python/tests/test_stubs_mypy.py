@@ -144,3 +144,70 @@ def test_the_types_module_imports_and_resolves_at_runtime(tmp_path: Path, monkey
     finally:
         for module in ("snake_types", "snake_actors"):
             sys.modules.pop(module, None)
+
+
+
+NARROWING_BY_KEY = '''
+from typing import assert_type
+
+from snake_types import Shape, Shape_Circle
+
+
+def area(shape: Shape) -> float:
+    if shape == "Empty":
+        return 0.0
+    if "Circle" in shape:
+        assert_type(shape, Shape_Circle)
+        return 3.14159 * shape["Circle"] ** 2
+    return 0.0
+'''
+
+NARROWING_BY_MATCH = '''
+from typing import assert_type
+
+from snake_types import Shape, Shape_Rect
+
+
+def area(shape: Shape) -> float:
+    match shape:
+        case {"Rect": rect}:
+            assert_type(shape, Shape_Rect)
+            return rect["w"] * rect["h"]
+        case _:
+            return 0.0
+'''
+
+
+def stubs_with(tmp_path: Path, source: str) -> Path:
+    for stub in STUBS.iterdir():
+        shutil.copy(stub, tmp_path / stub.name)
+    (tmp_path / "accounts.py").write_text(HANDLER)
+    (tmp_path / "shapes.py").write_text(source)
+    return tmp_path
+
+
+def pyright(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyright", "--pythonversion", "3.11", "shapes.py"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_variants_of_an_enum_narrow_by_key_under_mypy(tmp_path: Path) -> None:
+    directory = stubs_with(tmp_path, NARROWING_BY_KEY)
+    result = mypy(directory)
+    assert result.returncode == 0, result.stdout
+    # Without `@final` the key test cannot narrow: the same code is then an error.
+    types = directory / "snake_types.py"
+    types.write_text(types.read_text().replace("@final\n", ""))
+    result = mypy(directory)
+    assert result.returncode != 0 and "assert-type" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("source", [NARROWING_BY_KEY, NARROWING_BY_MATCH], ids=["in", "match"])
+def test_variants_of_an_enum_narrow_under_pyright(tmp_path: Path, source: str) -> None:
+    result = pyright(stubs_with(tmp_path, source))
+    assert result.returncode == 0 and "0 errors" in result.stdout, result.stdout

@@ -120,13 +120,15 @@ pub(super) fn render_actors(registry: &Registry, actors: &[ActorDecl]) -> Result
     Ok(out)
 }
 
-/// A function with a docstring body, or `...` when it has no docs.
+/// A function with a docstring and `...` as its body (pyright reads a body of only a docstring
+/// as one that returns `None`), or `...` alone when it has no docs.
 fn function(out: &mut String, signature: &str, docs: &str, indent: &str) {
     if docs.trim().is_empty() {
         let _ = writeln!(out, "\n{signature} ...");
     } else {
         let _ = writeln!(out, "\n{signature}");
         python::docstring(out, docs, indent);
+        let _ = writeln!(out, "{indent}...");
     }
 }
 
@@ -175,15 +177,16 @@ def _fake(name: str) -> Callable[[Any], Any]:
 
 
 async def _fake_async(name: str, arg: Any) -> Any:
-    result = _fake(name)(arg)
+    result: Any = _fake(name)(arg)
     if inspect.isawaitable(result):
         return await result
     return result
 
 
-async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:
-    result = _fake(name)(arg)
-    if isinstance(result, AsyncIterable):
+async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:  # pyright: ignore[reportUnusedFunction]
+    result: Any = _fake(name)(arg)
+    item: Any
+    if hasattr(result, "__aiter__"):
         async for item in result:
             yield item
     else:
@@ -196,7 +199,7 @@ async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:
 /// module is imported, takes its place.
 pub(super) fn render_callbacks(registry: &Registry, callbacks: &[CallbackDecl]) -> Result<String, StubsError> {
     let mut imports = Imports::new(registry);
-    imports.abc.extend(["AsyncIterable", "AsyncIterator", "Callable"]);
+    imports.abc.extend(["AsyncIterator", "Callable"]);
     let mut body = String::new();
     let mut names = BTreeSet::new();
     for callback in callbacks {

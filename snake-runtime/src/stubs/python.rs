@@ -25,6 +25,7 @@ pub(super) const RESERVED: &[&str] = &[
     "TypeAlias",
     "TypedDict",
     "Union",
+    "final",
     "bool",
     "bytes",
     "dict",

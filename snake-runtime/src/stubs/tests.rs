@@ -38,6 +38,7 @@ fn externally_tagged_enums_merge_unit_variants_into_one_literal() {
     let expected = r#"Point: TypeAlias = tuple[float, float]
 
 
+@final
 class E_B(TypedDict):
     B: Point
 
@@ -47,6 +48,7 @@ class E_C_Fields(TypedDict):
     """The x."""
 
 
+@final
 class E_C(TypedDict):
     C: E_C_Fields
 
@@ -198,6 +200,7 @@ class Calc(Protocol):
 
     def add(self, request: Req, /) -> Optional[int]:
         """Adds."""
+        ...
 
     async def fetch(self, request: Req, /) -> Optional[int]: ...
 
@@ -242,7 +245,7 @@ fn callbacks_have_a_blocking_and_an_async_spelling() {
         "async def lookup_async(arg: str, /) -> bool:\n",
         "def tail(arg: str, /) -> Iterator[bytes]:\n",
         "def tail_async(arg: str, /) -> AsyncIterator[bytes]:\n",
-        "from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator\n",
+        "from collections.abc import AsyncIterator, Callable, Iterator\n",
         // A real module: each spelling calls the fake a test installed.
         "    result: bool = _fake(\"lookup\")(arg)\n    return result\n",
         "    result: bool = await _fake_async(\"lookup\", arg)\n    return result\n",
@@ -343,12 +346,12 @@ fn write_only_touches_changed_files_and_check_reports_staleness() {
         [
             StaleFile {
                 name: TYPES_FILE.into(),
-                problem: Staleness::Differs { diff: "@@ -23,1 +23,1 @@\n-    B: int\n+    B: Point\n".into() }
+                problem: Staleness::Differs { diff: "@@ -24,1 +24,1 @@\n-    B: int\n+    B: Point\n".into() }
             },
             StaleFile { name: "check_old.py".into(), problem: Staleness::Orphaned },
         ]
     );
-    assert!(stale.to_string().contains("snake_types.py: differs\n    @@ -23,1 +23,1 @@\n    -    B: int\n"), "{stale}");
+    assert!(stale.to_string().contains("snake_types.py: differs\n    @@ -24,1 +24,1 @@\n    -    B: int\n"), "{stale}");
 
     assert_eq!(write_files(&dir.0, &files).expect("writes"), [types]);
     check_files(&dir.0, &files).expect("up to date again");

@@ -185,6 +185,23 @@ impl Module<'_> {
     }
 
     fn typed_dict(&mut self, name: &str, docs: &str, keys: &[Key], owner: &Definition) -> Result<(), StubsError> {
+        self.typed_dict_as(name, docs, keys, owner, false)
+    }
+
+    /// One variant of an enum: a `@final` `TypedDict`, so that `"Circle" in shape` and
+    /// `match shape: case {"Circle": r}` narrow the union under mypy and pyright.
+    fn variant_dict(&mut self, name: &str, docs: &str, keys: &[Key], owner: &Definition) -> Result<(), StubsError> {
+        self.typed_dict_as(name, docs, keys, owner, true)
+    }
+
+    fn typed_dict_as(
+        &mut self,
+        name: &str,
+        docs: &str,
+        keys: &[Key],
+        owner: &Definition,
+        is_final: bool,
+    ) -> Result<(), StubsError> {
         self.bind(name, owner)?;
         self.typing.insert("TypedDict");
         let all_optional = !keys.is_empty() && keys.iter().all(|key| !key.required);
@@ -199,6 +216,10 @@ impl Module<'_> {
         let total = if all_optional { ", total=False" } else { "" };
         self.body.push_str("\n\n");
         if keys.iter().all(|key| python::is_class_key(&key.name)) {
+            if is_final {
+                self.typing.insert("final");
+                self.body.push_str("@final\n");
+            }
             let _ = writeln!(self.body, "class {name}(TypedDict{total}):");
             python::docstring(&mut self.body, docs, "    ");
             if !docs.trim().is_empty() && !keys.is_empty() {
@@ -264,7 +285,7 @@ impl Module<'_> {
                 }
                 (Representation::Untagged, VariantShape::Struct(fields)) => {
                     let keys = self.keys(fields);
-                    self.typed_dict(&class, &variant.docs, &keys, definition)?;
+                    self.variant_dict(&class, &variant.docs, &keys, definition)?;
                     class
                 }
                 (Representation::External, VariantShape::Unit) => {
@@ -274,7 +295,7 @@ impl Module<'_> {
                 (Representation::External, shape) => {
                     let annotation = self.content(definition, variant, shape, &fields_class)?;
                     let key = Key { name: variant.name.clone(), annotation, required: true, docs: String::new() };
-                    self.typed_dict(&class, &variant.docs, &[key], definition)?;
+                    self.variant_dict(&class, &variant.docs, &[key], definition)?;
                     class
                 }
                 (Representation::Internal { tag }, shape) => {
@@ -291,7 +312,7 @@ impl Module<'_> {
                             ));
                         }
                     }
-                    self.typed_dict(&class, &variant.docs, &keys, definition)?;
+                    self.variant_dict(&class, &variant.docs, &keys, definition)?;
                     class
                 }
                 (Representation::Adjacent { tag, content }, shape) => {
@@ -300,7 +321,7 @@ impl Module<'_> {
                         let annotation = self.content(definition, variant, shape, &fields_class)?;
                         keys.push(Key { name: content.clone(), annotation, required: true, docs: String::new() });
                     }
-                    self.typed_dict(&class, &variant.docs, &keys, definition)?;
+                    self.variant_dict(&class, &variant.docs, &keys, definition)?;
                     class
                 }
             };
