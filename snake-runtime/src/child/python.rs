@@ -166,7 +166,7 @@ fn annotation_mismatch(
     };
     checker
         .call1((function, mode, spec.request_type.as_deref(), spec.reply_type.as_deref()))
-        .and_then(|found| found.extract::<Option<(String, String, String)>>().map_err(PyErr::from))
+        .and_then(|found| found.extract::<Option<(String, String, String)>>())
         .unwrap_or_default()
 }
 
