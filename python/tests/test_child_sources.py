@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iter
 from contextvars import Token
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 import pytest
 from opentelemetry import context as otel_context
@@ -413,3 +413,93 @@ def test_span_context_without_opentelemetry_does_nothing(monkeypatch: pytest.Mon
     assert otel_context.get_current() is before
     detach(None)
     assert otel_context.get_current() is before
+
+
+# The annotation check --------------------------------------------------------------------------
+
+
+class Summarize(TypedDict):
+    text: str
+
+
+class Tokenize(TypedDict):
+    text: str
+
+
+T = TypeVar("T")
+
+
+def summarize(request: Summarize) -> Tokenize:
+    return {"text": request["text"]}
+
+
+def tokenize(request: "snake_types.Tokenize") -> "list[Summarize] | None":  # type: ignore[name-defined]  # noqa: F821
+    return None
+
+
+def summaries(request: Summarize) -> Iterator[Summarize]:
+    yield request
+
+
+def untyped(request, *rest):  # type: ignore[no-untyped-def]
+    return request
+
+
+def generic(request: T) -> Any:
+    return request
+
+
+@pytest.mark.parametrize(
+    ("function", "mode", "request_type", "reply_type", "expected"),
+    [
+        (summarize, "sync", "Summarize", "Tokenize", None),
+        (summarize, "sync", "Tokenize", "Tokenize", ("request", "Tokenize", "Summarize")),
+        (summarize, "sync", "Summarize", "Summarize", ("reply", "Summarize", "Tokenize")),
+        (summarize, "sync", None, None, None),
+        (tokenize, "sync", "Tokenize", "Optional[list[Summarize]]", None),
+        (tokenize, "sync", "Summarize", "Optional[list[Summarize]]", ("request", "Summarize", "Tokenize")),
+        (
+            tokenize,
+            "sync",
+            "Tokenize",
+            "Optional[list[Tokenize]]",
+            ("reply", "Optional[list[Tokenize]]", "Optional[list[Summarize]]"),
+        ),
+        (summaries, "generator", "Summarize", "Summarize", None),
+        (summaries, "generator", "Summarize", "Tokenize", ("reply", "Tokenize", "Summarize")),
+        (untyped, "sync", "Summarize", "Tokenize", None),
+        (generic, "sync", "Summarize", "Tokenize", None),
+    ],
+)
+def test_annotation_check_fails_only_a_clear_mismatch(
+    function: Callable[..., object],
+    mode: str,
+    request_type: str | None,
+    reply_type: str | None,
+    expected: tuple[str, str, str] | None,
+) -> None:
+    check = load("annotation_check").check
+    assert check(function, mode, request_type, reply_type) == expected
+
+
+def widening(request: int) -> bool:
+    return bool(request)
+
+
+def test_annotation_check_accepts_a_wider_request_and_a_narrower_reply() -> None:
+    check = load("annotation_check").check
+    assert check(widening, "sync", "bool", "int") is None
+    assert check(widening, "sync", "str", "int") == ("request", "str", "int")
+    assert check(widening, "sync", "int", "str") == ("reply", "str", "bool")
+
+
+def test_annotation_check_parses_strings_without_evaluating_them() -> None:
+    check = load("annotation_check").check
+    calls: list[str] = []
+
+    def handler(request: "__import__('os').system('false')") -> "(((":  # type: ignore[valid-type]  # noqa: F722
+        calls.append("ran")
+        return None
+
+    assert check(handler, "sync", "Summarize", "Summarize") is None
+    assert calls == []

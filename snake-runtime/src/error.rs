@@ -94,6 +94,23 @@ pub enum PythonExecutionError {
         signature: String,
     },
 
+    /// The handler's annotation names another type than the one Rust declares for its request
+    /// (the first positional parameter) or its reply (the return annotation, or the item type of
+    /// a generator's `Iterator[T]`). Checked at spawn, before any call.
+    #[error("{module}.{function} annotates its {what} as `{annotated}`, but Rust declares `{declared}`")]
+    AnnotationMismatch {
+        /// The module that was imported.
+        module: String,
+        /// The function.
+        function: String,
+        /// `"request"` or `"reply"`.
+        what: String,
+        /// The type Rust declares, as the generated stubs name it.
+        declared: String,
+        /// The handler's annotation, as written (module prefixes dropped).
+        annotated: String,
+    },
+
     /// The Python handler raised.
     #[error("python raised {0}")]
     Exception(PythonException),
@@ -276,6 +293,7 @@ impl PythonExecutionError {
             Self::NotCallable { .. } => "not_callable",
             Self::HandlerMismatch { .. } => "handler_mismatch",
             Self::WrongSignature { .. } => "wrong_signature",
+            Self::AnnotationMismatch { .. } => "annotation_mismatch",
             Self::Exception(_) => "exception",
             Self::Conversion { .. } => "conversion",
             Self::Protocol(_) => "protocol",
@@ -443,5 +461,21 @@ mod tests {
             actual: HandlerMode::Sync,
         };
         assert_eq!(err.to_string(), "`m.f` is a plain (sync) function but was declared as an `async def` function");
+    }
+
+    #[test]
+    fn annotation_mismatch_names_both_types() {
+        let err = PythonExecutionError::AnnotationMismatch {
+            module: "quickstart".into(),
+            function: "summarize".into(),
+            what: "request".into(),
+            declared: "Summarize".into(),
+            annotated: "Tokenize".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "quickstart.summarize annotates its request as `Tokenize`, but Rust declares `Summarize`"
+        );
+        assert_eq!(err.kind(), "annotation_mismatch");
     }
 }

@@ -280,6 +280,24 @@ pub mod __private {
         crate::schema::actor_fingerprint(describe, callbacks.iter().map(|codec| (codec.name)()))
     }
 
+    /// What a `#[snake::actor]`'s `ActorSpec::methods` returns: each method of the declaration
+    /// `describe` builds, with its mode and its request and reply types named as the stubs name
+    /// them (the child compares them with the handlers' annotations).
+    pub fn method_specs(describe: fn(&mut crate::schema::Registry) -> crate::schema::ActorDecl) -> Vec<MethodSpec> {
+        let mut registry = crate::schema::Registry::new();
+        let actor = describe(&mut registry);
+        actor
+            .methods
+            .iter()
+            .map(|method| MethodSpec {
+                function: method.python_name.clone(),
+                mode: Some(method.mode),
+                request_type: Some(crate::stubs::annotation(&registry, &method.request)),
+                reply_type: Some(crate::stubs::annotation(&registry, &method.reply)),
+            })
+            .collect()
+    }
+
     /// Runs the parent's async `main` on the runtime `#[snake::main]` asked for.
     pub fn block_on<F: ::core::future::Future>(config: crate::RuntimeConfig, future: F) -> F::Output {
         match config.build() {

@@ -59,6 +59,12 @@ pub struct MethodSpec {
     pub function: String,
     /// The mode the parent expects; `None` accepts whatever the function is.
     pub mode: Option<HandlerMode>,
+    /// The request type as the generated stubs name it (`Summarize`, `list[int]`), which the
+    /// child compares with the handler's annotation of its parameter; `None` skips the check.
+    pub request_type: Option<String>,
+    /// The reply type (each item, for generator modes) as the stubs name it, compared with the
+    /// handler's return annotation; `None` skips the check.
+    pub reply_type: Option<String>,
 }
 
 /// The Python half of the parent's hello.

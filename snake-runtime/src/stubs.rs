@@ -189,6 +189,16 @@ pub fn render(
     Ok(files)
 }
 
+/// How the generated stubs spell `ty` in an annotation (`Summarize`, `list[int]`,
+/// `Optional[Shape]`), without the quotes a forward reference gets: what the parent sends a child
+/// so it can compare a handler's annotations with the declaration.
+pub(crate) fn annotation(registry: &Registry, ty: &crate::schema::Type) -> String {
+    let defined = registry.definitions().map(|d| d.name.clone()).collect();
+    let mut typing = std::collections::BTreeSet::new();
+    let mut referenced = std::collections::BTreeSet::new();
+    python::Exprs { defined: &defined, typing: &mut typing, referenced: &mut referenced }.render(ty)
+}
+
 /// Renders everything this binary declares (see [`Declarations::collect`]).
 fn render_declared() -> Result<BTreeMap<String, String>, StubsError> {
     let declarations = Declarations::collect();

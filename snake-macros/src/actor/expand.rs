@@ -344,12 +344,7 @@ pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
                 const MODULE: &'static str = #module;
 
                 fn methods() -> ::std::vec::Vec<#private::MethodSpec> {
-                    ::std::vec![#(
-                        #private::MethodSpec {
-                            function: ::std::borrow::ToOwned::to_owned(#python_names),
-                            mode: ::core::option::Option::Some(#private::HandlerMode::#modes),
-                        }
-                    ),*]
+                    #private::method_specs(__snake_declaration)
                 }
 
                 fn codecs() -> ::std::vec::Vec<#private::MethodCodec> {

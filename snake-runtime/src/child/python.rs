@@ -1,11 +1,18 @@
 //! Importing the user's module, checking it against the declaration, and capturing exceptions.
 
+use std::ffi::CStr;
+
 use pyo3::exceptions::PyModuleNotFoundError;
+use pyo3::ffi::c_str;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use crate::error::{PythonException, PythonExecutionError};
 use crate::protocol::{ChildInfo, HandlerMode, MethodSpec};
+
+/// Compares a handler's annotations with the declared type names: `check(function, mode,
+/// request, reply)` returns `(what, declared, annotated)` for a clear mismatch, else `None`.
+const ANNOTATION_CHECK: &CStr = c_str!(include_str!("embedded/annotation_check.py"));
 
 /// Captures a Python exception with its type, message and formatted traceback.
 pub(crate) fn capture(py: Python<'_>, err: &PyErr) -> PythonException {
@@ -39,8 +46,9 @@ pub(crate) fn child_info(py: Python<'_>) -> ChildInfo {
     }
 }
 
-/// Imports `module` and resolves every declared function, checking each is callable and of the
-/// declared mode. Returns the functions with their detected modes.
+/// Imports `module` and resolves every declared function, checking each is callable, of the
+/// declared mode, and annotated (where it is) with the declared request and reply types. Returns
+/// the functions with their detected modes.
 pub(crate) fn load(
     py: Python<'_>,
     module: &str,
@@ -48,6 +56,14 @@ pub(crate) fn load(
 ) -> Result<Vec<(Py<PyAny>, HandlerMode)>, PythonExecutionError> {
     let imported = py.import(module).map_err(|err| import_error(py, module, &err))?;
     let inspect = py.import("inspect").map_err(|e| exception(py, &e))?;
+    let wants_annotations = methods.iter().any(|spec| spec.request_type.is_some() || spec.reply_type.is_some());
+    let checker = if wants_annotations {
+        let source = PyModule::from_code(py, ANNOTATION_CHECK, c"<snake annotation check>", c"_snake_annotation_check")
+            .map_err(|e| exception(py, &e))?;
+        Some(source.getattr("check").map_err(|e| exception(py, &e))?)
+    } else {
+        None
+    };
     methods
         .iter()
         .map(|spec| {
@@ -73,14 +89,28 @@ pub(crate) fn load(
                 });
             }
             match spec.mode {
-                Some(declared) if declared != actual => Err(PythonExecutionError::HandlerMismatch {
+                Some(declared) if declared != actual => {
+                    return Err(PythonExecutionError::HandlerMismatch {
+                        module: module.to_owned(),
+                        function: spec.function.clone(),
+                        declared,
+                        actual,
+                    });
+                }
+                _ => {}
+            }
+            if let Some(checker) = &checker
+                && let Some((what, declared, annotated)) = annotation_mismatch(checker, &function, actual, spec)
+            {
+                return Err(PythonExecutionError::AnnotationMismatch {
                     module: module.to_owned(),
                     function: spec.function.clone(),
+                    what,
                     declared,
-                    actual,
-                }),
-                _ => Ok((function.unbind(), actual)),
+                    annotated,
+                });
             }
+            Ok((function.unbind(), actual))
         })
         .collect()
 }
@@ -118,6 +148,26 @@ pub(crate) fn load_lifecycle(
         });
     }
     Ok((found.unbind(), mode))
+}
+
+/// What `annotation_check.check` finds wrong with `function`'s annotations: `(what, declared,
+/// annotated)`. The check is a safety net, so a failure of the checker itself accepts the handler.
+fn annotation_mismatch(
+    checker: &Bound<'_, PyAny>,
+    function: &Bound<'_, PyAny>,
+    mode: HandlerMode,
+    spec: &MethodSpec,
+) -> Option<(String, String, String)> {
+    let mode = match mode {
+        HandlerMode::Sync => "sync",
+        HandlerMode::Async => "async",
+        HandlerMode::Generator => "generator",
+        HandlerMode::AsyncGenerator => "async_generator",
+    };
+    checker
+        .call1((function, mode, spec.request_type.as_deref(), spec.reply_type.as_deref()))
+        .and_then(|found| found.extract::<Option<(String, String, String)>>())
+        .unwrap_or_default()
 }
 
 /// The function's signature, when it cannot be called with the one positional argument snake

@@ -421,7 +421,12 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         default_size: usize,
     ) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
         let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
-        let methods = vec![MethodSpec { function: self.config.function_name.clone(), mode }];
+        let methods = vec![MethodSpec {
+            function: self.config.function_name.clone(),
+            mode,
+            request_type: None,
+            reply_type: None,
+        }];
         let callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>> =
             if TypeId::of::<C>() == TypeId::of::<NoCallback>() {
                 None

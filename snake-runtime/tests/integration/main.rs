@@ -4,6 +4,7 @@
 //! which serves the requested actor when the test re-executes itself as a child, and otherwise
 //! runs the tests (with libtest-mimic, so filtering and output are the usual `cargo test` ones).
 
+mod annotations;
 mod callbacks;
 mod calls;
 mod common;
@@ -49,6 +50,7 @@ snake::setup_python_subprocess_system! {
             runtime_module::trials(),
             wire::trials(),
             macros::trials(),
+            annotations::trials(),
             #[cfg(feature = "otel")]
             otel::trials(),
             logs::trials(),

@@ -35,7 +35,12 @@ impl ActorSpec for MixedActor {
     const MODULE: &'static str = "mixed";
 
     fn methods() -> Vec<MethodSpec> {
-        let method = |function: &str, mode| MethodSpec { function: function.into(), mode: Some(mode) };
+        let method = |function: &str, mode| MethodSpec {
+            function: function.into(),
+            mode: Some(mode),
+            request_type: None,
+            reply_type: None,
+        };
         vec![
             method("slow_sync", HandlerMode::Sync),
             method("fast_async", HandlerMode::Async),

@@ -122,7 +122,12 @@ impl ActorSpec for WireShapesActor {
     const MODULE: &'static str = "wire_shapes";
 
     fn methods() -> Vec<MethodSpec> {
-        let method = |function: &str, mode| MethodSpec { function: function.into(), mode: Some(mode) };
+        let method = |function: &str, mode| MethodSpec {
+            function: function.into(),
+            mode: Some(mode),
+            request_type: None,
+            reply_type: None,
+        };
         vec![
             method("echo", HandlerMode::Sync),
             method("echo_items", HandlerMode::Generator),
