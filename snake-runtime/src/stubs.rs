@@ -27,7 +27,8 @@
 //!
 //! Output is deterministic: sorted, `\n` line endings, no timestamps or paths. [`write()`] only
 //! touches files whose content changed; [`check`] reports stale or missing files, for CI.
-//! [`run_command`] is the `<binary> --snake-stubs write|check DIR` entry point.
+//! [`run_command`] is the `<binary> --snake-stubs write|check DIR` entry point, and
+//! [`assert_fresh`] runs its `check` from a `cargo test`.
 
 mod actors;
 mod diff;
@@ -439,6 +440,44 @@ pub fn run_command(args: &[String]) -> Option<i32> {
         }
     };
     Some(code)
+}
+
+/// Panics unless the stubs `binary` writes into `dir` are up to date: runs
+/// `binary --snake-stubs check dir` and, when it fails, panics with its report and the command
+/// that regenerates them. For a test next to a bin target, so that `cargo test` catches stale
+/// committed stubs (`CARGO_BIN_EXE_<name>` is set for integration tests of the bin's package):
+///
+/// ```no_run
+/// #[test]
+/// fn stubs_are_fresh() {
+///     snake::stubs::assert_fresh(env!("CARGO_BIN_EXE_quickstart"), "python");
+/// }
+/// ```
+///
+/// A relative `dir` is taken from the test's working directory, the package's root under
+/// `cargo test`.
+///
+/// # Panics
+///
+/// When the stubs are stale or missing, or the binary cannot run or check them.
+#[track_caller]
+pub fn assert_fresh(binary: impl AsRef<Path>, dir: impl AsRef<Path>) {
+    let (binary, dir) = (binary.as_ref(), dir.as_ref());
+    let regenerate = format!("{} --snake-stubs write {}", binary.display(), dir.display());
+    let output = match std::process::Command::new(binary).arg("--snake-stubs").arg("check").arg(dir).output() {
+        Ok(output) => output,
+        Err(err) => panic!("cannot run `{}` to check the stubs in {}: {err}", binary.display(), dir.display()),
+    };
+    if !output.status.success() {
+        panic!(
+            "the stubs in {} are not up to date with `{}` ({}):\n{}{}\nregenerate them with `{regenerate}`",
+            dir.display(),
+            binary.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout),
+        );
+    }
 }
 
 #[cfg(test)]
