@@ -19,12 +19,20 @@
 //! - `snake_schema.json`: every type and declaration as data (the [`schema`](crate::schema) model
 //!   in serde_json's form), which `snake.testing.check` reads to validate values as the child does.
 //!
+//! - `snake_stubs.json`: each binary's declarations, by binary name, so that several binaries
+//!   share one directory: [`write()`] replaces its own binary's entry, keeps the others, and renders
+//!   every file above from all of them merged ([`render_merged`]). Conflicting declarations (one
+//!   Python type name for two Rust types, one module function bound with two signatures) are
+//!   refused with [`StubsError::Conflict`].
+//!
 //! Output is deterministic: sorted, `\n` line endings, no timestamps or paths. [`write()`] only
 //! touches files whose content changed; [`check`] reports stale or missing files, for CI.
-//! [`run_command`] is the `<binary> --snake-stubs write|check DIR` entry point.
+//! [`run_command`] is the `<binary> --snake-stubs write|check DIR` entry point, and
+//! [`assert_fresh`] runs its `check` from a `cargo test`.
 
 mod actors;
 mod diff;
+mod merge;
 mod python;
 mod schema_json;
 mod types;
@@ -34,7 +42,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::schema::{ActorDecl, CallbackDecl, Declarations, Registry, SchemaError};
+use crate::schema::{ActorDecl, CallbackDecl, Declarations, Definition, Registry, SchemaError};
 
 /// The importable module of message types.
 pub const TYPES_FILE: &str = "snake_types.py";
@@ -46,6 +54,9 @@ pub const CALLBACKS_FILE: &str = "snake_callbacks.py";
 const OLD_CALLBACKS_FILE: &str = "snake_callbacks.pyi";
 /// Every type and declaration as JSON, for value checks (`snake.testing.check`).
 pub const SCHEMA_FILE: &str = "snake_schema.json";
+/// Each binary's declarations, from which the stubs of a directory shared by several binaries are
+/// merged.
+pub const MANIFEST_FILE: &str = "snake_stubs.json";
 
 /// The first lines of every generated file; [`write_files`] only ever deletes files whose first
 /// line is this one's.
@@ -85,6 +96,13 @@ pub enum StubsError {
         name: String,
         /// Why.
         reason: String,
+    },
+    /// Declarations (of one binary, or of the binaries sharing a directory) that one set of stubs
+    /// cannot express.
+    #[error("conflicting declarations:\n  - {}", details.join("\n  - "))]
+    Conflict {
+        /// Each conflict, naming both declarations.
+        details: Vec<String>,
     },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
@@ -172,6 +190,17 @@ pub fn render(
     actors: &[ActorDecl],
     callbacks: &[CallbackDecl],
 ) -> Result<BTreeMap<String, String>, StubsError> {
+    merge::check_bindings(registry, actors, |_| None)?;
+    render_checked(registry, actors, callbacks, &|definition| crate::serde_py::allows_any_key(&definition.rust_path))
+}
+
+/// [`render`] once the bindings are known not to conflict.
+fn render_checked(
+    registry: &Registry,
+    actors: &[ActorDecl],
+    callbacks: &[CallbackDecl],
+    allow_unknown_keys: &dyn Fn(&Definition) -> bool,
+) -> Result<BTreeMap<String, String>, StubsError> {
     if !registry.errors().is_empty() {
         return Err(StubsError::Schema { errors: registry.errors().to_vec() });
     }
@@ -180,7 +209,7 @@ pub fn render(
     files.insert(ACTORS_FILE.to_owned(), actors::render_actors(registry, actors)?);
     files.insert(CALLBACKS_FILE.to_owned(), actors::render_callbacks(registry, callbacks)?);
     files.extend(actors::render_checks(actors)?);
-    files.insert(SCHEMA_FILE.to_owned(), schema_json::render(registry, actors, callbacks)?);
+    files.insert(SCHEMA_FILE.to_owned(), schema_json::render(registry, actors, callbacks, allow_unknown_keys)?);
     for text in files.values_mut() {
         // Exactly one final newline, whatever the last statement wrote.
         text.truncate(text.trim_end().len());
@@ -199,28 +228,82 @@ pub(crate) fn annotation(registry: &Registry, ty: &crate::schema::Type) -> Strin
     python::Exprs { defined: &defined, typing: &mut typing, referenced: &mut referenced }.render(ty)
 }
 
-/// Renders everything this binary declares (see [`Declarations::collect`]).
-fn render_declared() -> Result<BTreeMap<String, String>, StubsError> {
-    let declarations = Declarations::collect();
-    render(&declarations.registry, &declarations.actors, &declarations.callbacks)
-}
-
-/// Writes the stubs of everything this binary declares into `dir`; returns the files written.
+/// The files of `dir` once `binary`'s declarations are merged into it: `binary`'s entry of
+/// [`MANIFEST_FILE`] is replaced by `declarations`, the other binaries' entries are kept, and
+/// every generated file (and the manifest) is rendered from all of them: types by Python name,
+/// actors by protocol name, callbacks by name, `binary`'s declaration first (so it replaces an
+/// older copy of the same declaration that another binary recorded).
 ///
 /// # Errors
 ///
-/// See [`render`] and [`write_files`].
+/// [`StubsError::Conflict`] naming both declarations when two binaries (or one) declare one type
+/// name for two Rust types, one actor name for two modules, or one module's function with two
+/// signatures; the errors of [`render`]; [`StubsError::Io`] when the manifest cannot be read.
+pub fn render_merged(
+    dir: &Path,
+    binary: &str,
+    declarations: &Declarations,
+) -> Result<BTreeMap<String, String>, StubsError> {
+    if !declarations.registry.errors().is_empty() {
+        return Err(StubsError::Schema { errors: declarations.registry.errors().to_vec() });
+    }
+    let manifest = merge::Manifest::parse(read(&dir.join(MANIFEST_FILE))?.as_deref(), MANIFEST_FILE)?;
+    let (manifest, manifest_text) = manifest.with(binary, merge::Part::of(declarations))?;
+    let merged = manifest.merge(binary)?;
+    merge::check_bindings(&merged.registry, &merged.actors, |actor| merged.binary_of(actor))?;
+    let mut files = render_checked(&merged.registry, &merged.actors, &merged.callbacks, &|definition| {
+        merged.open.contains(&definition.name)
+    })?;
+    files.insert(MANIFEST_FILE.to_owned(), manifest_text + "\n");
+    Ok(files)
+}
+
+/// Writes `binary`'s declarations into `dir`, merged with the other binaries' recorded there (see
+/// [`render_merged`]); returns the files written.
+///
+/// # Errors
+///
+/// See [`render_merged`] and [`write_files`].
+pub fn write_merged(dir: &Path, binary: &str, declarations: &Declarations) -> Result<Vec<PathBuf>, StubsError> {
+    write_files(dir, &render_merged(dir, binary, declarations)?)
+}
+
+/// Checks that `dir` holds what [`write_merged`] would write.
+///
+/// # Errors
+///
+/// [`StubsError::Stale`] listing each missing, outdated or left-over file; see also
+/// [`render_merged`].
+pub fn check_merged(dir: &Path, binary: &str, declarations: &Declarations) -> Result<(), StubsError> {
+    check_files(dir, &render_merged(dir, binary, declarations)?)
+}
+
+/// The name this binary's declarations are recorded under: its file name without extension.
+fn binary_name(program: Option<&str>) -> String {
+    let from_args = program.and_then(|p| Path::new(p).file_stem()).map(|s| s.to_string_lossy().into_owned());
+    let from_exe =
+        || std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    from_args.or_else(from_exe).unwrap_or_else(|| "binary".to_owned())
+}
+
+/// Writes the stubs of everything this binary declares into `dir`, merged with those of other
+/// binaries written there (see [`render_merged`]); returns the files written.
+///
+/// # Errors
+///
+/// See [`render_merged`] and [`write_files`].
 pub fn write(dir: &Path) -> Result<Vec<PathBuf>, StubsError> {
-    write_files(dir, &render_declared()?)
+    write_merged(dir, &binary_name(None), &Declarations::collect())
 }
 
-/// Checks that `dir` holds exactly the stubs of everything this binary declares.
+/// Checks that `dir` holds exactly the stubs [`write`] would write.
 ///
 /// # Errors
 ///
-/// [`StubsError::Stale`] listing each missing, outdated or left-over file; see also [`render`].
+/// [`StubsError::Stale`] listing each missing, outdated or left-over file; see also
+/// [`render_merged`].
 pub fn check(dir: &Path) -> Result<(), StubsError> {
-    check_files(dir, &render_declared()?)
+    check_merged(dir, &binary_name(None), &Declarations::collect())
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StubsError + '_ {
@@ -332,8 +415,9 @@ pub fn run_command(args: &[String]) -> Option<i32> {
         return Some(2);
     };
     let dir = Path::new(dir);
+    let binary = binary_name(args.first().map(String::as_str));
     let code = match mode.as_str() {
-        "write" => match write(dir) {
+        "write" => match write_merged(dir, &binary, &Declarations::collect()) {
             Ok(written) => {
                 for path in &written {
                     eprintln!("snake: wrote {}", path.display());
@@ -346,7 +430,7 @@ pub fn run_command(args: &[String]) -> Option<i32> {
                 2
             }
         },
-        "check" => match check(dir) {
+        "check" => match check_merged(dir, &binary, &Declarations::collect()) {
             Ok(()) => {
                 eprintln!("snake: stubs in {} are up to date", dir.display());
                 0
@@ -366,6 +450,44 @@ pub fn run_command(args: &[String]) -> Option<i32> {
         }
     };
     Some(code)
+}
+
+/// Panics unless the stubs `binary` writes into `dir` are up to date: runs
+/// `binary --snake-stubs check dir` and, when it fails, panics with its report and the command
+/// that regenerates them. For a test next to a bin target, so that `cargo test` catches stale
+/// committed stubs (`CARGO_BIN_EXE_<name>` is set for integration tests of the bin's package):
+///
+/// ```no_run
+/// #[test]
+/// fn stubs_are_fresh() {
+///     snake::stubs::assert_fresh(env!("CARGO_BIN_EXE_quickstart"), "python");
+/// }
+/// ```
+///
+/// A relative `dir` is taken from the test's working directory, the package's root under
+/// `cargo test`.
+///
+/// # Panics
+///
+/// When the stubs are stale or missing, or the binary cannot run or check them.
+#[track_caller]
+pub fn assert_fresh(binary: impl AsRef<Path>, dir: impl AsRef<Path>) {
+    let (binary, dir) = (binary.as_ref(), dir.as_ref());
+    let regenerate = format!("{} --snake-stubs write {}", binary.display(), dir.display());
+    let output = match std::process::Command::new(binary).arg("--snake-stubs").arg("check").arg(dir).output() {
+        Ok(output) => output,
+        Err(err) => panic!("cannot run `{}` to check the stubs in {}: {err}", binary.display(), dir.display()),
+    };
+    if !output.status.success() {
+        panic!(
+            "the stubs in {} are not up to date with `{}` ({}):\n{}{}\nregenerate them with `{regenerate}`",
+            dir.display(),
+            binary.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout),
+        );
+    }
 }
 
 #[cfg(test)]

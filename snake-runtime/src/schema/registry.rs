@@ -73,6 +73,27 @@ impl Registry {
         Type::Named(name)
     }
 
+    /// Adds a definition described elsewhere (another binary's, read back from disk). A name
+    /// already defined keeps its first definition; a different Rust type under it is recorded as
+    /// a [`SchemaError::NameConflict`].
+    pub(crate) fn insert(&mut self, definition: Definition) {
+        if let Some(slot) = self.slots.get(&definition.name) {
+            if slot.rust_path != definition.rust_path {
+                let error = SchemaError::NameConflict {
+                    name: definition.name.clone(),
+                    first: slot.rust_path.clone(),
+                    second: definition.rust_path.clone(),
+                };
+                if !self.errors.contains(&error) {
+                    self.errors.push(error);
+                }
+            }
+            return;
+        }
+        let slot = Slot { rust_path: definition.rust_path.clone(), definition: Some(definition.clone()) };
+        self.slots.insert(definition.name, slot);
+    }
+
     /// The definition of a Python name, once fully described.
     pub fn get(&self, name: &str) -> Option<&Definition> {
         self.slots.get(name).and_then(|slot| slot.definition.as_ref())

@@ -37,6 +37,7 @@ pub(super) fn render(
     registry: &Registry,
     actors: &[ActorDecl],
     callbacks: &[CallbackDecl],
+    allow_unknown_keys: &dyn Fn(&crate::schema::Definition) -> bool,
 ) -> Result<String, StubsError> {
     let types = registry
         .definitions()
@@ -44,7 +45,7 @@ pub(super) fn render(
             let entry = TypeEntry {
                 rust_path: &definition.rust_path,
                 kind: &definition.kind,
-                allow_unknown_keys: crate::serde_py::allows_any_key(&definition.rust_path),
+                allow_unknown_keys: allow_unknown_keys(definition),
             };
             (definition.name.as_str(), entry)
         })

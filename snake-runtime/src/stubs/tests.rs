@@ -372,3 +372,172 @@ fn run_command_ignores_other_arguments_and_reports_usage() {
     assert_eq!(run_command(&args(&["prog", "--snake-stubs", "write", &dir_arg])), Some(0));
     assert_eq!(run_command(&args(&["prog", "--snake-stubs", "check", &dir_arg])), Some(0));
 }
+
+/// One binary's declarations: a struct `name` with `fields` (Rust path `rust_path`) and an actor
+/// `actor` whose module `module` has `run(name) -> int`.
+fn binary_declarations(name: &str, rust_path: &str, fields: &[&str], actor: &str, module: &str) -> Declarations {
+    let mut registry = Registry::new();
+    let request = registry.define(name.to_owned(), rust_path, "", |_| Kind::Struct {
+        fields: fields.iter().map(|f| Field::new(f, Type::Str, "")).collect(),
+    });
+    let actor = ActorDecl {
+        name: actor.to_owned(),
+        module: module.to_owned(),
+        docs: String::new(),
+        methods: vec![MethodDecl {
+            python_name: "run".into(),
+            docs: String::new(),
+            request,
+            reply: Type::Int { signed: true, bits: 64 },
+            mode: HandlerMode::Sync,
+        }],
+    };
+    let callback = CallbackDecl {
+        name: format!("{}_callback", module.replace('.', "_")),
+        docs: String::new(),
+        arg: Type::Str,
+        reply: Type::Str,
+        streaming: false,
+    };
+    Declarations { registry, actors: vec![actor], callbacks: vec![callback] }
+}
+
+fn stale_names(err: StubsError) -> Vec<(String, Staleness)> {
+    let StubsError::Stale(stale) = err else { panic!("stale expected: {err}") };
+    stale
+        .files
+        .into_iter()
+        .map(|f| {
+            let problem = match f.problem {
+                Staleness::Differs { .. } => Staleness::Differs { diff: String::new() },
+                other => other,
+            };
+            (f.name, problem)
+        })
+        .collect()
+}
+
+#[test]
+fn two_binaries_share_a_directory() {
+    let dir = TempDir::new();
+    let alpha = binary_declarations("Ask", "alpha::Ask", &["q"], "Alpha", "alpha_handlers");
+    let beta = binary_declarations("Order", "beta::Order", &["item"], "Beta", "beta_handlers");
+
+    write_merged(&dir.0, "alpha", &alpha).expect("alpha writes");
+    write_merged(&dir.0, "beta", &beta).expect("beta writes");
+    for file in ["check_alpha_handlers.py", "check_beta_handlers.py", MANIFEST_FILE] {
+        assert!(dir.0.join(file).exists(), "{file} missing");
+    }
+    let read = |name: &str| std::fs::read_to_string(dir.0.join(name)).expect("read");
+    let types = read(TYPES_FILE);
+    assert!(types.contains("class Ask(TypedDict):\n    q: str\n"), "{types}");
+    assert!(types.contains("class Order(TypedDict):\n    item: str\n"), "{types}");
+    let actors = read(ACTORS_FILE);
+    assert!(actors.contains("class Alpha(Protocol):") && actors.contains("class Beta(Protocol):"), "{actors}");
+    let callbacks = read(CALLBACKS_FILE);
+    assert!(callbacks.contains("def alpha_handlers_callback(") && callbacks.contains("def beta_handlers_callback("));
+    let schema: serde_json::Value = serde_json::from_str(&read(SCHEMA_FILE)).expect("json");
+    assert_eq!(schema["types"]["Ask"]["rust_path"], "alpha::Ask");
+    assert_eq!(schema["types"]["Order"]["rust_path"], "beta::Order");
+    let manifest: serde_json::Value = serde_json::from_str(&read(MANIFEST_FILE)).expect("json");
+    let binaries: Vec<&String> = manifest["binaries"].as_object().expect("object").keys().collect();
+    assert_eq!(binaries, ["alpha", "beta"]);
+    assert_eq!(manifest["binaries"]["alpha"]["actors"][0]["name"], "Alpha");
+
+    check_merged(&dir.0, "alpha", &alpha).expect("alpha is up to date");
+    check_merged(&dir.0, "beta", &beta).expect("beta is up to date");
+    assert!(write_merged(&dir.0, "alpha", &alpha).expect("rewrites").is_empty(), "nothing changed");
+
+    // alpha's declarations change: alpha's check sees it, beta's does not.
+    let alpha2 = binary_declarations("Ask", "alpha::Ask", &["q", "lang"], "Alpha", "alpha_handlers");
+    assert_eq!(
+        stale_names(check_merged(&dir.0, "alpha", &alpha2).expect_err("stale")),
+        [
+            (SCHEMA_FILE.to_owned(), Staleness::Differs { diff: String::new() }),
+            (MANIFEST_FILE.to_owned(), Staleness::Differs { diff: String::new() }),
+            (TYPES_FILE.to_owned(), Staleness::Differs { diff: String::new() }),
+        ]
+    );
+    check_merged(&dir.0, "beta", &beta).expect("beta is still up to date");
+    write_merged(&dir.0, "alpha", &alpha2).expect("alpha writes again");
+    check_merged(&dir.0, "alpha", &alpha2).expect("alpha is up to date again");
+    check_merged(&dir.0, "beta", &beta).expect("beta too");
+    assert!(read(TYPES_FILE).contains("class Ask(TypedDict):\n    q: str\n    lang: str\n"));
+
+    // beta drops its actor: its check file is orphaned for beta only, and removed when it writes.
+    let beta2 = Declarations { actors: Vec::new(), ..beta.clone() };
+    let problems = stale_names(check_merged(&dir.0, "beta", &beta2).expect_err("stale"));
+    assert!(problems.contains(&("check_beta_handlers.py".to_owned(), Staleness::Orphaned)), "{problems:?}");
+    write_merged(&dir.0, "beta", &beta2).expect("beta writes");
+    assert!(!dir.0.join("check_beta_handlers.py").exists());
+    assert!(dir.0.join("check_alpha_handlers.py").exists(), "alpha's check file survives");
+    check_merged(&dir.0, "alpha", &alpha2).expect("alpha is up to date");
+    assert!(!read(ACTORS_FILE).contains("class Beta("));
+}
+
+#[test]
+fn the_writing_binary_replaces_its_own_and_another_binary_older_copy_of_a_declaration() {
+    let dir = TempDir::new();
+    // Both binaries link the same actor; beta is rebuilt with a changed type and writes first.
+    let old = binary_declarations("Ask", "lib::Ask", &["q"], "Shared", "shared");
+    let new = binary_declarations("Ask", "lib::Ask", &["q", "lang"], "Shared", "shared");
+    write_merged(&dir.0, "alpha", &old).expect("alpha writes");
+    write_merged(&dir.0, "beta", &new).expect("beta writes over alpha's older copy");
+    assert!(std::fs::read_to_string(dir.0.join(TYPES_FILE)).expect("read").contains("    lang: str\n"));
+    check_merged(&dir.0, "beta", &new).expect("beta is up to date");
+    let problems = stale_names(check_merged(&dir.0, "alpha", &new).expect_err("alpha's recorded copy is old"));
+    assert_eq!(problems, [(MANIFEST_FILE.to_owned(), Staleness::Differs { diff: String::new() })]);
+    write_merged(&dir.0, "alpha", &new).expect("alpha writes");
+    check_merged(&dir.0, "alpha", &new).expect("alpha is up to date");
+    check_merged(&dir.0, "beta", &new).expect("beta is up to date");
+    let check = std::fs::read_to_string(dir.0.join("check_shared.py")).expect("read");
+    assert!(check.ends_with("_Shared: Shared = shared\n"), "identical declarations are one: {check}");
+}
+
+#[test]
+fn one_module_function_with_two_signatures_is_refused() {
+    let dir = TempDir::new();
+    let alpha = binary_declarations("Ask", "alpha::Ask", &["q"], "Alpha", "shared.handlers");
+    let beta = binary_declarations("Order", "beta::Order", &["item"], "Beta", "shared.handlers");
+    write_merged(&dir.0, "alpha", &alpha).expect("alpha writes");
+    let before = std::fs::read_to_string(dir.0.join(TYPES_FILE)).expect("read");
+    let err = write_merged(&dir.0, "beta", &beta).expect_err("conflict");
+    assert_eq!(
+        err.to_string(),
+        "conflicting declarations:\n  - function `run` of module `shared.handlers` is declared by actor `Alpha` \
+         (binary `alpha`) with request `Ask` (Rust `alpha::Ask`), reply `int`, sync and by actor `Beta` \
+         (binary `beta`) with request `Order` (Rust `beta::Order`), reply `int`, sync; a module has one \
+         signature per function: make the declarations agree or bind another module"
+    );
+    assert_eq!(std::fs::read_to_string(dir.0.join(TYPES_FILE)).expect("read"), before, "nothing written");
+    assert!(matches!(check_merged(&dir.0, "beta", &beta), Err(StubsError::Conflict { .. })));
+
+    // Within one binary too.
+    let mut both = alpha.clone();
+    both.actors.push(ActorDecl { name: "Other".into(), methods: Vec::new(), ..beta.actors[0].clone() });
+    both.actors[1].methods = beta.actors[0].methods.clone();
+    both.actors[1].methods[0].request = Type::Str;
+    let err = render(&both.registry, &both.actors, &both.callbacks).expect_err("conflict");
+    assert!(err.to_string().contains("actor `Alpha` with request `Ask` (Rust `alpha::Ask`)"), "{err}");
+    assert!(err.to_string().contains("actor `Other` with request `str`"), "{err}");
+
+    // The same function with the same signature from two actors is fine.
+    let gamma = binary_declarations("Ask", "alpha::Ask", &["q"], "Gamma", "shared.handlers");
+    write_merged(&dir.0, "gamma", &gamma).expect("identical signatures agree");
+    let check = std::fs::read_to_string(dir.0.join("check_shared_handlers.py")).expect("read");
+    assert!(check.ends_with("_Alpha: Alpha = shared.handlers\n_Gamma: Gamma = shared.handlers\n"), "{check}");
+}
+
+#[test]
+fn one_type_name_for_two_rust_types_across_binaries_is_refused() {
+    let dir = TempDir::new();
+    write_merged(&dir.0, "alpha", &binary_declarations("Ask", "alpha::Ask", &["q"], "Alpha", "a"))
+        .expect("alpha writes");
+    let err = write_merged(&dir.0, "beta", &binary_declarations("Ask", "beta::Ask", &["q"], "Beta", "b"))
+        .expect_err("conflict");
+    assert_eq!(
+        err.to_string(),
+        "conflicting declarations:\n  - two Rust types are both named `Ask` in Python: `beta::Ask` (binary `beta`) \
+         and `alpha::Ask` (binary `alpha`); rename one with #[snake(name = \"...\")]"
+    );
+}
