@@ -296,7 +296,7 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>, StubsError> {
     write_merged(dir, &binary_name(None), &Declarations::collect())
 }
 
-/// Checks that `dir` holds exactly the stubs [`write`] would write.
+/// Checks that `dir` holds exactly the stubs [`write()`] would write.
 ///
 /// # Errors
 ///
