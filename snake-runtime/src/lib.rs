@@ -261,7 +261,7 @@ pub mod __private {
     pub use crate::callbacks::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
     pub use crate::codec::{CallbackCodec, MethodCodec};
     pub use crate::entry::enter;
-    pub use crate::parent::child_connection;
+    pub use crate::parent::WorkerConnections;
     pub use crate::parent::{MethodCall, MethodStream, PoolEvent, key_of};
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
     pub use crate::registry::{ActorSpec, ChildEntry, registered_callbacks};

@@ -351,6 +351,20 @@ impl<M: ChildMessage, C: ChildCallbackMessage> PythonActorExt<M> for ActorRef<Py
     }
 }
 
+/// Asks a [`PythonActor`] for the engine's connections to the workers serving now, in slot
+/// order: for tests that look below the actor (health probes, exit status). Not public API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerConnections;
+
+impl<M: Send + 'static, C: Send + 'static> Message<WorkerConnections> for PythonActor<M, C> {
+    type Reply = Result<Vec<Arc<snake_ipc::Connection<PythonExecutionError>>>, Infallible>;
+
+    async fn handle(&mut self, _: WorkerConnections, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        Ok(self.pool.connections())
+    }
+}
+
 /// Asks a [`PythonActor`] for the facts its child (for a pool: its most recently started child)
 /// reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]

@@ -16,12 +16,12 @@ mod stream;
 #[cfg(feature = "otel")]
 mod trace;
 
+#[doc(hidden)]
+pub use self::actor::WorkerConnections;
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload};
 pub use self::builder::PythonChildProcessBuilder;
 pub use self::calls::{Keyed, MethodCall, MethodStream};
 pub use self::pool::Routing;
 #[doc(hidden)]
 pub use self::pool::{PoolEvent, key_of};
-#[doc(hidden)]
-pub use self::process::child_connection;
 pub use self::stream::{ReplyStream, Streaming};

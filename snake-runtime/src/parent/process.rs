@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use snake_ipc::{CallbackDispatch, Connection, Limits, ProcessSpec, Setup};
@@ -113,7 +113,6 @@ impl Launch {
         if let Some((function, timeout)) = &self.warmup {
             warm_up(&connection, function, *timeout).await?;
         }
-        started(&connection);
         Ok(Child { connection, info: welcome.info })
     }
 }
@@ -138,23 +137,4 @@ async fn warm_up(
     };
     connection.terminate().await;
     Err(failure)
-}
-
-/// The connections of the children started so far that are still in use, for
-/// [`child_connection`].
-static STARTED: Mutex<Vec<Weak<Connection<PythonExecutionError>>>> = Mutex::new(Vec::new());
-
-fn started(connection: &Arc<Connection<PythonExecutionError>>) {
-    let mut started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
-    started.retain(|connection| connection.strong_count() > 0);
-    started.push(Arc::downgrade(connection));
-}
-
-/// The engine's connection to the running child with process id `pid`, if this process started
-/// it and it is still in use: for tests that look below the actor (health probes, exit status).
-/// Not public API.
-#[doc(hidden)]
-pub fn child_connection(pid: u32) -> Option<Arc<Connection<PythonExecutionError>>> {
-    let started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
-    started.iter().filter_map(Weak::upgrade).find(|connection| connection.pid() == pid)
 }

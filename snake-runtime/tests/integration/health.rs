@@ -63,7 +63,7 @@ async fn spawn_error(builder: PythonChildProcessBuilder) -> PythonExecutionError
 async fn probes_while_the_gil_is_held() {
     let actor = builder("handle", None).spawn::<HealthOp>().await.expect("spawn");
     let pid = actor.ask(GetChildInfo).await.expect("info").pid;
-    let conn = snake::__private::child_connection(pid).expect("the connection of the child");
+    let conn = connection_of(&actor, pid).await;
     for gil in [false, true] {
         let rtt = tokio::time::timeout(Duration::from_secs(1), conn.probe(gil)).await.expect("answered").expect("ok");
         assert!(rtt < Duration::from_secs(1), "{rtt:?}");
@@ -165,7 +165,7 @@ async fn missing_lifecycle_functions() {
 /// Stops `actor` gracefully; returns the child's exit status and how long the stop took.
 async fn stop(actor: kameo::actor::ActorRef<PythonActor<HealthOp>>) -> (ExitStatus, Duration) {
     let pid = actor.ask(GetChildInfo).await.expect("info").pid;
-    let conn = snake::__private::child_connection(pid).expect("the connection of the child");
+    let conn = connection_of(&actor, pid).await;
     let started = Instant::now();
     actor.stop_gracefully().await.expect("stop");
     actor.wait_for_shutdown_result().await.expect("clean stop");
@@ -218,4 +218,16 @@ async fn raising_teardown_exits_zero() {
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(std::fs::read_to_string(&marker).expect("teardown ran"), "raising after 1");
     let _ = std::fs::remove_file(&marker);
+}
+
+/// The engine's connection to `actor`'s child, which has process id `pid`.
+async fn connection_of(
+    actor: &kameo::actor::ActorRef<PythonActor<HealthOp>>,
+    pid: u32,
+) -> std::sync::Arc<snake_ipc::Connection<PythonExecutionError>> {
+    let mut connections = actor.ask(snake::__private::WorkerConnections).await.expect("connections");
+    assert_eq!(connections.len(), 1);
+    let connection = connections.remove(0);
+    assert_eq!(connection.pid(), pid);
+    connection
 }

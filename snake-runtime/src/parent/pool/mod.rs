@@ -543,6 +543,15 @@ impl Pool {
         workers.chain(&self.spares).chain(&self.draining).map(|worker| Arc::clone(worker.connection())).collect()
     }
 
+    /// The connections of the workers serving now, in slot order.
+    pub(crate) fn connections(&self) -> Vec<Conn> {
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.worker.as_ref())
+            .map(|worker| Arc::clone(worker.connection()))
+            .collect()
+    }
+
     /// Each slot's status, in slot order.
     pub(crate) fn status(&mut self) -> Vec<WorkerStatus> {
         if !self.stopping {
