@@ -1,8 +1,9 @@
 //! Python -> Rust: a `serde::Deserializer` that reads Python objects in place.
 //!
-//! One file of about 600 lines on purpose: the deserializer and its access types (sequence, map,
+//! One file of about 700 lines on purpose: the deserializer and its access types (sequence, map,
 //! enum) are one `serde` implementation whose methods call each other; split, each part would
-//! only make sense next to the others.
+//! only make sense next to the others. How a Python number (a numpy scalar included) is read is
+//! in [`super::numbers`].
 //!
 //! Every typed `deserialize_*` checks the Python type first and reports a mismatch in Python's
 //! words; only `deserialize_any` (used by untagged, internally tagged and flattened types) lets the
@@ -20,6 +21,7 @@ use pyo3::{PyTypeCheck, PyTypeInfo};
 use serde::de::{self, DeserializeSeed, Visitor};
 
 use super::error::{ConversionErrorKind, Error, Result, Segment, type_name};
+use super::numbers::{NumpyScalar, extract_int, int_to_float, is_int, numpy_scalar};
 use super::unknown_keys::{self, Allowed, UnknownKeys};
 
 /// How deeply Python containers may nest. Rust types that are not recursive can never come near;
@@ -40,45 +42,6 @@ pub(crate) struct Deserializer<'a, 'py> {
 #[inline]
 fn as_type<'a, 'py, T: PyTypeCheck>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, T>> {
     if obj.is_instance_of::<T>() { obj.cast::<T>().ok() } else { None }
-}
-
-/// A Python int that is not a bool (`bool` subclasses `int`, but `True` is no integer to Rust).
-#[inline]
-fn is_int(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>()
-}
-
-/// A numpy scalar (`np.int64`, `np.float32`, `np.bool_`, ...) as the Python value it stands for.
-enum NumpyScalar<'py> {
-    Bool(bool),
-    /// A numpy integer, converted to a Python int through `__index__`.
-    Int(Bound<'py, PyInt>),
-    Float(f64),
-}
-
-/// `obj` as a numpy scalar if it is one, `None` for anything else.
-///
-/// numpy stays optional: only a value whose type comes from the `numpy` module gets past the first
-/// check, and then numpy is already imported (the lookup is one `sys.modules` hit). `np.float64`
-/// and `np.str_` subclass `float` and `str` and never get here.
-#[cold]
-fn numpy_scalar<'py>(obj: &Bound<'py, PyAny>) -> Result<Option<NumpyScalar<'py>>> {
-    let from_numpy = obj.get_type().module().is_ok_and(|module| module.to_str().is_ok_and(|m| m == "numpy"));
-    if !from_numpy {
-        return Ok(None);
-    }
-    let numpy = obj.py().import("numpy")?;
-    if obj.is_instance(&numpy.getattr("bool_")?)? {
-        return Ok(Some(NumpyScalar::Bool(obj.is_truthy()?)));
-    }
-    if obj.is_instance(&numpy.getattr("integer")?)? {
-        let int = obj.call_method0("__index__")?.cast_into::<PyInt>().map_err(PyErr::from)?;
-        return Ok(Some(NumpyScalar::Int(int)));
-    }
-    if obj.is_instance(&numpy.getattr("floating")?)? {
-        return Ok(Some(NumpyScalar::Float(obj.extract::<f64>()?)));
-    }
-    Ok(None)
 }
 
 /// The `items()` of a mapping that is not a dict (`types.MappingProxyType`, a custom
@@ -223,22 +186,6 @@ impl<'a, 'py> Deserializer<'a, 'py> {
             Err(err) => Err(Error::int_extraction(err, obj, "i128 or u128")),
         }
     }
-}
-
-/// A Python int (not a bool) as a Rust integer, or the range error naming `target`.
-fn extract_int<'py, T>(int: &Bound<'py, PyAny>, target: &str) -> Result<T>
-where
-    T: for<'b> FromPyObject<'b, 'py, Error = PyErr>,
-{
-    int.extract::<T>().map_err(|err| Error::int_extraction(err, int, target))
-}
-
-/// A Python int as a float, rounded to nearest, ties to even, as Python's `float(int)` does.
-fn int_to_float(int: &Bound<'_, PyAny>, target: &str) -> Result<f64> {
-    if let Ok(small) = int.extract::<i64>() {
-        return Ok(small as f64);
-    }
-    int.extract::<f64>().map_err(|err| Error::int_extraction(err, int, target))
 }
 
 macro_rules! deserialize_int {

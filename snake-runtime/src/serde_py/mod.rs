@@ -65,6 +65,7 @@
 mod de;
 mod error;
 mod intern;
+mod numbers;
 mod ser;
 mod unknown_keys;
 
