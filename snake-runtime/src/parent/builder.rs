@@ -420,10 +420,9 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         self,
         default_size: usize,
     ) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
-        let mode = self.config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
         let methods = vec![MethodSpec {
             function: self.config.function_name.clone(),
-            mode,
+            mode: declared_mode(&self.config),
             request_type: None,
             reply_type: None,
         }];
@@ -633,17 +632,23 @@ async fn start_pool<M: Send + 'static, C: Send + 'static>(
     Ok(actor)
 }
 
+/// The handler kind a low-level config declares (`is_async`), if it declares one.
+fn declared_mode(config: &PythonConfig) -> Option<HandlerMode> {
+    config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync })
+}
+
 impl Launch {
     /// Applies a reload's new configuration.
     pub(crate) fn apply_config(&mut self, config: PythonConfig, low_level: bool) {
+        let mode = declared_mode(&config);
         if !config.module_name.is_empty() {
             self.hello.module = config.module_name;
         }
         if low_level && let Some(method) = self.hello.methods.first_mut() {
+            method.mode = mode;
             if !config.function_name.is_empty() {
                 method.function = config.function_name;
             }
-            method.mode = config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync });
         }
         self.process.module_path = config.module_path;
         self.process.python_path = config.python_path;

@@ -434,7 +434,6 @@ async fn invalid_options() {
     assert_eq!(refused(builder().restart_limit(3, Duration::ZERO).spawn().await), "restart_limit");
     assert_eq!(refused(builder().max_rss(1 << 20).spawn().await), "max_rss");
     assert_eq!(refused(builder().memory_limit(1 << 20).spawn().await), "memory_limit");
-    let _ = python_dir();
 }
 
 async fn unresponsive() {
