@@ -130,6 +130,8 @@ enum ApiError {
     BadRequest(String),
     /// The call to Python failed.
     Python(PythonExecutionError),
+    /// Python answered something the service cannot use.
+    Internal(String),
 }
 
 impl From<JsonRejection> for ApiError {
@@ -155,7 +157,7 @@ impl ApiError {
                 | PythonExecutionError::ActorStopped,
             ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Python(PythonExecutionError::CallTimedOut { .. }) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Python(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Python(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -164,6 +166,7 @@ impl ApiError {
     fn body(&self) -> serde_json::Value {
         match self {
             Self::BadRequest(message) => serde_json::json!({ "error": message, "kind": "bad_request" }),
+            Self::Internal(message) => serde_json::json!({ "error": message, "kind": "internal" }),
             Self::Python(error) => match error.python_exception() {
                 Some(exception) => serde_json::json!({
                     "error": exception.message,
@@ -178,9 +181,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Python(error) = &self {
-            let traceback = error.python_exception().map(|e| e.traceback.as_str()).unwrap_or_default();
-            tracing::warn!(kind = error.kind(), "{error}\n{traceback}");
+        match &self {
+            Self::Python(error) => {
+                let traceback = error.python_exception().map(|e| e.traceback.as_str()).unwrap_or_default();
+                tracing::warn!(kind = error.kind(), "{error}\n{traceback}");
+            }
+            Self::Internal(message) => tracing::error!("{message}"),
+            Self::BadRequest(_) => {}
         }
         (self.status(), Json(self.body())).into_response()
     }
@@ -224,14 +231,14 @@ async fn predict_stream(
     let first = match items.next().await {
         Some(Ok(first)) => first,
         Some(Err(error)) => return Err(error.into()),
-        None => return Err(ApiError::BadRequest("the batch gave no predictions".into())),
+        None => return Err(ApiError::Internal("predict_stream yielded nothing for a non-empty batch".into())),
     };
     let lines = futures_util::stream::once(async move { Ok(first) }).chain(items).map(|item| {
         let mut line = match item {
             Ok(prediction) => serde_json::to_vec(&prediction),
             Err(error) => serde_json::to_vec(&ApiError::Python(error).body()),
         }
-        .unwrap_or_else(|e| format!(r#"{{"error":"encoding a line failed: {e}","kind":"internal"}}"#).into_bytes());
+        .unwrap_or_else(|e| ApiError::Internal(format!("encoding a line failed: {e}")).body().to_string().into_bytes());
         line.push(b'\n');
         Ok::<_, Infallible>(Bytes::from(line))
     });
