@@ -9,7 +9,22 @@ checks the handlers against the Rust declarations.
 from collections.abc import Iterator
 from typing import Protocol
 
-from snake_types import Summarize, Summary
+from snake_types import DigitBatch, Prediction, Predictions, Summarize, Summary
+
+
+class DigitsModel(Protocol):
+    """A digit classifier in scikit-learn (`examples/python/digits_service.py`), trained at warmup.
+
+    Implemented by the module `digits_service`.
+    """
+
+    def predict(self, request: DigitBatch, /) -> Predictions:
+        """Classifies a batch of 8x8 digit images."""
+        ...
+
+    def predict_stream(self, request: DigitBatch, /) -> Iterator[Prediction]:
+        """Classifies a batch of digit images, yielding each result as soon as its chunk is done."""
+        ...
 
 
 class TextAnalytics(Protocol):

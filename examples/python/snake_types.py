@@ -8,9 +8,39 @@ Handlers import these at runtime: `TypedDict`s are plain dicts, aliases are plai
 from typing import TypedDict
 
 __all__: list[str] = [
+    "DigitBatch",
+    "Prediction",
+    "Predictions",
     "Summarize",
     "Summary",
 ]
+
+
+class DigitBatch(TypedDict):
+    """A batch of 8x8 images of handwritten digits."""
+
+    images: list[list[float]]
+    """Each image's 64 grey levels (0 to 16), row by row."""
+
+
+class Prediction(TypedDict):
+    """The model's answer for one image of a batch."""
+
+    index: int
+    """The image's position in the batch."""
+    label: int
+    """The most likely digit."""
+    probability: float
+    """The probability the model gives that digit."""
+
+
+class Predictions(TypedDict):
+    """The model's answer for a batch, in the order of its images."""
+
+    labels: list[int]
+    """The most likely digit of each image."""
+    probabilities: list[float]
+    """The probability the model gives that digit."""
 
 
 class Summarize(TypedDict):

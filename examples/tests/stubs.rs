@@ -1,9 +1,15 @@
-//! The committed stubs in `examples/python` match the quickstart's declarations, so a change to
-//! them fails `cargo test` until the stubs are regenerated.
+//! The committed stubs in `examples/python` match the declarations of the binaries that write
+//! them (the quick start and the service), so a change to either fails `cargo test` until the
+//! stubs are regenerated.
 
 #[test]
 fn quickstart_stubs_are_fresh() {
     snake::stubs::assert_fresh(env!("CARGO_BIN_EXE_quickstart"), concat!(env!("CARGO_MANIFEST_DIR"), "/python"));
+}
+
+#[test]
+fn service_stubs_are_fresh() {
+    snake::stubs::assert_fresh(env!("CARGO_BIN_EXE_service"), concat!(env!("CARGO_MANIFEST_DIR"), "/python"));
 }
 
 #[test]
