@@ -29,15 +29,30 @@ impl Outgoing {
     /// Copies `bytes` into a free region, growing the arena if needed; `None` when the arena
     /// (up to its limit) has no room, and the bytes must go another way.
     pub fn place(&self, bytes: &[u8]) -> Option<Region> {
+        self.fill(bytes.len(), |target| {
+            target.copy_from_slice(bytes);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .and_then(Result::ok)
+    }
+
+    /// Lends a region of `len` bytes and lets `write` fill it, before anyone else can see it;
+    /// `None` when the arena has no room. When `write` fails the region is taken back.
+    pub fn fill<E>(&self, len: usize, write: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Option<Result<Region, E>> {
         let region = {
             let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
-            alloc.allocate(bytes.len(), self.memory.capacity(), |size| self.memory.grow_to(size).is_ok())?
+            alloc.allocate(len, self.memory.capacity(), |size| self.memory.grow_to(size).is_ok())?
         };
         // SAFETY: the allocator lent this range to this call alone; it lies within the file
         // (grown before the allocator handed it out) and no reader knows of it yet.
-        let target = unsafe { self.memory.slice_mut(region.offset as usize, bytes.len()) };
-        target.copy_from_slice(bytes);
-        Some(region)
+        let target = unsafe { self.memory.slice_mut(region.offset as usize, len) };
+        match write(target) {
+            Ok(()) => Some(Ok(region)),
+            Err(err) => {
+                let _ = self.release(&[region]);
+                Some(Err(err))
+            }
+        }
     }
 
     /// Takes back the regions the receiver released; each one this side did not lend is an error

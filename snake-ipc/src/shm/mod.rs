@@ -5,7 +5,7 @@
 //! one the parent writes and the child reads, one the other way round. A frame of at least the
 //! configured threshold is copied into the sender's arena and a small [`FrameKind::Shared`] frame
 //! naming its [`Region`] goes over the socket instead; the receiver reads the frame in place, as
-//! [`Bytes`] over the mapping, and once the last of those bytes drops it sends a
+//! [`Bytes`](bytes::Bytes) over the mapping, and once the last of those bytes drops it sends a
 //! [`FrameKind::Release`] frame, after which the writer may reuse the region. So a region is
 //! never written while the receiver can still see it, and neither side needs a lock the other
 //! holds. An arena grows on demand up to its limit; a frame that does not fit goes over the socket
@@ -179,16 +179,56 @@ impl Arenas {
             return None;
         }
         let region = self.outgoing.place(inner)?;
+        self.shared_frame(&header, region).ok()
+    }
+
+    /// Encodes the frame of `header` and `body` straight into the outgoing arena, without an
+    /// intermediate buffer, and returns the [`FrameKind::Shared`] frame to send; `None` when the
+    /// frame is below the threshold or does not fit, and is to be encoded as usual. A frame past
+    /// `max_frame_size` is refused here as on the socket.
+    pub fn encode_frame<T: Serialize + ?Sized>(
+        &self,
+        header: &Header,
+        body: &T,
+        max_frame_size: usize,
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let encode_error = |e: postcard::Error| ProtocolError::Encode { message: e.to_string() };
+        let header_len =
+            postcard::serialize_with_flavor(header, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
+        let body_len =
+            postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
+        let len = header_len + body_len;
+        if len < self.config.threshold {
+            return Ok(None);
+        }
+        if len > max_frame_size {
+            return Err(ProtocolError::FrameTooLarge { size: len, max: max_frame_size });
+        }
+        let filled = self.outgoing.fill(len, |target| {
+            let (head, rest) = target.split_at_mut(header_len);
+            postcard::to_slice(header, head).map_err(encode_error)?;
+            let written = postcard::to_slice(body, rest).map_err(encode_error)?.len();
+            if written == body_len {
+                Ok(())
+            } else {
+                Err(ProtocolError::Encode { message: "the body changed size while it was encoded".into() })
+            }
+        });
+        let Some(region) = filled.transpose()? else {
+            return Ok(None);
+        };
+        self.shared_frame(header, region).map(Some)
+    }
+
+    /// The [`FrameKind::Shared`] frame naming `region`, which holds the frame of `header`. If it
+    /// cannot be encoded, the region is taken back.
+    fn shared_frame(&self, header: &Header, region: Region) -> Result<Vec<u8>, ProtocolError> {
         let shared = Header { kind: FrameKind::Shared, id: header.id, method: header.kind as u32, trace: None };
         let mut out = Vec::with_capacity(32);
-        match encode_frame(&mut out, &shared, &region, usize::MAX) {
-            Ok(()) => Some(out),
-            Err(_) => {
-                // Cannot happen for a fixed-size body; keep the region usable all the same.
-                let _ = self.outgoing.release(&[region]);
-                None
-            }
-        }
+        encode_frame(&mut out, &shared, &region, usize::MAX).inspect_err(|_| {
+            let _ = self.outgoing.release(&[region]);
+        })?;
+        Ok(out)
     }
 
     /// The frame a [`FrameKind::Shared`] frame carries, read in place from the incoming arena. A
@@ -210,10 +250,51 @@ impl Arenas {
         Ok(frame)
     }
 
+    /// Takes back the region of a [`FrameKind::Shared`] frame that will not be sent after all (a
+    /// call refused before it went out); any other frame is left alone.
+    pub fn discard(&self, frame: &[u8]) {
+        let mut buf = bytes::BytesMut::from(frame);
+        if let Ok(Some(frame)) = crate::frame::FrameDecoder::new(frame.len()).decode(&mut buf)
+            && frame.header.kind == FrameKind::Shared
+            && let Ok(region) = frame.decode_body::<Region>()
+        {
+            let _ = self.outgoing.release(&[region]);
+        }
+    }
+
     /// Takes back the regions a [`FrameKind::Release`] frame names.
     pub fn released(&self, frame: &Frame) -> Result<(), ProtocolError> {
         let regions: Vec<Region> = frame.decode_body()?;
         self.outgoing.release(&regions).map_err(ProtocolError::from)
+    }
+}
+
+/// Where one frame is encoded: straight into the outgoing arena when it is large enough and
+/// fits, else into a buffer as usual. Either way the buffer then holds the frame to send.
+#[derive(Debug)]
+pub struct FrameOut<'a> {
+    buf: &'a mut Vec<u8>,
+    header: Header,
+    max_frame_size: usize,
+    shm: Option<&'a Arenas>,
+}
+
+impl<'a> FrameOut<'a> {
+    /// A frame of `header` written to `buf` (cleared first), or through `shm` when it is on.
+    pub fn new(buf: &'a mut Vec<u8>, header: Header, max_frame_size: usize, shm: Option<&'a Arenas>) -> Self {
+        Self { buf, header, max_frame_size, shm }
+    }
+
+    /// Encodes `body` as the frame's body. On error the buffer is left empty.
+    pub fn put<T: Serialize + ?Sized>(&mut self, body: &T) -> Result<(), ProtocolError> {
+        self.buf.clear();
+        if let Some(shm) = self.shm
+            && let Some(frame) = shm.encode_frame(&self.header, body, self.max_frame_size)?
+        {
+            *self.buf = frame;
+            return Ok(());
+        }
+        encode_frame(self.buf, &self.header, body, self.max_frame_size)
     }
 }
 

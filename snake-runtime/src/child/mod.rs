@@ -38,14 +38,13 @@ use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyTuple};
 
 use snake_ipc::handshake::write_welcome;
-use snake_ipc::shm::{Arenas, release_frame};
+use snake_ipc::shm::{Arenas, FrameOut, release_frame};
 use snake_ipc::writer::ChildWriter;
 
 use crate::codec::{CallbackCodec, MethodCodec};
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::protocol::{
     Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, WARMUP_METHOD, Welcome, WelcomePayload, encode_frame,
-    encode_frame_with,
 };
 use crate::shared_bytes::with_source;
 
@@ -144,8 +143,9 @@ impl Child {
             return self.send_error(id, &unknown_method(method));
         };
         let mut buf = Vec::with_capacity(128);
-        let header = Header::new(FrameKind::Reply, id);
-        match encode_frame_with(&mut buf, &header, self.max_frame_size, |out| (codec.reply_from_python)(&value, out)) {
+        let mut out =
+            FrameOut::new(&mut buf, Header::new(FrameKind::Reply, id), self.max_frame_size, self.shm.as_ref());
+        match (codec.reply_from_python)(&value, &mut out) {
             Ok(()) => self.send(&buf),
             Err(err) => self.send_error(id, &err),
         }
