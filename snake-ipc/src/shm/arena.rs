@@ -174,15 +174,16 @@ impl Drop for Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shm::memory::Access;
 
     fn pair(limit: usize) -> (Outgoing, Incoming) {
-        let memory = Memory::create(c"snake-test", limit).expect("memfd");
+        let memory = Memory::create(c"snake-test", limit, Access::Write).expect("memfd");
         // The reader maps the same file through a duplicate of its descriptor, as a child does.
         // SAFETY: dup returns a new descriptor that only `adopt` owns.
         let dup = unsafe { libc::dup(memory.raw_fd()) };
         assert!(dup >= 0);
         // SAFETY: `dup` is open and owned by nothing else.
-        let reader = unsafe { Memory::adopt(dup, limit) }.expect("adopt");
+        let reader = unsafe { Memory::adopt(dup, limit, Access::Read) }.expect("adopt");
         (Outgoing::new(memory), Incoming::new(reader))
     }
 
@@ -243,7 +244,7 @@ mod tests {
         let raw = unsafe { libc::memfd_create(c"unsealed".as_ptr(), libc::MFD_CLOEXEC) };
         assert!(raw >= 0);
         // SAFETY: `raw` is open and owned by nothing else.
-        let adopted = unsafe { Memory::adopt(raw, 1 << 20) };
+        let adopted = unsafe { Memory::adopt(raw, 1 << 20, Access::Read) };
         assert!(adopted.is_err());
     }
 }

@@ -13,6 +13,15 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// How one side maps an arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The writer: read and write.
+    Write,
+    /// The reader: read only.
+    Read,
+}
+
 /// A shared mapping of an arena's `memfd`. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Memory {
@@ -31,8 +40,9 @@ unsafe impl Send for Memory {}
 unsafe impl Sync for Memory {}
 
 impl Memory {
-    /// A new, empty arena of at most `capacity` bytes, sealed against shrinking.
-    pub(crate) fn create(name: &std::ffi::CStr, capacity: usize) -> io::Result<Self> {
+    /// A new, empty arena of at most `capacity` bytes, sealed against shrinking; mapped writable
+    /// only for the side that writes it.
+    pub(crate) fn create(name: &std::ffi::CStr, capacity: usize, access: Access) -> io::Result<Self> {
         // SAFETY: `name` is a valid C string; the flags are valid for memfd_create.
         let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
         if raw < 0 {
@@ -44,7 +54,7 @@ impl Memory {
         if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        Self::map(fd, capacity)
+        Self::map(fd, capacity, access)
     }
 
     /// Maps an arena the peer created (its descriptor inherited at spawn).
@@ -52,7 +62,7 @@ impl Memory {
     /// # Safety
     ///
     /// `fd` must be an open descriptor that nothing else owns.
-    pub(crate) unsafe fn adopt(fd: RawFd, capacity: usize) -> io::Result<Self> {
+    pub(crate) unsafe fn adopt(fd: RawFd, capacity: usize, access: Access) -> io::Result<Self> {
         // SAFETY: the caller hands over ownership of an open descriptor.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: `fd` is open; F_GET_SEALS only reads its seals.
@@ -62,10 +72,10 @@ impl Memory {
         }
         // SAFETY: `fd` is open; FD_CLOEXEC only changes its close-on-exec flag.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        Self::map(fd, capacity)
+        Self::map(fd, capacity, access)
     }
 
-    fn map(fd: OwnedFd, capacity: usize) -> io::Result<Self> {
+    fn map(fd: OwnedFd, capacity: usize, access: Access) -> io::Result<Self> {
         if capacity == 0 {
             return Err(io::Error::other("a shared-memory arena needs a limit above zero"));
         }
@@ -74,7 +84,12 @@ impl Memory {
             libc::mmap(
                 std::ptr::null_mut(),
                 capacity,
-                libc::PROT_READ | libc::PROT_WRITE,
+                match access {
+                    Access::Write => libc::PROT_READ | libc::PROT_WRITE,
+                    // The reader cannot write the writer's arena, even by mistake (a stray
+                    // pointer faults instead of corrupting a frame).
+                    Access::Read => libc::PROT_READ,
+                },
                 libc::MAP_SHARED | libc::MAP_NORESERVE,
                 fd.as_raw_fd(),
                 0,
@@ -159,8 +174,8 @@ impl Memory {
     ///
     /// # Safety
     ///
-    /// The range must lie within the file's size and be allocated to the caller alone (not yet
-    /// sent, so no reader sees it).
+    /// The mapping must be writable ([`Access::Write`]), and the range must lie within the file's
+    /// size and be allocated to the caller alone (not yet sent, so no reader sees it).
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn slice_mut(&self, offset: usize, len: usize) -> &mut [u8] {
         // SAFETY: the caller guarantees the range is mapped, backed and used by it alone.

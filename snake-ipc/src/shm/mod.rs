@@ -25,7 +25,7 @@ use std::os::fd::RawFd;
 use serde::{Deserialize, Serialize};
 
 pub use self::arena::{Incoming, Outgoing};
-use self::memory::Memory;
+use self::memory::{Access, Memory};
 use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
 
 /// Set in a child's environment to `<arena to the child>,<arena to the parent>,<limit>,<threshold>`
@@ -111,8 +111,8 @@ pub struct Arenas {
 impl Arenas {
     /// In the parent: two new arenas (see the module docs).
     pub fn create(config: ShmConfig) -> std::io::Result<Self> {
-        let to_child = Memory::create(c"snake-to-child", config.limit)?;
-        let to_parent = Memory::create(c"snake-to-parent", config.limit)?;
+        let to_child = Memory::create(c"snake-to-child", config.limit, Access::Write)?;
+        let to_parent = Memory::create(c"snake-to-parent", config.limit, Access::Read)?;
         Ok(Self { outgoing: Outgoing::new(to_child), incoming: Incoming::new(to_parent), config })
     }
 
@@ -145,14 +145,14 @@ impl Arenas {
             return Some(Err(format!("{ENV_SHM} is not `fd,fd,limit,threshold`")));
         };
         let fd = |n: usize| RawFd::try_from(n).map_err(|_| format!("{ENV_SHM}: {n} is not a descriptor"));
-        let adopt = |n: usize| -> Result<Memory, String> {
+        let adopt = |n: usize, access: Access| -> Result<Memory, String> {
             let fd = fd(n)?;
             // SAFETY: the parent passed this descriptor for this purpose alone, and the caller
             // runs before any other code could have claimed it; `adopt` checks it is a sealed memfd.
-            unsafe { Memory::adopt(fd, limit) }.map_err(|e| format!("{ENV_SHM}: descriptor {fd}: {e}"))
+            unsafe { Memory::adopt(fd, limit, access) }.map_err(|e| format!("{ENV_SHM}: descriptor {fd}: {e}"))
         };
-        let arenas = adopt(to_child).and_then(|incoming| {
-            let outgoing = adopt(to_parent)?;
+        let arenas = adopt(to_child, Access::Read).and_then(|incoming| {
+            let outgoing = adopt(to_parent, Access::Write)?;
             Ok(Self {
                 outgoing: Outgoing::new(outgoing),
                 incoming: Incoming::new(incoming),
@@ -318,13 +318,17 @@ mod tests {
     /// The child's side of `parent`'s arenas, through duplicated descriptors as if inherited.
     fn child_of(parent: &Arenas) -> Arenas {
         let (fds, _) = parent.for_child();
-        let adopt = |fd: RawFd| {
+        let adopt = |fd: RawFd, access| {
             // SAFETY: dup returns a new descriptor that only `adopt` owns.
             let dup = unsafe { libc::dup(fd) };
             // SAFETY: `dup` is open and owned by nothing else.
-            unsafe { Memory::adopt(dup, parent.config.limit) }.expect("adopt")
+            unsafe { Memory::adopt(dup, parent.config.limit, access) }.expect("adopt")
         };
-        Arenas { incoming: Incoming::new(adopt(fds[0])), outgoing: Outgoing::new(adopt(fds[1])), config: parent.config }
+        Arenas {
+            incoming: Incoming::new(adopt(fds[0], Access::Read)),
+            outgoing: Outgoing::new(adopt(fds[1], Access::Write)),
+            config: parent.config,
+        }
     }
 
     fn frame(kind: FrameKind, id: u64, body: &[u8]) -> Vec<u8> {
