@@ -227,6 +227,17 @@ mod tests {
     }
 
     #[test]
+    fn a_self_describing_body_carries_it_too() {
+        let value = SharedBytes::from(vec![7u8; 300]);
+        let mut out = Vec::new();
+        snake_ipc::wire::encode(&value, true, &mut out).expect("encodes");
+        let body = bytes::Bytes::from(out);
+        let decoded: SharedBytes =
+            with_source(&body, || snake_ipc::wire::decode(&body, true, snake_ipc::FrameKind::Reply)).expect("decodes");
+        assert_eq!(decoded, value);
+    }
+
+    #[test]
     fn the_handoff_slot_is_left_empty() {
         let _ = postcard::to_stdvec(&SharedBytes::from(vec![1, 2])).expect("encodes");
         assert!(handoff::take().is_none());
