@@ -21,7 +21,8 @@ pub(crate) const NAME: &str = "__snake_shared_bytes";
 /// Bytes that cross to Python without a copy: the handler gets a read-only `memoryview` over
 /// the received frame (which lies in shared memory once it passes the builder's
 /// `shared_memory_threshold`), and may return `bytes`, `bytearray`, a `memoryview` or any object
-/// with the buffer protocol for it. In Rust it derefs to `[u8]`; a value received from Python
+/// with the buffer protocol for it (a view it received is taken back without a copy; any other
+/// buffer is copied once out of Python). In Rust it derefs to `[u8]`; a value received from Python
 /// points into the frame it came in, which stays in use until the value (and every clone) drops.
 ///
 /// ```
