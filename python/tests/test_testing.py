@@ -212,3 +212,10 @@ def test_the_plugin_fakes_generated_callbacks_and_callback_handle(pytester: pyte
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_a_shared_bytes_field_takes_any_buffer_and_reads_as_a_read_only_view() -> None:
+    for value in (b"ab", bytearray(b"ab"), memoryview(b"ab")):
+        view = check(value, memoryview, schema=SCHEMA)
+        assert isinstance(view, memoryview) and view.readonly and bytes(view) == b"ab"
+    assert fails(1, memoryview) == "reply: expected bytes-like object, got int"

@@ -53,6 +53,16 @@ pub enum ProtocolError {
         /// The kind that arrived.
         kind: FrameKind,
     },
+    /// A shared-memory region the peer named (or released) is not one this side can accept.
+    #[error("bad shared-memory region {offset}+{len}: {reason}")]
+    BadRegion {
+        /// The region's offset as sent.
+        offset: u64,
+        /// Its length as sent.
+        len: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading or writing the channel failed.
     #[error("i/o error on the channel: {message}")]
     Io {
@@ -116,6 +126,12 @@ pub enum FrameKind {
     /// Child -> parent: the answer to the [`Ping`](Self::Ping) with the same `header.id` and
     /// `header.method`; the body is empty.
     Pong = 17,
+    /// Either way: the frame of kind `header.method` (for call `header.id`) is in the sender's
+    /// shared-memory arena; the body is its [`Region`](crate::shm::Region). See [`crate::shm`].
+    Shared = 18,
+    /// Either way: the sender no longer reads these regions of the receiver's arena, which may
+    /// reuse them; the body is a `Vec<`[`Region`](crate::shm::Region)`>`.
+    Release = 19,
 }
 
 /// `header.method` of a [`FrameKind::Ping`] the child's reader thread answers without the GIL.
@@ -166,6 +182,14 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A frame from its bytes after the length prefix (a header, then the body), without a copy.
+    pub fn parse(bytes: Bytes) -> Result<Self, ProtocolError> {
+        let (header, rest) = postcard::take_from_bytes::<Header>(&bytes)
+            .map_err(|e| ProtocolError::BadHeader { message: e.to_string() })?;
+        let body = bytes.slice(bytes.len() - rest.len()..);
+        Ok(Self { header, body })
+    }
+
     /// Decodes the body as `T`.
     pub fn decode_body<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProtocolError> {
         postcard::from_bytes(&self.body)
@@ -249,11 +273,7 @@ impl FrameDecoder {
             return Ok(None);
         }
         buf.advance(LENGTH_PREFIX);
-        let bytes = buf.split_to(len).freeze();
-        let (header, rest) = postcard::take_from_bytes::<Header>(&bytes)
-            .map_err(|e| ProtocolError::BadHeader { message: e.to_string() })?;
-        let body = bytes.slice(bytes.len() - rest.len()..);
-        Ok(Some(Frame { header, body }))
+        Frame::parse(buf.split_to(len).freeze()).map(Some)
     }
 }
 
@@ -321,8 +341,8 @@ mod tests {
         assert!(ping.body.is_empty());
         let pong = decoder.decode(&mut buf).expect("valid").expect("whole");
         assert_eq!((pong.header.kind, pong.header.id), (FrameKind::Pong, 9));
-        // Kind 18 is not a frame kind: [len][kind 18][id 1][method 0][trace None].
-        let mut buf = BytesMut::from(&[4, 0, 0, 0, 18, 1, 0, 0][..]);
+        // Kind 20 is not a frame kind: [len][kind 20][id 1][method 0][trace None].
+        let mut buf = BytesMut::from(&[4, 0, 0, 0, 20, 1, 0, 0][..]);
         assert!(matches!(decoder.decode(&mut buf), Err(ProtocolError::BadHeader { .. })));
     }
 

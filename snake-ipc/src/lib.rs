@@ -13,6 +13,7 @@
 //! - [`wire`]: typed bodies, as plain postcard or as a self-describing [`wire::Value`] tree;
 //! - [`outbox`]: ordered whole-frame writes from many producers (both processes), and
 //!   [`writer`], the child's blocking side of it;
+//! - [`shm`]: shared-memory arenas, one per direction, that carry large frames in place;
 //! - [`spawn`]: program, minimal environment, socketpair, output pumps, and the child's side
 //!   ([`spawn::channel_from_env`]);
 //! - [`Connection`]: the parent's end: handshake, in-flight table, cancellation, deadlines,
@@ -29,6 +30,7 @@ pub mod handshake;
 pub mod hooks;
 pub mod outbox;
 pub mod records;
+pub mod shm;
 pub mod spawn;
 pub mod stream;
 pub mod wire;

@@ -19,6 +19,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use crate::error::IpcError;
+use crate::shm::{Arenas, ENV_SHM, ShmConfig};
 
 /// Set in a child's environment to the number of its end of the socketpair.
 pub const ENV_CHILD_FD: &str = "SNAKE_CHILD_FD";
@@ -46,6 +47,9 @@ pub struct ProcessSpec {
     pub inherit_env: bool,
     /// Carried by the `tracing` events of its output lines (field `actor`).
     pub log_label: String,
+    /// Shared-memory arenas for large frames ([`crate::shm`]), created here and inherited by the
+    /// child; `None` sends every frame over the socket.
+    pub shared_memory: Option<ShmConfig>,
 }
 
 /// A started child and the parent's end of its channel.
@@ -55,6 +59,7 @@ pub struct Spawned {
     pub(crate) socket: UnixStream,
     pub(crate) stderr_tail: StderrTail,
     pub(crate) pumps: Vec<JoinHandle<()>>,
+    pub(crate) shm: Option<Arenas>,
 }
 
 /// The last lines a child wrote to stderr.
@@ -118,14 +123,30 @@ pub async fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
         command.env(key, value);
     }
     command.env(ENV_CHILD_FD, child_fd.to_string());
+    // The arenas are passed like the socket, inherited at spawn: they exist before the child runs
+    // any code, and its reader needs no ancillary-data path for one handshake.
+    let shm = spec.shared_memory.map(Arenas::create).transpose().map_err(spawn_failed)?;
+    let shm_fds = match &shm {
+        Some(arenas) => {
+            let (fds, value) = arenas.for_child();
+            command.env(ENV_SHM, value);
+            Some(fds)
+        }
+        None => None,
+    };
 
     let parent_pid = std::process::id();
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (fcntl, prctl, getppid, _exit) on a descriptor the forked process owns.
+    // (fcntl, prctl, getppid, _exit) on descriptors the forked process owns.
     unsafe {
         command.pre_exec(move || {
             if libc::fcntl(child_fd, libc::F_SETFD, 0) == -1 {
                 return Err(std::io::Error::last_os_error());
+            }
+            for fd in shm_fds.iter().flatten() {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             // If the parent dies, the child is killed: it cannot be supervised any more.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
@@ -151,7 +172,7 @@ pub async fn spawn(spec: &ProcessSpec) -> Result<Spawned, IpcError> {
     if let Some(stderr) = child.stderr.take() {
         pumps.push(tokio::spawn(pump(stderr, Stream::Stderr, pid, spec.log_label.clone(), Some(stderr_tail.clone()))));
     }
-    Ok(Spawned { child, socket: parent_end, stderr_tail, pumps })
+    Ok(Spawned { child, socket: parent_end, stderr_tail, pumps, shm })
 }
 
 /// The one thread that forks every child (see [`spawn`]).

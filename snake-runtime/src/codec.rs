@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use snake_ipc::shm::FrameOut;
 use snake_ipc::wire;
 
 use crate::error::{ConversionDirection, PythonExecutionError};
@@ -19,7 +20,7 @@ pub struct MethodCodec {
     /// Decodes the request body and builds the Python argument.
     pub request_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
     /// Converts the Python return value and appends its encoded body.
-    pub reply_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
+    pub reply_from_python: fn(&Bound<'_, PyAny>, &mut FrameOut<'_>) -> Result<(), PythonExecutionError>,
 }
 
 impl MethodCodec {
@@ -79,11 +80,11 @@ fn read<T: DeserializeOwned>(
 
 fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool, const STRICT: bool>(
     value: &Bound<'_, PyAny>,
-    out: &mut Vec<u8>,
+    out: &mut FrameOut<'_>,
 ) -> Result<(), PythonExecutionError> {
     let reply: R = read(value, "reply", STRICT)
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Reply, error })?;
-    Ok(wire::encode(&reply, SELF_DESCRIBING, out)?)
+    Ok(wire::encode_frame_body(&reply, SELF_DESCRIBING, out)?)
 }
 
 /// Converts one callback's argument to Rust and its reply back, in the child.

@@ -11,6 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use snake_ipc::handshake::{read_hello, write_welcome};
+use snake_ipc::shm::Arenas;
 
 use crate::config::RuntimeConfig;
 use crate::error::PythonExecutionError;
@@ -31,6 +32,8 @@ pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> Runti
     // SAFETY: `enter` is the first thing the generated `main` does, while the process has one
     // thread and nothing else has touched the environment or the inherited descriptor.
     let channel = unsafe { snake_ipc::spawn::channel_from_env() };
+    // SAFETY: as above: still one thread, and the arenas' descriptors are claimed by nothing else.
+    let shm = unsafe { snake_ipc::shm::Arenas::from_env() };
     registry::set_explicit(explicit);
     let Some(channel) = channel else {
         // `<binary> --snake-stubs write|check DIR` writes or checks the Python stubs of every
@@ -46,6 +49,10 @@ pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> Runti
         eprintln!("snake child: {err}");
         crate::child::exit(2);
     });
+    let shm = shm.transpose().unwrap_or_else(|err| {
+        eprintln!("snake child: {err}");
+        crate::child::exit(2);
+    });
     let runtime = child_init().build().unwrap_or_else(|err| {
         eprintln!("snake child: could not build the tokio runtime child_init asked for: {err}");
         crate::child::exit(2);
@@ -55,10 +62,10 @@ pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> Runti
         .name("snake-child-runtime".into())
         .spawn(move || runtime.block_on(std::future::pending::<()>()))
         .ok();
-    serve_child(stream)
+    serve_child(stream, shm)
 }
 
-fn serve_child(stream: UnixStream) -> ! {
+fn serve_child(stream: UnixStream, shm: Option<Arenas>) -> ! {
     let hello: Hello = match read_hello(&stream, HELLO_TIMEOUT) {
         Ok(hello) => hello,
         Err(err) => {
@@ -88,5 +95,5 @@ fn serve_child(stream: UnixStream) -> ! {
             fingerprint,
         );
     }
-    crate::child::serve(stream, hello, fingerprint, (entry.codecs)(), (entry.callbacks)(), entry.named_callbacks)
+    crate::child::serve(stream, shm, hello, fingerprint, (entry.codecs)(), (entry.callbacks)(), entry.named_callbacks)
 }

@@ -46,6 +46,7 @@ pub mod protocol;
 mod registry;
 pub mod schema;
 pub mod serde_py;
+mod shared_bytes;
 mod stream_marker;
 pub mod stubs;
 mod suggest;
@@ -60,6 +61,7 @@ pub use crate::parent::{GetChildInfo, Keyed, PythonActor, PythonActorExt, Python
 pub use crate::parent::{ReplyStream, Streaming};
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::schema::{Bytes, Describe, PyMessage};
+pub use crate::shared_bytes::SharedBytes;
 pub use crate::stream_marker::Stream;
 pub use kameo;
 pub use snake_macros::PyMessage;

@@ -13,6 +13,7 @@ use super::Connection;
 use crate::error::{IpcError, PeerError, ProtocolError};
 use crate::frame::{FrameKind, Header, encode_frame, encode_frame_with};
 use crate::hooks::Hooks;
+use crate::shm::FrameOut;
 use crate::stream::RawStream;
 
 /// Where the result of one call goes: the encoded reply body, or why there is none. The upper
@@ -134,6 +135,18 @@ impl<E: PeerError> Connection<E> {
         let span = self.call_span(id, method, caller);
         let mut frame = Vec::with_capacity(64);
         let header = Header { kind: FrameKind::Call, id, method, trace: self.hooks.trace_context(&span) };
+        // With a slot free now, a large request is encoded straight into shared memory: it goes
+        // out at once, so its region is never held by a call that waits.
+        if let Some(shm) = &self.shm
+            && !*self.stopping.borrow()
+            && let Ok(permit) = Arc::clone(&self.window).try_acquire_owned()
+        {
+            let mut out = FrameOut::new(&mut frame, header, self.limits.max_frame_size, Some(shm));
+            return match out.put(&request) {
+                Ok(()) => self.send_call(id, frame, reply, span, permit),
+                Err(err) => reply.complete(Err(E::from(IpcError::Protocol(err)))),
+            };
+        }
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));
         }
@@ -203,7 +216,13 @@ impl<E: PeerError> Connection<E> {
         span: tracing::Span,
         permit: OwnedSemaphorePermit,
     ) {
+        let discard = |frame: &[u8]| {
+            if let Some(shm) = &self.shm {
+                shm.discard(frame);
+            }
+        };
         if *self.stopping.borrow() {
+            discard(&frame);
             return reply.complete(Err(E::from(IpcError::Stopping)));
         }
         {
@@ -211,6 +230,7 @@ impl<E: PeerError> Connection<E> {
             if let Some(dead) = &state.dead {
                 let dead = dead.clone();
                 drop(state);
+                discard(&frame);
                 return reply.complete(Err(dead));
             }
             let deadline = self.limits.call_timeout.map(|t| (Instant::now() + t, t));

@@ -38,7 +38,7 @@ impl<E: PeerError> Connection<E> {
         setup: Setup<E>,
         accept: impl FnOnce(&W) -> Result<(), String>,
     ) -> Result<(Arc<Self>, W), E> {
-        let Spawned { mut child, socket, stderr_tail, pumps } = spawned;
+        let Spawned { mut child, socket, stderr_tail, pumps, shm } = spawned;
         let limits = setup.limits;
         let hello = Hello::new(
             fingerprint,
@@ -140,7 +140,17 @@ impl<E: PeerError> Connection<E> {
             callback_streams: Mutex::default(),
             label,
             hooks,
+            shm,
         });
+        if let Some(shm) = &connection.shm {
+            // The child's frames we read are released back to it as their last bytes drop.
+            let weak = Arc::downgrade(&connection);
+            shm.incoming.on_release(move |regions| {
+                if let Some(connection) = weak.upgrade() {
+                    connection.send(&crate::shm::release_frame(&regions));
+                }
+            });
+        }
         tokio::spawn(supervise(child, Arc::downgrade(&connection), control_rx, exit_tx, pumps));
         tokio::spawn(read_loop(Arc::clone(&connection), decoder, buf));
         tokio::spawn(drain_loop(Arc::clone(&connection)));

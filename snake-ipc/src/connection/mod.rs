@@ -38,6 +38,7 @@ use crate::error::{ExitStatus, IpcError, PeerError};
 use crate::frame::{FrameKind, Header, encode_frame};
 use crate::hooks::Hooks;
 use crate::outbox::{Outbox, Pushed};
+use crate::shm::Arenas;
 use crate::spawn::StderrTail;
 
 /// How often a draining connection looks whether its last call has finished.
@@ -132,6 +133,8 @@ pub struct Connection<E: PeerError> {
     callback_streams: Mutex<HashMap<u64, Arc<CallbackStreamControl>>>,
     label: String,
     hooks: Arc<dyn Hooks>,
+    /// The arenas that carry large frames, when shared memory is on.
+    shm: Option<Arenas>,
 }
 
 impl<E: PeerError> std::fmt::Debug for Connection<E> {
@@ -161,12 +164,20 @@ impl<E: PeerError> Connection<E> {
     }
 
     fn send(&self, frame: &[u8]) {
+        let shared = self.shm.as_ref().and_then(|shm| shm.offload(frame));
+        let frame = shared.as_deref().unwrap_or(frame);
         match self.outbox.push(self.socket.as_fd(), frame) {
             Pushed::Done => {}
             Pushed::WakeDrainer => self.drain_wake.notify_one(),
             // The reader sees the closed channel and fails everything.
             Pushed::Closed => {}
         }
+    }
+
+    /// How many regions of its arena, and how many bytes, the child holds (`None` without shared
+    /// memory).
+    pub fn shared_memory_lent(&self) -> Option<(usize, usize)> {
+        self.shm.as_ref().map(|shm| shm.outgoing.lent())
     }
 
     /// Fails every pending call and every later one with `err` (the first error wins).

@@ -139,6 +139,29 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
 }
 
 fn dispatch<E: PeerError>(conn: &Arc<Connection<E>>, frame: Frame) -> Result<(), ProtocolError> {
+    let frame = match (frame.header.kind, &conn.shm) {
+        (FrameKind::Shared, Some(shm)) => match shm.open(&frame, conn.limits.max_frame_size) {
+            Ok(inner) => inner,
+            // A bad region fails the call it belongs to, not the connection.
+            Err(err) => {
+                tracing::warn!(child_pid = conn.pid, error = %err, "refused a shared-memory frame");
+                let answers_a_call = [FrameKind::Reply, FrameKind::Error, FrameKind::StreamItem]
+                    .iter()
+                    .any(|&kind| kind as u32 == frame.header.method);
+                if answers_a_call {
+                    let _ = conn.complete(frame.header.id, Err(E::from(IpcError::Protocol(err))));
+                }
+                return Ok(());
+            }
+        },
+        (FrameKind::Release, Some(shm)) => {
+            if let Err(err) = shm.released(&frame) {
+                tracing::warn!(child_pid = conn.pid, error = %err, "refused a shared-memory release");
+            }
+            return Ok(());
+        }
+        _ => frame,
+    };
     let Header { kind, id, method, trace } = frame.header;
     match kind {
         FrameKind::Reply => conn.complete(id, Ok(frame.body)),

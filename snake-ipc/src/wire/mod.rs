@@ -41,6 +41,20 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, self_describing: bool, out: &mut
     })
 }
 
+/// [`encode`] as the body of the frame `out` is writing (straight into shared memory when large).
+pub fn encode_frame_body<T: Serialize + ?Sized>(
+    value: &T,
+    self_describing: bool,
+    out: &mut crate::shm::FrameOut<'_>,
+) -> Result<(), ProtocolError> {
+    if self_describing {
+        let tree = to_value(value).map_err(|e| ProtocolError::Encode { message: e.to_string() })?;
+        out.put(&tree)
+    } else {
+        out.put(value)
+    }
+}
+
 /// Reads a body written by [`encode`] with the same `self_describing`; errors are reported as
 /// undecodable frames of `kind`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], self_describing: bool, kind: FrameKind) -> Result<T, ProtocolError> {

@@ -36,6 +36,7 @@ pub fn trials() -> Vec<Trial> {
         trial("a_dead_child_fails_every_pending_and_later_call", a_dead_child_fails_every_pending_and_later_call),
         trial("an_oversize_frame_fails_everything_and_kills_the_child", an_oversize_frame_kills_the_child),
         trial("error_frames_arrive_as_the_peer_error", error_frames_arrive_as_the_peer_error),
+        trial("a_bad_shared_memory_region_fails_only_its_call", a_bad_shared_memory_region_fails_only_its_call),
         trial("callbacks_are_served_by_the_dispatcher", callbacks_are_served_by_the_dispatcher),
         trial("callbacks_without_a_dispatcher_are_refused", callbacks_without_a_dispatcher_are_refused),
         trial("streams_deliver_every_item_in_order_under_credit", streams_deliver_every_item_in_order),
@@ -81,8 +82,11 @@ fn setup(
 }
 
 async fn start_with(greeting: &str, setup: Setup<IpcError>) -> Result<(Conn, Payload), IpcError> {
-    let spawned =
-        snake_ipc::spawn::spawn(&ProcessSpec { log_label: "engine-test".into(), ..ProcessSpec::default() }).await?;
+    start_spec(greeting, setup, ProcessSpec { log_label: "engine-test".into(), ..ProcessSpec::default() }).await
+}
+
+async fn start_spec(greeting: &str, setup: Setup<IpcError>, spec: ProcessSpec) -> Result<(Conn, Payload), IpcError> {
+    let spawned = snake_ipc::spawn::spawn(&spec).await?;
     Connection::establish(spawned, FINGERPRINT, greeting.to_owned(), setup, |_: &Payload| Ok(())).await
 }
 
@@ -295,6 +299,26 @@ async fn an_oversize_frame_kills_the_child() -> Result<(), Failed> {
 
 const fn libc_sigkill() -> i32 {
     9
+}
+
+async fn a_bad_shared_memory_region_fails_only_its_call() -> Result<(), Failed> {
+    // The arenas exist (the test child does not map them: every frame it is sent is small).
+    let shm = snake_ipc::shm::ShmConfig { threshold: 1024, limit: 4 << 20 };
+    let spec = ProcessSpec { shared_memory: Some(shm), ..ProcessSpec::default() };
+    let (conn, _) = start_spec("hello", setup(Limits::default(), Arc::new(NoHooks), None), spec).await?;
+    let in_flight = send(&conn, child::SLEEP, 300u64).await;
+    for region in [(2u64 << 20, 4096u64), (u64::MAX, 2), (0, 8 << 20)] {
+        let err = call::<_, ()>(&conn, child::BAD_REGION, region).await.expect_err("refused");
+        assert!(
+            matches!(&err, IpcError::Protocol(ProtocolError::BadRegion { offset, len, .. }) if (*offset, *len) == region),
+            "{region:?}: {err:?}"
+        );
+    }
+    let slept = in_flight.await.map_err(|_| "dropped")??;
+    assert_eq!(postcard::from_bytes::<u64>(&slept)?, 300, "the call in flight was answered");
+    assert_eq!(call::<_, String>(&conn, child::ECHO, "still here").await?, "still here");
+    assert!(conn.dead().is_none(), "the connection lives on");
+    Ok(())
 }
 
 async fn error_frames_arrive_as_the_peer_error() -> Result<(), Failed> {

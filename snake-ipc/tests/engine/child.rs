@@ -37,6 +37,9 @@ pub const CALLBACK: u32 = 5;
 pub const FAIL: u32 = 6;
 /// Sends a log record with the request as its message, then replies `()`.
 pub const LOG: u32 = 7;
+/// Answers with a `Shared` frame naming the requested region (`(offset, len)`) of an arena it
+/// never wrote: a peer that names memory it has no right to.
+pub const BAD_REGION: u32 = 8;
 /// Streams: `OpenStream` of method 0 yields `0..n` (`n: u32` after the credit), under credit.
 pub const COUNT: u32 = 0;
 
@@ -202,6 +205,15 @@ fn call(peer: &Arc<Peer>, id: u64, method: u32, body: Bytes) {
                     Err(_) => peer.send_value(FrameKind::Error, id, &IpcError::Cancelled),
                 }
             });
+        }
+        BAD_REGION => {
+            let (offset, len): (u64, u64) = postcard::from_bytes(&body).expect("region");
+            let mut frame = Vec::with_capacity(32);
+            let header = Header { kind: FrameKind::Shared, id, method: FrameKind::Reply as u32, trace: None };
+            let region = snake_ipc::shm::Region { offset, len };
+            if snake_ipc::frame::encode_frame(&mut frame, &header, &region, usize::MAX).is_ok() {
+                let _ = peer.writer.lock().unwrap_or_else(PoisonError::into_inner).write_all(&frame);
+            }
         }
         FAIL => {
             let message: String = postcard::from_bytes(&body).expect("message");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::plan::{FLOOR_MESSAGE, KIB_4, MIB_1, Plan, WINDOW};
+use crate::plan::{BYTES_SIZES, FLOOR_MESSAGE, KIB_4, MIB_1, Plan, WINDOW};
 use crate::stats::Latency;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -21,7 +21,7 @@ pub(crate) const ROLE_FLOOR_ECHO: &str = "floor-echo";
 const ENV_FLOOR_FD: &str = "SNAKE_BENCH_FLOOR_FD";
 
 /// Largest message the echo accepts: a corrupt length must not allocate gigabytes.
-const MAX_MESSAGE: usize = 16 * MIB_1;
+const MAX_MESSAGE: usize = 128 * MIB_1;
 
 /// The floor figures of one placement.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,8 @@ pub(crate) struct Floor {
     pub(crate) tokio_small: Latency,
     pub(crate) std_4k: Latency,
     pub(crate) std_1m: Latency,
+    /// The same at each of [`BYTES_SIZES`].
+    pub(crate) std_bytes: [Latency; 4],
     /// Messages/s with [`WINDOW`] in flight.
     pub(crate) pipelined: f64,
 }
@@ -39,10 +41,15 @@ pub(crate) fn measure(plan: &Plan) -> Result<Floor, BoxError> {
     let std_small = round_trips(&echo, FLOOR_MESSAGE, plan.warmup, plan.iters)?;
     let std_4k = round_trips(&echo, KIB_4, plan.warmup, plan.iters)?;
     let std_1m = round_trips(&echo, MIB_1, plan.large_warmup, plan.large_iters)?;
+    let mut std_bytes = [std_4k; 4];
+    for (latency, len) in std_bytes.iter_mut().zip(BYTES_SIZES) {
+        let (warmup, iters) = plan.counts(len);
+        *latency = round_trips(&echo, len, warmup, iters)?;
+    }
     let pipelined = pipelined(&echo, plan.pipeline_for)?;
     drop(echo);
     let tokio_small = tokio_round_trips(plan)?;
-    Ok(Floor { std_small, tokio_small, std_4k, std_1m, pipelined })
+    Ok(Floor { std_small, tokio_small, std_4k, std_1m, std_bytes, pipelined })
 }
 
 /// The small blocking std round trips alone, with a fresh echo process.

@@ -13,7 +13,10 @@
 //!   `block_on` on the main thread (the body of `#[snake::main]`) and with a current-thread
 //!   parent runtime, because where the caller runs moves the figure by up to 2-3x;
 //! - **pipelined**: calls/s through one child with 256 calls in flight, for both handlers;
-//! - **payloads**: p50 round trip of a 4 KiB and a 1 MiB string echoed by the sync handler.
+//! - **payloads**: p50 round trip of a 4 KiB and a 1 MiB string echoed by the sync handler;
+//! - **bytes**: p50 round trip of a `snake::SharedBytes` of 4 KiB, 1 MiB, 16 MiB and 100 MiB echoed
+//!   by the sync handler (through shared memory from 64 KiB up), against the floor's round trip of
+//!   the same size, and `multiprocessing.shared_memory` with numpy between two Python processes.
 //!
 //! Why ratios to a floor: on these virtual machines a round trip is dominated by wake-ups, and
 //! waking a process on an idle core costs about 20 µs each way, so the same ping-pong is several
@@ -33,12 +36,13 @@
 //! built). Without `--bench` (as under `cargo test --benches`) or with `SNAKE_BENCH_QUICK=1`,
 //! every count and duration is cut by 10x for a smoke run.
 //!
-//! The modules follow the run: `plan` says how much to measure, `floor` and `project` measure
-//! (the latter with the `messages` its children serve), `stats` turns samples into percentiles,
+//! The modules follow the run: `plan` says how much to measure, `floor`, `project` and `payloads`
+//! measure (the latter two with the `messages` their children serve), `stats` turns samples into percentiles,
 //! `placement` pins the second run, and `report` prints the tables (figures written by `units`).
 
 mod floor;
 mod messages;
+mod payloads;
 mod placement;
 mod plan;
 mod project;
@@ -101,6 +105,9 @@ fn run_suite(plan: &Plan, placement: &str) -> Result<(), BoxError> {
     let project = runtime
         .block_on(runtime.spawn(project::measure(*plan)))
         .map_err(|e| format!("the measuring task failed: {e}"))??;
+    let payloads = runtime
+        .block_on(runtime.spawn(payloads::measure(*plan)))
+        .map_err(|e| format!("the measuring task failed: {e}"))??;
     // The same calls from `block_on` on the main thread, as in the body of `#[snake::main]`:
     // each reply must also wake the main thread.
     let from_main = runtime.block_on(project::sync_round_trips(*plan))?;
@@ -126,7 +133,7 @@ fn run_suite(plan: &Plan, placement: &str) -> Result<(), BoxError> {
     // Measured again: if the machine's state changed during the run, the ratios are unreliable.
     let floor_after = floor::small_round_trips(plan)?;
 
-    let figures = Figures { floor, project, from_main, current_thread, traced, floor_after };
+    let figures = Figures { floor, project, payloads, from_main, current_thread, traced, floor_after };
     print!("{}", report::table(placement, &figures));
     io::stdout().flush()?;
     Ok(())

@@ -69,3 +69,16 @@ impl snake::ChildMessage for CountTo {
 }
 
 snake::register_actor!(CountTo);
+
+/// A payload Python reads in place and returns (`echo_sync` sends the dict back as it came).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Blob {
+    pub(crate) seq: u64,
+    pub(crate) data: snake::SharedBytes,
+}
+
+impl snake::ChildMessage for Blob {
+    type Reply = Blob;
+}
+
+snake::register_actor!(Blob);

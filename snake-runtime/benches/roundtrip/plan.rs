@@ -13,6 +13,10 @@ pub(crate) const FLOOR_MESSAGE: usize = 64;
 pub(crate) const SMALL_PAYLOAD: usize = 56;
 pub(crate) const KIB_4: usize = 4 * 1024;
 pub(crate) const MIB_1: usize = 1024 * 1024;
+pub(crate) const MIB_16: usize = 16 * MIB_1;
+pub(crate) const MIB_100: usize = 100 * MIB_1;
+/// Payload sizes of the bytes rows (`snake::SharedBytes` against the floor of the same size).
+pub(crate) const BYTES_SIZES: [usize; 4] = [KIB_4, MIB_1, MIB_16, MIB_100];
 /// Calls (or floor messages) in flight in the pipelined runs.
 pub(crate) const WINDOW: usize = 256;
 
@@ -30,6 +34,9 @@ pub(crate) struct Plan {
     pub(crate) large_iters: usize,
     /// How long each pipelined run keeps refilling its window.
     pub(crate) pipeline_for: Duration,
+    /// Calls made and thrown away, then measured, with 16 MiB and 100 MiB payloads.
+    pub(crate) huge_warmup: usize,
+    pub(crate) huge_iters: usize,
 }
 
 impl Plan {
@@ -50,6 +57,19 @@ impl Plan {
             large_warmup: count(50),
             large_iters: count(500),
             pipeline_for: Duration::from_secs(2) / scale,
+            huge_warmup: if quick { 1 } else { 3 },
+            huge_iters: if quick { 3 } else { 20 },
+        }
+    }
+
+    /// Warm-up and measured calls for a payload of `len` bytes.
+    pub(crate) const fn counts(&self, len: usize) -> (usize, usize) {
+        if len <= KIB_4 {
+            (self.warmup, self.iters)
+        } else if len <= MIB_1 {
+            (self.large_warmup, self.large_iters)
+        } else {
+            (self.huge_warmup, self.huge_iters)
         }
     }
 }

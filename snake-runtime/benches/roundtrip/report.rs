@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::floor::Floor;
+use crate::payloads::Payloads;
 use crate::placement;
-use crate::plan::{FLOOR_MESSAGE, Plan, SMALL_PAYLOAD, WINDOW};
+use crate::plan::{BYTES_SIZES, FLOOR_MESSAGE, MIB_1, Plan, SMALL_PAYLOAD, WINDOW};
 use crate::project::Project;
 use crate::stats::Latency;
 use crate::units::{rate, time};
@@ -17,6 +18,8 @@ const TARGET_PIPELINED_SYNC: f64 = 100_000.0;
 const TARGET_CALLBACK_P50: f64 = 1.5;
 const TARGET_STREAM_ITEMS: f64 = 200_000.0;
 const TARGET_TRACING_OVERHEAD: f64 = 1.10;
+/// Bytes round trips from 1 MiB up, as a fraction of the socket's own round trip of that size.
+const TARGET_BYTES: f64 = 0.5;
 
 /// How far the floor may move between the start and the end of a run before the table says
 /// its ratios are unreliable.
@@ -27,6 +30,7 @@ const FLOOR_DRIFT: f64 = 1.3;
 pub(crate) struct Figures {
     pub(crate) floor: Floor,
     pub(crate) project: Project,
+    pub(crate) payloads: Payloads,
     /// Sync round trips from `block_on` on the main thread of a multi-thread runtime.
     pub(crate) from_main: Latency,
     /// Sync round trips with a current-thread parent runtime.
@@ -59,7 +63,7 @@ pub(crate) fn intro(plan: &Plan) -> String {
 }
 
 pub(crate) fn table(placement: &str, figures: &Figures) -> String {
-    let Figures { floor, project, from_main, current_thread, traced, floor_after } = figures;
+    let Figures { floor, project, payloads, from_main, current_thread, traced, floor_after } = figures;
     let std_small = floor.std_small;
     let tokio_small = floor.tokio_small;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
@@ -201,6 +205,20 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
     latency_row(&mut out, name, project.sync_4k.p50, floor.std_4k.p50, None);
     let name = "sync round trip p50, 1 MiB string";
     latency_row(&mut out, name, project.sync_1m.p50, floor.std_1m.p50, None);
+    for (i, len) in BYTES_SIZES.into_iter().enumerate() {
+        let (figure, socket) = (payloads.shared[i].p50, floor.std_bytes[i].p50);
+        let name = format!("bytes round trip p50, {}, `SharedBytes` (floor: socket, same size)", size(len));
+        let (target, met_it) = if len >= MIB_1 {
+            (format!("<= {TARGET_BYTES:.2}x"), met(ratio(figure, socket) <= TARGET_BYTES))
+        } else {
+            (String::new(), "")
+        };
+        row(&mut out, [&name, &time(figure), &time(socket), &times(figure, socket), "", &target, met_it]);
+        if let Some(peer) = payloads.peer[i] {
+            let name = format!("peer: `multiprocessing.shared_memory` + numpy, {}, p50", size(len));
+            row(&mut out, [&name, &time(peer), &time(socket), &times(peer, socket), "", "", ""]);
+        }
+    }
 
     let drift = ratio(floor_after.p50, std_small.p50);
     if !(1.0 / FLOOR_DRIFT..=FLOOR_DRIFT).contains(&drift) {
@@ -213,6 +231,10 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
         );
     }
     out
+}
+
+fn size(len: usize) -> String {
+    if len >= MIB_1 { format!("{} MiB", len / MIB_1) } else { format!("{} KiB", len / 1024) }
 }
 
 fn row(out: &mut String, cells: [&str; 7]) {

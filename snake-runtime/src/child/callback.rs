@@ -28,6 +28,7 @@ use super::pool::Cancelled;
 use crate::codec::CallbackCodec;
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::protocol::{FrameKind, Header, encode_frame_with};
+use crate::shared_bytes::with_source;
 
 pyo3::create_exception!(
     snake,
@@ -250,7 +251,8 @@ pub(crate) fn reply_to_python<'py>(
     outcome: Outcome,
 ) -> PyResult<Bound<'py, PyAny>> {
     match outcome {
-        Ok(body) => (codec.reply_to_python)(py, &body).map_err(|err| CallbackError::new_err(err.to_string())),
+        Ok(body) => with_source(&body, || (codec.reply_to_python)(py, &body))
+            .map_err(|err| CallbackError::new_err(err.to_string())),
         Err(PythonExecutionError::CallbackFailed { message, .. }) => Err(CallbackError::new_err(message)),
         Err(err) => Err(CallbackError::new_err(err.to_string())),
     }

@@ -38,14 +38,15 @@ use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyTuple};
 
 use snake_ipc::handshake::write_welcome;
+use snake_ipc::shm::{Arenas, FrameOut, release_frame};
 use snake_ipc::writer::ChildWriter;
 
 use crate::codec::{CallbackCodec, MethodCodec};
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::protocol::{
     Frame, FrameDecoder, FrameKind, HandlerMode, Header, Hello, WARMUP_METHOD, Welcome, WelcomePayload, encode_frame,
-    encode_frame_with,
 };
+use crate::shared_bytes::with_source;
 
 use self::aio::AsyncLoop;
 use self::callback::{Callbacks, Waiter};
@@ -89,6 +90,8 @@ pub(crate) struct Child {
     /// Run on a graceful shutdown, before the child exits.
     teardown: Option<Lifecycle>,
     gil_probe: GilProbe,
+    /// The arenas that carry large frames, when the parent turned shared memory on.
+    shm: Option<Arenas>,
 }
 
 /// A warmup or teardown function: called with no arguments, its result ignored.
@@ -107,7 +110,8 @@ impl std::fmt::Debug for Child {
 impl Child {
     /// Sends one encoded frame (or several back to back).
     pub(crate) fn send(&self, frame: &[u8]) {
-        self.writer.send(frame);
+        let shared = self.shm.as_ref().and_then(|shm| shm.offload(frame));
+        self.writer.send(shared.as_deref().unwrap_or(frame));
     }
 
     /// Sends an error frame for call `id`. An error too large for a frame (a huge message or
@@ -139,8 +143,9 @@ impl Child {
             return self.send_error(id, &unknown_method(method));
         };
         let mut buf = Vec::with_capacity(128);
-        let header = Header::new(FrameKind::Reply, id);
-        match encode_frame_with(&mut buf, &header, self.max_frame_size, |out| (codec.reply_from_python)(&value, out)) {
+        let mut out =
+            FrameOut::new(&mut buf, Header::new(FrameKind::Reply, id), self.max_frame_size, self.shm.as_ref());
+        match (codec.reply_from_python)(&value, &mut out) {
             Ok(()) => self.send(&buf),
             Err(err) => self.send_error(id, &err),
         }
@@ -162,7 +167,7 @@ impl Child {
             .get(job.method as usize)
             .zip(self.functions.get(job.method as usize))
             .ok_or_else(|| unknown_method(job.method))?;
-        let arg = (codec.request_to_python)(py, &job.body)?;
+        let arg = with_source(&job.body, || (codec.request_to_python)(py, &job.body))?;
         let args = PyTuple::new(py, [arg]).map_err(|err| python::exception(py, &err))?;
         Ok((function.bind(py).clone(), args))
     }
@@ -309,6 +314,7 @@ fn unknown_method(method: u32) -> PythonExecutionError {
 /// asks the child to shut down. Never returns.
 pub(crate) fn serve(
     stream: UnixStream,
+    shm: Option<Arenas>,
     hello: Hello,
     fingerprint: u64,
     codecs: Vec<MethodCodec>,
@@ -391,7 +397,14 @@ pub(crate) fn serve(
         warmup,
         teardown,
         gil_probe: GilProbe::default(),
+        shm,
     });
+    if let Some(shm) = &child.shm {
+        // The parent's frames we read are released back to it as their last bytes drop (for a
+        // memoryview, when Python collects its last view).
+        let writer = Arc::clone(&child.writer);
+        shm.incoming.on_release(move |regions| writer.send(&release_frame(&regions)));
+    }
     callback::install(&child);
     if let Err(err) = Python::attach(|py| logs::install(py, &child, &hello.log_level)) {
         // Not fatal: warnings and errors still reach stderr through `logging.lastResort`.
@@ -508,6 +521,29 @@ fn read_loop(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop
 }
 
 fn dispatch(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
+    let frame = match (frame.header.kind, &child.shm) {
+        (FrameKind::Shared, Some(shm)) => match shm.open(&frame, child.max_frame_size) {
+            Ok(inner) => inner,
+            // A bad region fails the call it starts, not the channel.
+            Err(err) => {
+                let starts_a_call =
+                    [FrameKind::Call, FrameKind::OpenStream].iter().any(|&kind| kind as u32 == frame.header.method);
+                if starts_a_call {
+                    child.send_error(frame.header.id, &PythonExecutionError::Protocol(err));
+                } else {
+                    eprintln!("snake child: refused a shared-memory frame: {err}");
+                }
+                return None;
+            }
+        },
+        (FrameKind::Release, Some(shm)) => {
+            if let Err(err) = shm.released(&frame) {
+                eprintln!("snake child: refused a shared-memory release: {err}");
+            }
+            return None;
+        }
+        _ => frame,
+    };
     let Header { kind, id, method, trace } = frame.header;
     let mode = child.mode(method);
     let mismatch = |declared: HandlerMode, actual: HandlerMode| PythonExecutionError::HandlerMismatch {

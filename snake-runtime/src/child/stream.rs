@@ -17,7 +17,8 @@ use super::pool::{Job, Slot};
 use super::spans::Phases;
 use super::{Child, python};
 use crate::error::{ConversionDirection, PythonExecutionError};
-use crate::protocol::{FrameKind, Header, encode_frame, encode_frame_with};
+use crate::protocol::{FrameKind, Header, encode_frame};
+use snake_ipc::shm::FrameOut;
 
 /// Drives an async generator against a [`StreamSink`]'s credit: `drive(agen, sink)`, kept in
 /// Python (typed and tested there) because asyncio's own cancellation semantics do most of it.
@@ -142,7 +143,8 @@ impl Child {
         let Some(codec) = self.codecs.get(method as usize) else { return false };
         let mut buf = Vec::with_capacity(128);
         let header = Header::new(FrameKind::StreamItem, id);
-        match encode_frame_with(&mut buf, &header, self.max_frame_size, |out| (codec.reply_from_python)(item, out)) {
+        let mut out = FrameOut::new(&mut buf, header, self.max_frame_size, self.shm.as_ref());
+        match (codec.reply_from_python)(item, &mut out) {
             Ok(()) => {
                 self.send(&buf);
                 true

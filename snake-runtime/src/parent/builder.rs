@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use kameo::actor::{ActorRef, Spawn};
+use snake_ipc::shm::ShmConfig;
 use snake_ipc::{CallbackDispatch, Limits};
 use tracing::Level;
 
@@ -59,6 +60,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     call_timeout: Option<Duration>,
     shutdown_grace: Duration,
     max_frame_size: usize,
+    shared_memory: Option<ShmConfig>,
     max_in_flight: usize,
     max_callbacks_in_flight: usize,
     sync_workers: u16,
@@ -98,6 +100,7 @@ impl PythonChildProcessBuilder {
             call_timeout: None,
             shutdown_grace: Duration::from_secs(5),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            shared_memory: Some(ShmConfig::default()),
             max_in_flight: 1024,
             max_callbacks_in_flight: 1024,
             sync_workers: 4,
@@ -137,6 +140,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             call_timeout: self.call_timeout,
             shutdown_grace: self.shutdown_grace,
             max_frame_size: self.max_frame_size,
+            shared_memory: self.shared_memory,
             max_in_flight: self.max_in_flight,
             max_callbacks_in_flight: self.max_callbacks_in_flight,
             sync_workers: self.sync_workers,
@@ -205,6 +209,34 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     #[must_use]
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes.clamp(1024, u32::MAX as usize);
+        self
+    }
+
+    /// Whether frames of at least [`shared_memory_threshold`](Self::shared_memory_threshold) bytes
+    /// travel through shared memory instead of the socket (on by default; see the README's "Large
+    /// payloads").
+    #[must_use]
+    pub fn shared_memory(mut self, enabled: bool) -> Self {
+        self.shared_memory = enabled.then(|| self.shared_memory.unwrap_or_default());
+        self
+    }
+
+    /// The size from which a frame travels through shared memory (default 64 KiB, at least
+    /// 1 KiB). Turns shared memory on.
+    #[must_use]
+    pub fn shared_memory_threshold(mut self, bytes: usize) -> Self {
+        let config = self.shared_memory.unwrap_or_default();
+        self.shared_memory = Some(ShmConfig { threshold: bytes.max(1024), ..config });
+        self
+    }
+
+    /// The most bytes each of a child's two arenas (one per direction) grows to (default 1 GiB of
+    /// address space, at least 1 MiB; memory is committed only as an arena grows). A frame that
+    /// does not fit goes over the socket. Turns shared memory on.
+    #[must_use]
+    pub fn shared_memory_limit(mut self, bytes: usize) -> Self {
+        let config = self.shared_memory.unwrap_or_default();
+        self.shared_memory = Some(ShmConfig { limit: bytes.max(1 << 20), ..config });
         self
     }
 
@@ -484,6 +516,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
                 python_path: self.config.python_path,
                 env_vars: self.config.env_vars,
                 inherit_env: self.inherit_env,
+                shared_memory: self.shared_memory,
             },
             fingerprint,
             hello: HelloPayload {

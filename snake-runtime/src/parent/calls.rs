@@ -13,6 +13,7 @@ use snake_ipc::{ReplySink, wire};
 use crate::error::PythonExecutionError;
 use crate::protocol::FrameKind;
 use crate::schema::Describe;
+use crate::shared_bytes::with_source;
 
 /// Where the result of a call goes.
 pub(crate) enum ReplyTo {
@@ -33,7 +34,7 @@ impl ReplySink<PythonExecutionError> for ReplyTo {
     fn complete(self: Box<Self>, result: Result<Bytes, PythonExecutionError>) {
         match *self {
             Self::Kameo { tx, decode } => {
-                let reply = result.and_then(|body| decode(&body));
+                let reply = result.and_then(|body| with_source(&body, || decode(&body)));
                 let _ = tx.send(reply.map_err(|err| BoxSendError::HandlerError(Box::new(err))));
             }
             Self::Discard => {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use snake_ipc::shm::ShmConfig;
 use snake_ipc::{CallbackDispatch, Connection, Limits, ProcessSpec, Setup};
 use tokio::sync::oneshot;
 
@@ -30,6 +31,7 @@ pub(crate) struct PythonProcess {
     pub(crate) python_path: Vec<String>,
     pub(crate) env_vars: Vec<(String, String)>,
     pub(crate) inherit_env: bool,
+    pub(crate) shared_memory: Option<ShmConfig>,
 }
 
 impl PythonProcess {
@@ -58,6 +60,7 @@ impl PythonProcess {
             env,
             inherit_env: self.inherit_env,
             log_label: label.to_owned(),
+            shared_memory: self.shared_memory,
         }
     }
 

@@ -11,6 +11,7 @@ use futures_core::Stream;
 use snake_ipc::RawStream;
 
 use crate::error::PythonExecutionError;
+use crate::shared_bytes::with_source;
 
 /// Asks a [`PythonActor`](crate::PythonActor) whose function is a generator (or async
 /// generator) to stream its items: `actor.ask(Streaming(msg)).await?` is a [`ReplyStream`] of the
@@ -47,6 +48,8 @@ impl<T> Stream for ReplyStream<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        Pin::new(&mut this.raw).poll_next(cx).map(|item| item.map(|item| item.and_then(|body| (this.decode)(&body))))
+        Pin::new(&mut this.raw)
+            .poll_next(cx)
+            .map(|item| item.map(|item| item.and_then(|body| with_source(&body, || (this.decode)(&body)))))
     }
 }

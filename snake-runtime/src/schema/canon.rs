@@ -137,6 +137,7 @@ impl Canon<'_> {
             Type::Str => self.out.push('s'),
             Type::Char => self.out.push('c'),
             Type::Bytes => self.out.push('y'),
+            Type::Buffer => self.out.push('v'),
             Type::NoneType => self.out.push('n'),
             Type::List(item) => self.wrapped("l(", [item.as_ref()]),
             Type::Tuple(items) => self.wrapped("t(", items),

@@ -1,7 +1,7 @@
 //! [`check_value`]: does a Python object have a described shape?
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 
 use super::model::{Field, Kind, Representation, Type, Variant, VariantShape};
 use super::registry::Registry;
@@ -77,6 +77,13 @@ impl Checker<'_> {
                 }
             }
             Type::Bytes if obj.is_instance_of::<PyBytes>() => Ok(()),
+            Type::Buffer
+                if obj.is_instance_of::<PyBytes>()
+                    || obj.is_instance_of::<PyByteArray>()
+                    || obj.is_instance_of::<PyMemoryView>() =>
+            {
+                Ok(())
+            }
             Type::NoneType if obj.is_none() => Ok(()),
             Type::List(item) => {
                 let Ok(list) = obj.cast::<PyList>() else { return self.expected(ty, obj) };

@@ -30,6 +30,9 @@ pub enum Type {
     Char,
     /// `bytes` (a type that serializes with `serialize_bytes`, such as [`Bytes`](super::Bytes)).
     Bytes,
+    /// bytes Python reads in place, as a read-only `memoryview`, and may return as any object
+    /// with the buffer protocol ([`SharedBytes`](crate::SharedBytes)).
+    Buffer,
     /// `None` (`()`, unit structs, `PhantomData`).
     NoneType,
     /// `list[T]` (`Vec`, `VecDeque`, sets, slices).
@@ -79,6 +82,7 @@ impl Type {
             Self::Str => "str".into(),
             Self::Char => "char".into(),
             Self::Bytes => "bytes".into(),
+            Self::Buffer => "buffer".into(),
             Self::NoneType => "None".into(),
             Self::List(item) => format!("list_{}", item.name_fragment()),
             Self::Tuple(items) if items.is_empty() => "tuple".into(),
@@ -116,6 +120,7 @@ impl fmt::Display for Type {
             Self::Float { .. } => f.write_str("float"),
             Self::Str | Self::Char => f.write_str("str"),
             Self::Bytes => f.write_str("bytes"),
+            Self::Buffer => f.write_str("memoryview | bytes | bytearray"),
             Self::NoneType => f.write_str("None"),
             Self::List(item) => write!(f, "list[{item}]"),
             Self::Tuple(items) if items.is_empty() => f.write_str("tuple[()]"),

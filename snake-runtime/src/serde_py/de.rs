@@ -323,7 +323,17 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
+        if name == crate::shared_bytes::NAME {
+            let Some(bytes) = super::buffer::bytes_of(self.obj)? else {
+                return Err(self.mismatch("bytes-like object"));
+            };
+            // `SharedBytes`'s visitor takes it from the slot first thing.
+            crate::shared_bytes::handoff::offer(bytes);
+            let value = visitor.visit_newtype_struct(self);
+            crate::shared_bytes::handoff::clear();
+            return value;
+        }
         visitor.visit_newtype_struct(self)
     }
 

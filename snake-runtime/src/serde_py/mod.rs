@@ -62,6 +62,7 @@
 //! Errors name the path from the root to the offending value, `reply.items[3].score: expected
 //! float, got str`; the path is assembled only when a conversion fails.
 
+mod buffer;
 mod de;
 mod error;
 mod intern;

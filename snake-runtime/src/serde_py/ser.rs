@@ -132,7 +132,12 @@ impl<'py> ser::Serializer for Serializer<'py> {
         Ok(static_name(self.py, variant).into_any())
     }
 
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _name: &'static str, value: &T) -> Result<Self::Ok> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, name: &'static str, value: &T) -> Result<Self::Ok> {
+        if name == crate::shared_bytes::NAME
+            && let Some(bytes) = crate::shared_bytes::handoff::take()
+        {
+            return Ok(super::buffer::memoryview(self.py, bytes)?);
+        }
         value.serialize(self)
     }
 

@@ -125,6 +125,21 @@ fn all_optional_keys_make_a_non_total_typed_dict() {
 }
 
 #[test]
+fn a_shared_bytes_field_is_a_memoryview_in_and_any_buffer_out() {
+    let mut registry = Registry::new();
+    registry.define("Image".into(), "t::Image", "", |registry| Kind::Struct {
+        fields: vec![
+            Field::new("pixels", <crate::SharedBytes as crate::Describe>::describe(registry), ""),
+            Field::new("mask", Type::Optional(Box::new(Type::Buffer)), ""),
+        ],
+    });
+    let text = types_file(&registry);
+    let expected = "class Image(TypedDict):\n    pixels: memoryview | bytes | bytearray\n    \
+                    mask: Optional[memoryview | bytes | bytearray]\n";
+    assert!(text.contains(expected), "{text}");
+}
+
+#[test]
 fn definitions_follow_their_dependencies_and_quote_recursion() {
     let mut registry = Registry::new();
     // `A` sorts first but needs `Z`; `Z` refers back to `A`.

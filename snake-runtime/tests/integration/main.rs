@@ -22,6 +22,7 @@ mod otel;
 mod pools;
 mod roundtrip;
 mod runtime_module;
+mod shared_memory;
 mod streams;
 mod typed;
 mod wire;
@@ -56,6 +57,7 @@ snake::setup_python_subprocess_system! {
             logs::trials(),
             metrics::trials(),
             pools::trials(),
+            shared_memory::trials(),
         ].into_iter().flatten().collect();
         libtest_mimic::run(&args, trials).exit()
     },

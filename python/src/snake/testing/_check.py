@@ -115,6 +115,7 @@ def schema_type(annotation: object, schema: Schema | None) -> dict[str, Any] | s
         float: {"Float": {"bits": 64}},
         str: "Str",
         bytes: "Bytes",
+        memoryview: "Buffer",
     }
     if annotation in simple:
         return simple[annotation]
@@ -281,6 +282,12 @@ class Checker:
             if isinstance(value, (bytes, bytearray)):
                 return bytes(value)
             raise self.mismatch("bytes", value)
+        if ty == "Buffer":
+            # `snake::SharedBytes`: the child hands handlers a read-only view and takes any buffer.
+            try:
+                return memoryview(value).toreadonly()  # type: ignore[arg-type]
+            except TypeError:
+                raise self.mismatch("bytes-like object", value) from None
         if ty == "NoneType":
             if value is None:
                 return None

@@ -1,0 +1,250 @@
+//! The two ends of one arena: the [`Outgoing`] side that writes frames into it (its only writer),
+//! and the [`Incoming`] side that reads them as [`Bytes`] without a copy and releases each region
+//! when the last of those bytes drops.
+
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use bytes::Bytes;
+
+use super::alloc::Allocator;
+use super::memory::Memory;
+use super::{Region, ShmError};
+
+/// The writing end of an arena. See the module docs.
+#[derive(Debug)]
+pub struct Outgoing {
+    memory: Memory,
+    alloc: Mutex<Allocator>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(memory: Memory) -> Self {
+        Self { memory, alloc: Mutex::default() }
+    }
+
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.memory.raw_fd()
+    }
+
+    /// Copies `bytes` into a free region, growing the arena if needed; `None` when the arena
+    /// (up to its limit) has no room, and the bytes must go another way.
+    pub fn place(&self, bytes: &[u8]) -> Option<Region> {
+        self.fill(bytes.len(), |target| {
+            target.copy_from_slice(bytes);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .and_then(Result::ok)
+    }
+
+    /// Lends a region of `len` bytes and lets `write` fill it, before anyone else can see it;
+    /// `None` when the arena has no room. When `write` fails the region is taken back.
+    pub fn fill<E>(&self, len: usize, write: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Option<Result<Region, E>> {
+        let region = {
+            let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+            alloc.allocate(len, self.memory.capacity(), |size| self.memory.grow_to(size).is_ok())?
+        };
+        // SAFETY: the allocator lent this range to this call alone; it lies within the file
+        // (grown before the allocator handed it out) and no reader knows of it yet.
+        let target = unsafe { self.memory.slice_mut(region.offset as usize, len) };
+        match write(target) {
+            Ok(()) => Some(Ok(region)),
+            Err(err) => {
+                let _ = self.release(&[region]);
+                Some(Err(err))
+            }
+        }
+    }
+
+    /// Takes back the regions the receiver released; each one this side did not lend is an error
+    /// (the others are taken back all the same).
+    pub fn release(&self, regions: &[Region]) -> Result<(), ShmError> {
+        let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut first_error = Ok(());
+        for &region in regions {
+            if let Err(err) = alloc.release(region)
+                && first_error.is_ok()
+            {
+                first_error = Err(err);
+            }
+        }
+        first_error
+    }
+
+    /// How many regions, and how many bytes, the receiver holds.
+    pub fn lent(&self) -> (usize, usize) {
+        let alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+        (alloc.lent_regions(), alloc.lent_bytes())
+    }
+}
+
+/// Where released regions go: the side that reads an arena tells its writer with a release frame.
+type ReleaseSender = Box<dyn Fn(Vec<Region>) + Send + Sync>;
+
+#[derive(Default)]
+struct Releases {
+    /// Released before a sender was installed.
+    pending: Mutex<Vec<Region>>,
+    sender: OnceLock<ReleaseSender>,
+}
+
+impl Releases {
+    fn release(&self, region: Region) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.push(region);
+        if let Some(sender) = self.sender.get() {
+            let batch = std::mem::take(&mut *pending);
+            drop(pending);
+            sender(batch);
+        }
+    }
+}
+
+/// The reading end of an arena. See the module docs.
+pub struct Incoming {
+    memory: Arc<Memory>,
+    releases: Arc<Releases>,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming").field("memory", &self.memory).finish_non_exhaustive()
+    }
+}
+
+impl Incoming {
+    pub(crate) fn new(memory: Memory) -> Self {
+        Self { memory: Arc::new(memory), releases: Arc::default() }
+    }
+
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.memory.raw_fd()
+    }
+
+    /// Installs what tells the writer that regions were released (once; later calls are
+    /// ignored). Regions released before it is installed are sent with the first release after.
+    pub fn on_release(&self, sender: impl Fn(Vec<Region>) + Send + Sync + 'static) {
+        let _ = self.releases.sender.set(Box::new(sender));
+    }
+
+    /// The bytes of a region the writer sent, without a copy. The region is released when the
+    /// returned bytes and every slice of them have dropped. A region outside the arena is an
+    /// error, and nothing is released for it.
+    pub fn view(&self, region: Region) -> Result<Bytes, ShmError> {
+        let bad = |reason: &'static str| ShmError::BadRegion { offset: region.offset, len: region.len, reason };
+        let offset = usize::try_from(region.offset).map_err(|_| bad("offset out of range"))?;
+        let len = usize::try_from(region.len).map_err(|_| bad("length out of range"))?;
+        let end = offset.checked_add(len).ok_or_else(|| bad("offset + length overflows"))?;
+        if end > self.memory.capacity() {
+            return Err(bad("past the arena's limit"));
+        }
+        if end > self.memory.size()
+            && end > self.memory.refresh_size().map_err(|_| bad("the arena's size is unknown"))?
+        {
+            return Err(bad("past the end of the arena"));
+        }
+        let lease = Lease { memory: Arc::clone(&self.memory), offset, len, releases: Arc::clone(&self.releases) };
+        Ok(Bytes::from_owner(lease))
+    }
+}
+
+/// A region the reader holds: its bytes, until it drops and is released.
+struct Lease {
+    memory: Arc<Memory>,
+    offset: usize,
+    len: usize,
+    releases: Arc<Releases>,
+}
+
+impl AsRef<[u8]> for Lease {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `view` checked that the range lies within the file, whose size never goes down
+        // (shrink seal), and the writer does not touch a region it lent until this lease is
+        // released (on drop, below). A peer that broke that protocol could change the bytes under
+        // a reader, but not unmap them: the mapping lives as long as this lease's `Arc`.
+        unsafe { self.memory.slice(self.offset, self.len) }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.releases.release(Region { offset: self.offset as u64, len: self.len as u64 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::memory::Access;
+
+    fn pair(limit: usize) -> (Outgoing, Incoming) {
+        let memory = Memory::create(c"snake-test", limit, Access::Write).expect("memfd");
+        // The reader maps the same file through a duplicate of its descriptor, as a child does.
+        // SAFETY: dup returns a new descriptor that only `adopt` owns.
+        let dup = unsafe { libc::dup(memory.raw_fd()) };
+        assert!(dup >= 0);
+        // SAFETY: `dup` is open and owned by nothing else.
+        let reader = unsafe { Memory::adopt(dup, limit, Access::Read) }.expect("adopt");
+        (Outgoing::new(memory), Incoming::new(reader))
+    }
+
+    #[test]
+    fn bytes_written_by_one_end_are_read_by_the_other_and_released_on_drop() {
+        let (out, inc) = pair(4 << 20);
+        let released = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&released);
+        inc.on_release(move |regions| sink.lock().expect("lock").extend(regions));
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let region = out.place(&payload).expect("room");
+        let view = inc.view(region).expect("in bounds");
+        assert_eq!(&view[..], &payload[..]);
+        let slice = view.slice(1000..2000);
+        drop(view);
+        assert!(released.lock().expect("lock").is_empty(), "a slice still holds the region");
+        assert_eq!(slice[0], (1000 % 251) as u8);
+        drop(slice);
+        assert_eq!(*released.lock().expect("lock"), vec![region]);
+        assert_eq!(out.lent(), (1, 300_032));
+        out.release(&[region]).expect("lent");
+        assert_eq!(out.lent(), (0, 0));
+        // The space is reused: the next region starts where the first did.
+        assert_eq!(out.place(b"again").map(|r| r.offset), Some(region.offset));
+    }
+
+    #[test]
+    fn regions_outside_the_arena_are_typed_errors() {
+        let (out, inc) = pair(4 << 20);
+        let region = out.place(&[1; 100]).expect("room");
+        let end = inc.view(Region { offset: (1 << 20) - 10, len: 20 });
+        assert!(matches!(end, Err(ShmError::BadRegion { reason: "past the end of the arena", .. })), "{end:?}");
+        let limit = inc.view(Region { offset: 4 << 20, len: 1 });
+        assert!(matches!(limit, Err(ShmError::BadRegion { reason: "past the arena's limit", .. })));
+        let overflow = inc.view(Region { offset: u64::MAX, len: 2 });
+        assert!(matches!(overflow, Err(ShmError::BadRegion { .. })));
+        // The good region still reads.
+        assert_eq!(&inc.view(region).expect("in bounds")[..], &[1; 100][..]);
+    }
+
+    #[test]
+    fn a_full_arena_refuses_and_a_release_makes_room() {
+        let (out, inc) = pair(2 << 20);
+        let a = out.place(&vec![7; 1 << 20]).expect("half");
+        let b = out.place(&vec![8; (1 << 20) - 64]).expect("the rest");
+        assert!(out.place(&[9; 128]).is_none(), "full");
+        // A view of `a` is still readable while `b` is in use.
+        assert!(inc.view(a).expect("a")[..].iter().all(|&x| x == 7));
+        out.release(&[a]).expect("lent");
+        let c = out.place(&[9; 128]).expect("room again");
+        assert_eq!(c.offset, a.offset);
+        assert!(inc.view(b).expect("b")[..].iter().all(|&x| x == 8), "b was not overwritten");
+    }
+
+    #[test]
+    fn a_descriptor_without_the_shrink_seal_is_refused() {
+        // SAFETY: a plain memfd without sealing; owned by `adopt` below.
+        let raw = unsafe { libc::memfd_create(c"unsealed".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(raw >= 0);
+        // SAFETY: `raw` is open and owned by nothing else.
+        let adopted = unsafe { Memory::adopt(raw, 1 << 20, Access::Read) };
+        assert!(adopted.is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! Shared memory for large frames: one arena per direction, each with a single writer.
+//!
+//! The parent creates both arenas at spawn as anonymous `memfd`s (nothing on disk), sealed against
+//! shrinking, and the child inherits their descriptors beside its socket ([`ENV_SHM`] names them):
+//! one the parent writes and the child reads, one the other way round. A frame of at least the
+//! configured threshold is copied into the sender's arena and a small [`FrameKind::Shared`] frame
+//! naming its [`Region`] goes over the socket instead; the receiver reads the frame in place, as
+//! [`Bytes`](bytes::Bytes) over the mapping, and once the last of those bytes drops it sends a
+//! [`FrameKind::Release`] frame, after which the writer may reuse the region. So a region is
+//! never written while the receiver can still see it, and neither side needs a lock the other
+//! holds. An arena grows on demand up to its limit; a frame that does not fit goes over the socket
+//! as before. A memfd lives as long as its last descriptor or mapping: when either process dies,
+//! its half goes with it, and nothing is left once both are gone.
+//!
+//! A region the peer names outside the arena is a [`ShmError::BadRegion`] for the frame that named
+//! it alone; a release of a region the writer did not lend is a [`ShmError::BadRelease`] and
+//! changes nothing.
+
+mod alloc;
+mod arena;
+mod memory;
+
+use std::os::fd::RawFd;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::arena::{Incoming, Outgoing};
+use self::memory::{Access, Memory};
+use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
+
+/// Set in a child's environment to `<arena to the child>,<arena to the parent>,<limit>,<threshold>`
+/// (two descriptor numbers and two byte counts) when shared memory is on.
+pub const ENV_SHM: &str = "SNAKE_SHM";
+
+/// Default size from which a frame travels through shared memory (64 KiB).
+pub const DEFAULT_THRESHOLD: usize = 64 << 10;
+
+/// Default limit of each arena (1 GiB of address space; memory is committed only as it grows).
+pub const DEFAULT_LIMIT: usize = 1 << 30;
+
+/// How frames use shared memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmConfig {
+    /// Frames of at least this many bytes go through the arena.
+    pub threshold: usize,
+    /// The most bytes each arena (one per direction) grows to.
+    pub limit: usize,
+}
+
+impl Default for ShmConfig {
+    fn default() -> Self {
+        Self { threshold: DEFAULT_THRESHOLD, limit: DEFAULT_LIMIT }
+    }
+}
+
+/// A byte range of the sender's arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Region {
+    /// Its first byte.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+/// A region the peer named that this side cannot accept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShmError {
+    /// A frame named bytes outside the sender's arena.
+    #[error("shared-memory region {offset}+{len} refused: {reason}")]
+    BadRegion {
+        /// The region's offset as sent.
+        offset: u64,
+        /// Its length as sent.
+        len: u64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A release named a region this side did not lend (or already took back).
+    #[error("release of shared-memory region {offset}+{len} refused: {reason}")]
+    BadRelease {
+        /// The region's offset as sent.
+        offset: u64,
+        /// Its length as sent.
+        len: u64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl From<ShmError> for ProtocolError {
+    fn from(err: ShmError) -> Self {
+        match err {
+            ShmError::BadRegion { offset, len, reason } | ShmError::BadRelease { offset, len, reason } => {
+                Self::BadRegion { offset, len, reason: reason.to_owned() }
+            }
+        }
+    }
+}
+
+/// One side's two arenas: the one it writes and the one it reads, and the threshold.
+#[derive(Debug)]
+pub struct Arenas {
+    /// The arena this side writes.
+    pub outgoing: Outgoing,
+    /// The arena the peer writes and this side reads.
+    pub incoming: Incoming,
+    config: ShmConfig,
+}
+
+impl Arenas {
+    /// In the parent: two new arenas (see the module docs).
+    pub fn create(config: ShmConfig) -> std::io::Result<Self> {
+        let to_child = Memory::create(c"snake-to-child", config.limit, Access::Write)?;
+        let to_parent = Memory::create(c"snake-to-parent", config.limit, Access::Read)?;
+        Ok(Self { outgoing: Outgoing::new(to_child), incoming: Incoming::new(to_parent), config })
+    }
+
+    /// The configuration both sides use.
+    pub const fn config(&self) -> ShmConfig {
+        self.config
+    }
+
+    /// In the parent: the descriptors the child inherits, and the [`ENV_SHM`] value naming them.
+    pub(crate) fn for_child(&self) -> ([RawFd; 2], String) {
+        let fds = [self.outgoing.raw_fd(), self.incoming.raw_fd()];
+        (fds, format!("{},{},{},{}", fds[0], fds[1], self.config.limit, self.config.threshold))
+    }
+
+    /// In a child: its arenas, from [`ENV_SHM`]; `None` when shared memory is off. The variable is
+    /// removed and the descriptors made close-on-exec, so a program the child starts inherits
+    /// neither.
+    ///
+    /// # Safety
+    ///
+    /// Call it once, while the process has a single thread (it changes the environment), before
+    /// any other code could have claimed the descriptors it names.
+    pub unsafe fn from_env() -> Option<Result<Self, String>> {
+        let value = std::env::var_os(ENV_SHM)?;
+        // SAFETY: the caller guarantees that no other thread exists yet.
+        unsafe { std::env::remove_var(ENV_SHM) };
+        let parts: Option<Vec<usize>> =
+            value.to_str().and_then(|s| s.split(',').map(|part| part.parse::<usize>().ok()).collect());
+        let Some([to_child, to_parent, limit, threshold]) = parts.and_then(|v| <[usize; 4]>::try_from(v).ok()) else {
+            return Some(Err(format!("{ENV_SHM} is not `fd,fd,limit,threshold`")));
+        };
+        let fd = |n: usize| RawFd::try_from(n).map_err(|_| format!("{ENV_SHM}: {n} is not a descriptor"));
+        let adopt = |n: usize, access: Access| -> Result<Memory, String> {
+            let fd = fd(n)?;
+            // SAFETY: the parent passed this descriptor for this purpose alone, and the caller
+            // runs before any other code could have claimed it; `adopt` checks it is a sealed memfd.
+            unsafe { Memory::adopt(fd, limit, access) }.map_err(|e| format!("{ENV_SHM}: descriptor {fd}: {e}"))
+        };
+        let arenas = adopt(to_child, Access::Read).and_then(|incoming| {
+            let outgoing = adopt(to_parent, Access::Write)?;
+            Ok(Self {
+                outgoing: Outgoing::new(outgoing),
+                incoming: Incoming::new(incoming),
+                config: ShmConfig { threshold, limit },
+            })
+        });
+        Some(arenas)
+    }
+
+    /// The [`FrameKind::Shared`] frame to send instead of `frame` (one whole encoded frame), with
+    /// `frame` copied into the outgoing arena; `None` when `frame` is below the threshold, is not
+    /// one whole frame, or does not fit, and goes over the socket as it is.
+    pub fn offload(&self, frame: &[u8]) -> Option<Vec<u8>> {
+        if frame.len() < self.config.threshold || frame.len() < LENGTH_PREFIX {
+            return None;
+        }
+        let (prefix, inner) = frame.split_at(LENGTH_PREFIX);
+        let announced = u32::from_le_bytes(prefix.try_into().ok()?) as usize;
+        if announced != inner.len() {
+            return None;
+        }
+        let (header, _) = postcard::take_from_bytes::<Header>(inner).ok()?;
+        if matches!(header.kind, FrameKind::Shared | FrameKind::Release) {
+            return None;
+        }
+        let region = self.outgoing.place(inner)?;
+        self.shared_frame(&header, region).ok()
+    }
+
+    /// Encodes the frame of `header` and `body` straight into the outgoing arena, without an
+    /// intermediate buffer, and returns the [`FrameKind::Shared`] frame to send; `None` when the
+    /// frame is below the threshold or does not fit, and is to be encoded as usual. A frame past
+    /// `max_frame_size` is refused here as on the socket.
+    pub fn encode_frame<T: Serialize + ?Sized>(
+        &self,
+        header: &Header,
+        body: &T,
+        max_frame_size: usize,
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let encode_error = |e: postcard::Error| ProtocolError::Encode { message: e.to_string() };
+        let header_len =
+            postcard::serialize_with_flavor(header, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
+        let body_len =
+            postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
+        let len = header_len + body_len;
+        if len < self.config.threshold {
+            return Ok(None);
+        }
+        if len > max_frame_size {
+            return Err(ProtocolError::FrameTooLarge { size: len, max: max_frame_size });
+        }
+        let filled = self.outgoing.fill(len, |target| {
+            let (head, rest) = target.split_at_mut(header_len);
+            postcard::to_slice(header, head).map_err(encode_error)?;
+            let written = postcard::to_slice(body, rest).map_err(encode_error)?.len();
+            if written == body_len {
+                Ok(())
+            } else {
+                Err(ProtocolError::Encode { message: "the body changed size while it was encoded".into() })
+            }
+        });
+        let Some(region) = filled.transpose()? else {
+            return Ok(None);
+        };
+        self.shared_frame(header, region).map(Some)
+    }
+
+    /// The [`FrameKind::Shared`] frame naming `region`, which holds the frame of `header`. If it
+    /// cannot be encoded, the region is taken back.
+    fn shared_frame(&self, header: &Header, region: Region) -> Result<Vec<u8>, ProtocolError> {
+        let shared = Header { kind: FrameKind::Shared, id: header.id, method: header.kind as u32, trace: None };
+        let mut out = Vec::with_capacity(32);
+        encode_frame(&mut out, &shared, &region, usize::MAX).inspect_err(|_| {
+            let _ = self.outgoing.release(&[region]);
+        })?;
+        Ok(out)
+    }
+
+    /// The frame a [`FrameKind::Shared`] frame carries, read in place from the incoming arena. A
+    /// region out of bounds (or longer than `max_frame_size`) or bytes that are not one frame are
+    /// an error for this frame alone.
+    pub fn open(&self, shared: &Frame, max_frame_size: usize) -> Result<Frame, ProtocolError> {
+        let region: Region = shared.decode_body()?;
+        if region.len > max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size: usize::try_from(region.len).unwrap_or(usize::MAX),
+                max: max_frame_size,
+            });
+        }
+        let bytes = self.incoming.view(region)?;
+        let frame = Frame::parse(bytes)?;
+        if matches!(frame.header.kind, FrameKind::Shared | FrameKind::Release) {
+            return Err(ProtocolError::Unexpected { kind: frame.header.kind });
+        }
+        Ok(frame)
+    }
+
+    /// Takes back the region of a [`FrameKind::Shared`] frame that will not be sent after all (a
+    /// call refused before it went out); any other frame is left alone.
+    pub fn discard(&self, frame: &[u8]) {
+        let mut buf = bytes::BytesMut::from(frame);
+        if let Ok(Some(frame)) = crate::frame::FrameDecoder::new(frame.len()).decode(&mut buf)
+            && frame.header.kind == FrameKind::Shared
+            && let Ok(region) = frame.decode_body::<Region>()
+        {
+            let _ = self.outgoing.release(&[region]);
+        }
+    }
+
+    /// Takes back the regions a [`FrameKind::Release`] frame names.
+    pub fn released(&self, frame: &Frame) -> Result<(), ProtocolError> {
+        let regions: Vec<Region> = frame.decode_body()?;
+        self.outgoing.release(&regions).map_err(ProtocolError::from)
+    }
+}
+
+/// Where one frame is encoded: straight into the outgoing arena when it is large enough and
+/// fits, else into a buffer as usual. Either way the buffer then holds the frame to send.
+#[derive(Debug)]
+pub struct FrameOut<'a> {
+    buf: &'a mut Vec<u8>,
+    header: Header,
+    max_frame_size: usize,
+    shm: Option<&'a Arenas>,
+}
+
+impl<'a> FrameOut<'a> {
+    /// A frame of `header` written to `buf` (cleared first), or through `shm` when it is on.
+    pub fn new(buf: &'a mut Vec<u8>, header: Header, max_frame_size: usize, shm: Option<&'a Arenas>) -> Self {
+        Self { buf, header, max_frame_size, shm }
+    }
+
+    /// Encodes `body` as the frame's body. On error the buffer is left empty.
+    pub fn put<T: Serialize + ?Sized>(&mut self, body: &T) -> Result<(), ProtocolError> {
+        self.buf.clear();
+        if let Some(shm) = self.shm
+            && let Some(frame) = shm.encode_frame(&self.header, body, self.max_frame_size)?
+        {
+            *self.buf = frame;
+            return Ok(());
+        }
+        encode_frame(self.buf, &self.header, body, self.max_frame_size)
+    }
+}
+
+/// The [`FrameKind::Release`] frame for `regions`.
+pub fn release_frame(regions: &[Region]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + regions.len() * 8);
+    // A list of small fixed-size pairs: it only fails past `usize::MAX` bytes.
+    let _ = encode_frame(&mut out, &Header::new(FrameKind::Release, 0), regions, usize::MAX);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::frame::FrameDecoder;
+
+    /// The child's side of `parent`'s arenas, through duplicated descriptors as if inherited.
+    fn child_of(parent: &Arenas) -> Arenas {
+        let (fds, _) = parent.for_child();
+        let adopt = |fd: RawFd, access| {
+            // SAFETY: dup returns a new descriptor that only `adopt` owns.
+            let dup = unsafe { libc::dup(fd) };
+            // SAFETY: `dup` is open and owned by nothing else.
+            unsafe { Memory::adopt(dup, parent.config.limit, access) }.expect("adopt")
+        };
+        Arenas {
+            incoming: Incoming::new(adopt(fds[0], Access::Read)),
+            outgoing: Outgoing::new(adopt(fds[1], Access::Write)),
+            config: parent.config,
+        }
+    }
+
+    fn frame(kind: FrameKind, id: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame(&mut out, &Header::new(kind, id), &serde_bytes::Bytes::new(body), usize::MAX).expect("encodes");
+        out
+    }
+
+    fn read_one(wire: &[u8]) -> Frame {
+        FrameDecoder::new(1 << 30).decode(&mut BytesMut::from(wire)).expect("valid").expect("whole")
+    }
+
+    #[test]
+    fn a_large_frame_crosses_in_place_and_its_region_comes_back_released() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let releases = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&releases);
+        child.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+
+        let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let big = frame(FrameKind::Call, 42, &payload);
+        let small = frame(FrameKind::Call, 43, b"small");
+        assert!(parent.offload(&small).is_none(), "below the threshold");
+        let shared = parent.offload(&big).expect("offloaded");
+        assert!(shared.len() < 32, "only the region crosses the socket: {} bytes", shared.len());
+
+        let outer = read_one(&shared);
+        assert_eq!((outer.header.kind, outer.header.id, outer.header.method), (FrameKind::Shared, 42, 2));
+        let inner = child.open(&outer, 1 << 30).expect("opens");
+        assert_eq!((inner.header.kind, inner.header.id), (FrameKind::Call, 42));
+        let body: serde_bytes::ByteBuf = inner.decode_body().expect("body");
+        assert_eq!(body.as_slice(), &payload[..]);
+        assert_eq!(parent.outgoing.lent().0, 1);
+        drop(inner);
+        let released = releases.lock().expect("lock").pop().expect("a release frame");
+        parent.released(&read_one(&released)).expect("a region it lent");
+        assert_eq!(parent.outgoing.lent(), (0, 0));
+        // A second release of the same region is refused.
+        assert!(matches!(parent.released(&read_one(&released)), Err(ProtocolError::BadRegion { .. })));
+    }
+
+    #[test]
+    fn a_bad_region_or_a_frame_past_the_limit_is_an_error_for_that_frame() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 4 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let mut forged = Vec::new();
+        let header = Header { kind: FrameKind::Shared, id: 7, method: FrameKind::Call as u32, trace: None };
+        encode_frame(&mut forged, &header, &Region { offset: 3 << 20, len: 4096 }, usize::MAX).expect("encodes");
+        let err = child.open(&read_one(&forged), 1 << 30).expect_err("nothing was grown there");
+        assert!(matches!(err, ProtocolError::BadRegion { offset, len: 4096, .. } if offset == 3 << 20), "{err:?}");
+
+        let shared = parent.offload(&frame(FrameKind::Call, 8, &[5; 5000])).expect("offloaded");
+        let err = child.open(&read_one(&shared), 4096).expect_err("longer than the frame limit");
+        assert!(matches!(err, ProtocolError::FrameTooLarge { max: 4096, .. }), "{err:?}");
+        // The same frame opens under a larger limit: the failure above changed nothing.
+        assert_eq!(child.open(&read_one(&shared), 1 << 20).expect("opens").header.id, 8);
+    }
+
+    #[test]
+    fn a_frame_that_does_not_fit_stays_on_the_socket() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 1 << 20 }).expect("arenas");
+        assert!(parent.offload(&frame(FrameKind::Call, 1, &vec![0; 2 << 20])).is_none());
+        assert_eq!(parent.outgoing.lent(), (0, 0));
+    }
+
+    #[test]
+    fn the_environment_value_names_both_descriptors_and_the_config() {
+        let parent = Arenas::create(ShmConfig { threshold: 4096, limit: 2 << 20 }).expect("arenas");
+        let (fds, value) = parent.for_child();
+        assert_eq!(value, format!("{},{},{},4096", fds[0], fds[1], 2 << 20));
+    }
+}

@@ -1,0 +1,82 @@
+//! [`SharedBytes`](crate::SharedBytes) in Python: a read-only `memoryview` over the Rust buffer,
+//! and any buffer-protocol object back.
+//!
+//! The view's exporter is a small Python object that owns the `bytes::Bytes` (for a large frame,
+//! a slice of the shared-memory region it arrived in). Every view and slice of the view keeps the
+//! exporter alive, so the region is released only when Python has collected the last of them.
+
+use std::ffi::{c_int, c_void};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyMemoryView};
+
+/// Owns the bytes a read-only `memoryview` shows (see the module docs).
+#[pyclass(frozen, module = "snake", name = "SharedBuffer")]
+pub(crate) struct SharedBuffer {
+    bytes: bytes::Bytes,
+}
+
+#[pymethods]
+impl SharedBuffer {
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        let bytes = &slf.get().bytes;
+        let len = ffi::Py_ssize_t::try_from(bytes.len())
+            .map_err(|_| pyo3::exceptions::PyBufferError::new_err("buffer too large"))?;
+        // SAFETY: `view` is the struct Python asked us to fill; the pointer and length describe
+        // `bytes`, which this object owns unchanged for its whole life, and `readonly = 1` makes
+        // `PyBuffer_FillInfo` refuse writable requests. It stores a new reference to `slf` in the
+        // view, which keeps the bytes alive as long as the view exists.
+        let rc = unsafe { ffi::PyBuffer_FillInfo(view, slf.as_ptr(), bytes.as_ptr() as *mut c_void, len, 1, flags) };
+        if rc == -1 { Err(PyErr::fetch(slf.py())) } else { Ok(()) }
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+}
+
+/// A read-only `memoryview` over `bytes`, without a copy.
+pub(crate) fn memoryview(py: Python<'_>, bytes: bytes::Bytes) -> PyResult<Bound<'_, PyAny>> {
+    let exporter = Bound::new(py, SharedBuffer { bytes })?;
+    Ok(PyMemoryView::from(exporter.as_any())?.into_any())
+}
+
+/// The bytes of a bytes-like object: without a copy when it is a view this module exported (or a
+/// contiguous slice of one), else one copy. `None` when `obj` has no buffer.
+pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>> {
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(Some(bytes::Bytes::copy_from_slice(bytes.as_bytes())));
+    }
+    if let Ok(view) = obj.cast::<PyMemoryView>()
+        && let Some(shared) = exported_slice(view)?
+    {
+        return Ok(Some(shared));
+    }
+    let buffer = match pyo3::buffer::PyBuffer::<u8>::get(obj) {
+        Ok(buffer) => buffer,
+        // A buffer of another item type (`array('f')`, a numpy array): read its bytes.
+        Err(_) => match PyMemoryView::from(obj) {
+            Ok(view) => pyo3::buffer::PyBuffer::<u8>::get(&view.call_method1("cast", ("B",))?)?,
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(Some(buffer.to_vec(obj.py())?.into()))
+}
+
+/// The bytes a `memoryview` of a [`SharedBuffer`] shows, as a slice of the exporter's bytes.
+fn exported_slice(view: &Bound<'_, PyMemoryView>) -> PyResult<Option<bytes::Bytes>> {
+    let owner = view.getattr("obj")?;
+    let Ok(exporter) = owner.cast::<SharedBuffer>() else {
+        return Ok(None);
+    };
+    let buffer = pyo3::buffer::PyBuffer::<u8>::get(view.as_any())?;
+    if !buffer.is_c_contiguous() {
+        return Ok(None);
+    }
+    let whole = &exporter.get().bytes;
+    let (start, len) = (buffer.buf_ptr() as usize, buffer.len_bytes());
+    let base = whole.as_ptr() as usize;
+    if start < base || start + len > base + whole.len() {
+        return Ok(None);
+    }
+    Ok(Some(whole.slice(start - base..start - base + len)))
+}

@@ -1,0 +1,246 @@
+//! [`SharedBytes`]: a byte payload that Python reads in place, as a read-only `memoryview`.
+//!
+//! The type is serde-only; how it meets Python is `serde_py`'s business. Two thread-local slots
+//! carry what serde's data model cannot: [`handoff`] passes the owned buffer between a
+//! `SharedBytes` and `serde_py` within one (de)serialize call, so neither side copies it, and
+//! [`with_source`] names the frame body a value is being decoded from, so that bytes postcard
+//! lends from it are kept as a slice of that body rather than copied.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::ops::Deref;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::schema::{Describe, Registry, Type};
+
+/// The serde newtype name by which `serde_py` recognises a [`SharedBytes`].
+pub(crate) const NAME: &str = "__snake_shared_bytes";
+
+/// Bytes that cross to Python without a copy: the handler gets a read-only `memoryview` over
+/// the received frame (which lies in shared memory once it passes the builder's
+/// `shared_memory_threshold`), and may return `bytes`, `bytearray`, a `memoryview` or any object
+/// with the buffer protocol for it (a view it received is taken back without a copy; any other
+/// buffer is copied once out of Python). In Rust it derefs to `[u8]`; a value received from Python
+/// points into the frame it came in, which stays in use until the value (and every clone) drops.
+///
+/// ```
+/// let payload = snake::SharedBytes::from(vec![1, 2, 3]);
+/// assert_eq!(&payload[..], &[1, 2, 3]);
+/// let again = payload.clone(); // shares the buffer, copies nothing
+/// assert_eq!(again.len(), 3);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedBytes(bytes::Bytes);
+
+impl SharedBytes {
+    /// The bytes, as a cheaply cloned [`bytes::Bytes`].
+    pub fn into_bytes(self) -> bytes::Bytes {
+        self.0
+    }
+
+    /// A copy of the bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+}
+
+impl fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.0.len())
+    }
+}
+
+impl Deref for SharedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<bytes::Bytes> for SharedBytes {
+    fn from(bytes: bytes::Bytes) -> Self {
+        Self(bytes)
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes.into())
+    }
+}
+
+impl From<&'static [u8]> for SharedBytes {
+    fn from(bytes: &'static [u8]) -> Self {
+        Self(bytes::Bytes::from_static(bytes))
+    }
+}
+
+/// Serializes as its bytes.
+struct Raw<'a>(&'a [u8]);
+
+impl Serialize for Raw<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+impl Serialize for SharedBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // `serde_py` takes the buffer itself from the slot; any other format writes the bytes.
+        handoff::offer(self.0.clone());
+        let result = serializer.serialize_newtype_struct(NAME, &Raw(&self.0));
+        handoff::clear();
+        result
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_newtype_struct(NAME, SharedBytesVisitor)
+    }
+}
+
+struct SharedBytesVisitor;
+
+impl<'de> Visitor<'de> for SharedBytesVisitor {
+    type Value = SharedBytes;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("bytes")
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<SharedBytes, D::Error> {
+        // `serde_py` offers the buffer it read from Python just before calling this.
+        if let Some(bytes) = handoff::take() {
+            return Ok(SharedBytes(bytes));
+        }
+        deserializer.deserialize_bytes(self)
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<SharedBytes, E> {
+        Ok(SharedBytes(source::slice_of(v).unwrap_or_else(|| bytes::Bytes::copy_from_slice(v))))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<SharedBytes, E> {
+        Ok(SharedBytes(bytes::Bytes::copy_from_slice(v)))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<SharedBytes, E> {
+        Ok(SharedBytes(v.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SharedBytes, A::Error> {
+        // The hint comes from the input: cap what it may reserve up front.
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+        while let Some(byte) = seq.next_element::<u8>()? {
+            out.push(byte);
+        }
+        Ok(SharedBytes(out.into()))
+    }
+}
+
+impl Describe for SharedBytes {
+    fn describe(_: &mut Registry) -> Type {
+        Type::Buffer
+    }
+}
+
+/// Decodes with `body` as the source of borrowed bytes: a [`SharedBytes`] read from it is a
+/// slice of `body` (no copy), which keeps `body` (and the shared-memory region under it) in use.
+pub(crate) fn with_source<T>(body: &bytes::Bytes, decode: impl FnOnce() -> T) -> T {
+    let previous = source::SOURCE.with(|slot| slot.replace(Some(body.clone())));
+    let result = decode();
+    source::SOURCE.with(|slot| *slot.borrow_mut() = previous);
+    result
+}
+
+mod source {
+    use super::RefCell;
+
+    thread_local! {
+        pub(super) static SOURCE: RefCell<Option<bytes::Bytes>> = const { RefCell::new(None) };
+    }
+
+    /// `part` as a slice of the current source, if it lies within it.
+    pub(super) fn slice_of(part: &[u8]) -> Option<bytes::Bytes> {
+        SOURCE.with(|slot| {
+            let slot = slot.borrow();
+            let body = slot.as_ref()?;
+            let start = body.as_ptr() as usize;
+            let at = part.as_ptr() as usize;
+            let inside = at >= start && at + part.len() <= start + body.len();
+            inside.then(|| body.slice_ref(part))
+        })
+    }
+}
+
+/// The slot that passes a buffer between [`SharedBytes`] and `serde_py` within one call.
+pub(crate) mod handoff {
+    use super::RefCell;
+
+    thread_local! {
+        static SLOT: RefCell<Option<bytes::Bytes>> = const { RefCell::new(None) };
+    }
+
+    /// Puts `bytes` in the slot (replacing whatever was left).
+    pub(crate) fn offer(bytes: bytes::Bytes) {
+        SLOT.with(|slot| *slot.borrow_mut() = Some(bytes));
+    }
+
+    /// Takes what is in the slot.
+    pub(crate) fn take() -> Option<bytes::Bytes> {
+        SLOT.with(|slot| slot.borrow_mut().take())
+    }
+
+    /// Empties the slot.
+    pub(crate) fn clear() {
+        SLOT.with(|slot| *slot.borrow_mut() = None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postcard_writes_plain_bytes_and_reads_them_as_a_slice_of_the_source() {
+        let value = SharedBytes::from(vec![9u8; 1000]);
+        let encoded = postcard::to_stdvec(&value).expect("encodes");
+        assert_eq!(encoded.len(), 2 + 1000, "a length and the bytes, as for `Bytes`");
+        let body = bytes::Bytes::from(encoded);
+        let decoded: SharedBytes = with_source(&body, || postcard::from_bytes(&body)).expect("decodes");
+        assert_eq!(decoded, value);
+        let inside = body.as_ptr() as usize..body.as_ptr() as usize + body.len();
+        assert!(inside.contains(&(decoded.as_ptr() as usize)), "no copy: the value points into the body");
+        // Without a source the bytes are copied.
+        let copied: SharedBytes = postcard::from_bytes(&body).expect("decodes");
+        assert!(!inside.contains(&(copied.as_ptr() as usize)));
+        assert_eq!(copied, value);
+    }
+
+    #[test]
+    fn a_self_describing_body_carries_it_too() {
+        let value = SharedBytes::from(vec![7u8; 300]);
+        let mut out = Vec::new();
+        snake_ipc::wire::encode(&value, true, &mut out).expect("encodes");
+        let body = bytes::Bytes::from(out);
+        let decoded: SharedBytes =
+            with_source(&body, || snake_ipc::wire::decode(&body, true, snake_ipc::FrameKind::Reply)).expect("decodes");
+        assert_eq!(decoded, value);
+    }
+
+    #[test]
+    fn the_handoff_slot_is_left_empty() {
+        let _ = postcard::to_stdvec(&SharedBytes::from(vec![1, 2])).expect("encodes");
+        assert!(handoff::take().is_none());
+    }
+}

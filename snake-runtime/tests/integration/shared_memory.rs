@@ -1,0 +1,197 @@
+//! `snake::SharedBytes` and the shared-memory arenas through a real child
+//! (`tests/python/shared_memory.py`): bytes Python reads in place, what it may return, and that
+//! a region is reused only after Python let go of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libtest_mimic::Trial;
+use serde::{Deserialize, Serialize};
+use snake::{PythonChildProcessBuilder, PythonConfig, PythonExecutionError, SharedBytes};
+
+use crate::common::{python_dir, trial};
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        trial("shared_memory::large_payloads_round_trip_in_place", round_trip),
+        trial("shared_memory::python_gets_a_read_only_memoryview", read_only_view),
+        trial("shared_memory::python_may_return_any_buffer", any_buffer),
+        trial("shared_memory::a_kept_view_keeps_its_region_until_collected", kept_view),
+        trial("shared_memory::a_dead_child_releases_its_arenas", dead_child),
+        trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
+    ]
+}
+
+/// A payload and a tag.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct Blob {
+    pub data: SharedBytes,
+    pub tag: u32,
+}
+
+/// What Python saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct Inspected {
+    pub kind: String,
+    pub readonly: bool,
+    pub length: u64,
+    pub checksum: u64,
+}
+
+/// A buffer for Python to build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct Make {
+    pub size: u64,
+    pub kind: String,
+}
+
+/// Handlers that receive and return `SharedBytes`.
+#[snake::actor(module = "shared_memory")]
+pub trait SharedMemory {
+    /// Returns the view it got.
+    fn echo(blob: Blob) -> Blob;
+    /// Describes the view it got.
+    fn inspect(data: SharedBytes) -> Inspected;
+    /// Keeps a slice of the view after returning.
+    fn keep(data: SharedBytes) -> u64;
+    /// The first and last byte of each kept view, read now.
+    fn kept_firsts(request: ()) -> Vec<u8>;
+    /// Drops the kept views.
+    fn forget(request: ()) -> u64;
+    /// Builds a buffer of a kind.
+    fn make(request: Make) -> SharedBytes;
+    /// Tries to write into the view.
+    fn write_attempt(data: SharedBytes) -> String;
+    /// Keeps the view and exits the process.
+    fn die(data: SharedBytes) -> u64;
+}
+
+fn builder() -> PythonChildProcessBuilder {
+    PythonChildProcessBuilder::new(PythonConfig {
+        module_path: python_dir().display().to_string(),
+        ..Default::default()
+    })
+    .max_frame_size(256 << 20)
+}
+
+fn pattern(len: usize, seed: u8) -> SharedBytes {
+    SharedBytes::from((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect::<Vec<u8>>())
+}
+
+/// What `inspect` computes: every `len / 4096`-th byte (at least every one) plus the last.
+fn checksum(data: &[u8]) -> u64 {
+    let step = (data.len() / 4096).max(1);
+    data.iter().step_by(step).map(|&b| u64::from(b)).sum::<u64>() + data.last().map_or(0, |&b| u64::from(b))
+}
+
+async fn connection(actor: &SharedMemory) -> Arc<snake_ipc::Connection<PythonExecutionError>> {
+    let connections = actor.actor_ref().ask(snake::__private::WorkerConnections).await.expect("connections");
+    connections.into_iter().next().expect("one worker")
+}
+
+/// Waits, bounded, until the child holds no region of the parent's arena.
+async fn all_released(conn: &snake_ipc::Connection<PythonExecutionError>) -> (usize, usize) {
+    for _ in 0..200 {
+        let lent = conn.shared_memory_lent().expect("shared memory is on");
+        if lent.0 == 0 {
+            return lent;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    conn.shared_memory_lent().expect("shared memory is on")
+}
+
+async fn round_trip() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    for (len, seed) in [(100, 1), (64 << 10, 2), (1 << 20, 3), (20 << 20, 4)] {
+        let data = pattern(len, seed);
+        let back = actor.echo(Blob { data: data.clone(), tag: 7 }).await.expect("echo");
+        assert_eq!(back.tag, 8);
+        assert_eq!(back.data.len(), len);
+        assert!(back.data[..] == data[..], "{len} bytes come back unchanged");
+        assert_eq!(all_released(&conn).await, (0, 0), "the child released the {len}-byte request");
+    }
+}
+
+async fn read_only_view() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    for len in [10, 5 << 20] {
+        let data = pattern(len, 9);
+        let seen = actor.inspect(data.clone()).await.expect("inspect");
+        let expected =
+            Inspected { kind: "memoryview".into(), readonly: true, length: len as u64, checksum: checksum(&data) };
+        assert_eq!(seen, expected);
+        let refused = actor.write_attempt(data).await.expect("write_attempt");
+        assert!(refused.starts_with("TypeError: cannot modify read-only memory"), "{refused}");
+    }
+}
+
+async fn any_buffer() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    for size in [1000u64, 3 << 20] {
+        let expected: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        for kind in ["bytes", "bytearray", "memoryview", "array"] {
+            let got = actor.make(Make { size, kind: kind.into() }).await.expect(kind);
+            assert!(got[..] == expected[..], "{kind} of {size} bytes");
+        }
+        let floats = actor.make(Make { size, kind: "floats".into() }).await.expect("floats");
+        let one = 1.0f32.to_ne_bytes();
+        assert_eq!(floats.len() as u64, size / 4 * 4);
+        assert!(floats.chunks(4).all(|chunk| chunk == one), "an array('f') arrives as its bytes");
+    }
+    let err = actor.make(Make { size: 1, kind: "int".into() }).await.expect_err("an int has no buffer");
+    let text = err.to_string();
+    assert!(text.contains("expected bytes-like object, got int"), "{text}");
+}
+
+async fn kept_view() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    let kept = pattern(2 << 20, 0xAA);
+    assert_eq!(actor.keep(kept.clone()).await.expect("keep"), 1);
+    let (first, last) = (kept[1], kept[kept.len() - 1]);
+    // The kept region stays lent while other large requests come and go; none may reuse it.
+    for seed in 0..8u8 {
+        let other = pattern(2 << 20, seed);
+        let seen = actor.inspect(other.clone()).await.expect("inspect");
+        assert_eq!(seen.checksum, checksum(&other));
+        assert_eq!(actor.kept_firsts(()).await.expect("kept"), vec![first, last], "after request {seed}");
+    }
+    let lent = conn.shared_memory_lent().expect("on");
+    assert!(lent.0 >= 1 && lent.1 >= 2 << 20, "the kept view holds its region: {lent:?}");
+    assert_eq!(actor.forget(()).await.expect("forget"), 1);
+    assert_eq!(all_released(&conn).await, (0, 0), "collected views release their region");
+}
+
+async fn dead_child() {
+    let actor = SharedMemory::spawn(builder().restart_limit(0, Duration::from_secs(60))).await.expect("spawn");
+    let conn = connection(&actor).await;
+    let pid = conn.pid();
+    let weak = Arc::downgrade(&conn);
+    drop(conn);
+    let err = actor.die(pattern(1 << 20, 5)).await.expect_err("the child exits");
+    assert!(matches!(err, PythonExecutionError::ChildExited { .. }), "{err:?}");
+    assert!(crate::common::wait_gone(pid, 5).await, "the child is gone");
+    actor.actor_ref().stop_gracefully().await.expect("stop");
+    actor.actor_ref().wait_for_shutdown().await;
+    // The connection, and with it the parent's arenas and their descriptors, is dropped.
+    for _ in 0..200 {
+        if weak.strong_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(weak.strong_count(), 0, "the dead child's connection (and arenas) were dropped");
+}
+
+async fn socket_only() {
+    let actor = SharedMemory::spawn(builder().shared_memory(false)).await.expect("spawn");
+    let conn = connection(&actor).await;
+    assert_eq!(conn.shared_memory_lent(), None);
+    let data = pattern(3 << 20, 6);
+    let back = actor.echo(Blob { data: data.clone(), tag: 1 }).await.expect("echo");
+    assert!(back.data[..] == data[..]);
+    let seen = actor.inspect(data.clone()).await.expect("inspect");
+    assert_eq!((seen.kind.as_str(), seen.readonly), ("memoryview", true));
+}

@@ -1,0 +1,69 @@
+"""The module behind `tests/integration/shared_memory.rs`: `snake::SharedBytes` in Python."""
+
+import array
+import gc
+import os
+from typing import Any
+
+# Views a handler keeps after it returned; their regions must stay intact.
+KEPT: list[memoryview] = []
+
+
+def echo(blob: dict[str, Any]) -> dict[str, Any]:
+    """Returns the view it got: one copy into the child's arena, none in Python."""
+    return {"data": blob["data"], "tag": blob["tag"] + 1}
+
+
+def inspect(data: memoryview) -> dict[str, Any]:
+    return {
+        "kind": type(data).__name__,
+        "readonly": bool(data.readonly),
+        "length": len(data),
+        "checksum": sum(data[:: max(1, len(data) // 4096)]) + data[-1] if len(data) else 0,
+    }
+
+
+def keep(data: memoryview) -> int:
+    KEPT.append(data[1:])  # a slice keeps the whole view's region as well
+    return len(KEPT)
+
+
+def kept_firsts(_: None) -> list[int]:
+    """The first and last byte of every kept view, read now."""
+    return [b for view in KEPT for b in (view[0], view[-1])]
+
+
+def forget(_: None) -> int:
+    n = len(KEPT)
+    KEPT.clear()
+    gc.collect()
+    return n
+
+
+def make(request: dict[str, Any]) -> object:
+    size, kind = request["size"], request["kind"]
+    payload = bytes(i % 251 for i in range(size))
+    if kind == "bytes":
+        return payload
+    if kind == "bytearray":
+        return bytearray(payload)
+    if kind == "memoryview":
+        return memoryview(payload)
+    if kind == "array":
+        return array.array("B", payload)
+    if kind == "floats":
+        return array.array("f", [1.0] * (size // 4))
+    return 42  # not a buffer
+
+
+def write_attempt(data: memoryview) -> str:
+    try:
+        data[0] = 1
+    except TypeError as err:
+        return "TypeError: " + str(err)
+    return "written"
+
+
+def die(data: memoryview) -> int:
+    KEPT.append(data)
+    os._exit(9)
