@@ -8,9 +8,29 @@ Handlers import these at runtime: `TypedDict`s are plain dicts, aliases are plai
 from typing import TypedDict
 
 __all__: list[str] = [
+    "Add",
+    "Identity",
     "Summarize",
     "Summary",
 ]
+
+
+class Add(TypedDict):
+    """Two numbers to add."""
+
+    a: int
+    """The first."""
+    b: int
+    """The second."""
+
+
+class Identity(TypedDict):
+    """Which process served a callback, and in which trace."""
+
+    pid: int
+    """The process id of the node that ran the callback."""
+    trace_id: str
+    """The trace id the callback ran in, in hex (empty without a trace)."""
 
 
 class Summarize(TypedDict):
