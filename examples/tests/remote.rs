@@ -108,6 +108,7 @@ fn a_pool_served_to_another_process_survives_its_host_restarting() {
     let caller = Killed(caller);
 
     let within = Duration::from_secs(60);
+    assert_eq!(expect(&caller_lines, "too large: ", within, &mut seen), "too large: 65540 > 65536");
     assert_eq!(expect(&caller_lines, "shout: ", within, &mut seen), "shout: HELLO!");
     assert_eq!(expect(&caller_lines, "add: ", within, &mut seen), "add: 42");
     assert_eq!(expect(&caller_lines, "stream: ", within, &mut seen), "stream: [1, 2, 3] then [1, 2, 3, 4, 5]");
@@ -123,7 +124,7 @@ fn a_pool_served_to_another_process_survives_its_host_restarting() {
     let later = expect(&caller_lines, "later failed: ", within, &mut seen);
     assert!(number(&later, " after ") <= TIMEOUT_MS + 500, "{later}");
 
-    let (_second_host, second_lines) = host(host_port);
+    let (second_host, second_lines) = host(host_port);
     let serving = expect(&second_lines, "serving ", Duration::from_secs(60), &mut seen);
     assert_ne!(
         serving.split_whitespace().nth(3),
@@ -132,6 +133,17 @@ fn a_pool_served_to_another_process_survives_its_host_restarting() {
     );
     writeln!(caller_stdin, "restarted").expect("tell the caller");
     assert_eq!(expect(&caller_lines, "recovered: ", within, &mut seen), "recovered: AGAIN!");
+
+    // A host that hangs (SIGSTOP) keeps its connection: only the application deadline ends the call.
+    signal("-STOP", second_host.0.id());
+    writeln!(caller_stdin, "stopped").expect("tell the caller");
+    let hung = expect(&caller_lines, "stopped host: ", within, &mut seen);
+    let bound = Duration::from_millis(TIMEOUT_MS);
+    assert!(hung.starts_with(&format!("stopped host: Timeout {{ timeout: {bound:?} }} after ")), "{hung}");
+    let took = number(&hung, " after ");
+    assert!((TIMEOUT_MS..TIMEOUT_MS + 500).contains(&took), "{hung}");
+    signal("-CONT", second_host.0.id());
+
     let mut caller = caller;
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -142,7 +154,42 @@ fn a_pool_served_to_another_process_survives_its_host_restarting() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}; saw {seen:#?}");
-    eprintln!("{seen:#?}");
+}
+
+fn signal(signal: &str, pid: u32) {
+    let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}: {status:?}");
+}
+
+#[test]
+fn calls_spread_over_two_hosts_and_skip_the_one_that_died() {
+    let (port_a, port_b) = (free_port(), free_port());
+    let (host_a, lines_a) = host(port_a);
+    let (host_b, lines_b) = host(port_b);
+    let mut seen = Vec::new();
+    expect(&lines_a, "serving ", Duration::from_secs(60), &mut seen);
+    expect(&lines_b, "serving ", Duration::from_secs(60), &mut seen);
+    let pid_b = host_b.0.id();
+    let mut caller = Command::new(BIN)
+        .args(["spread", "--timeout-ms", &TIMEOUT_MS.to_string()])
+        .args(["--dial", &format!("/ip4/127.0.0.1/tcp/{port_a}"), "--dial", &format!("/ip4/127.0.0.1/tcp/{port_b}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the caller starts");
+    let caller_lines = lines(caller.stdout.take().expect("caller stdout"));
+    let mut caller_stdin = caller.stdin.take().expect("caller stdin");
+    let _caller = Killed(caller);
+    let within = Duration::from_secs(60);
+    // Ten calls over two hosts, round robin: five each.
+    assert_eq!(expect(&caller_lines, "spread: ", within, &mut seen), "spread: 2 hosts [5, 5]");
+    drop(host_a);
+    writeln!(caller_stdin, "killed").expect("tell the caller");
+    // At most the one call that found host A dead fails; the rest go to B.
+    let after = expect(&caller_lines, "after kill: ", within, &mut seen);
+    let (ok, failed) = (number(&after, "ok "), number(&after, "failed "));
+    assert!(ok + failed == 20 && failed <= 1, "{after}");
+    assert!(after.ends_with(&format!("pids {{{pid_b}}}")), "{after}");
 }
 
 #[test]

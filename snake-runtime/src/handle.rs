@@ -41,6 +41,8 @@ impl<A: Send + 'static> std::fmt::Debug for Target<A> {
 impl<A: Send + 'static> Target<A> {
     /// The local actor, or `LocalOnly` for `operation` on a remote handle.
     pub fn local(&self, operation: &str) -> Result<&ActorRef<PythonActor<A>>, PythonExecutionError> {
+        #[cfg(not(feature = "remote"))]
+        let _ = operation;
         match self {
             Self::Local(actor) => Ok(actor),
             #[cfg(feature = "remote")]
@@ -130,18 +132,18 @@ pub async fn lookup<A: Send + 'static>(name: &str, all: bool) -> Result<Target<A
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __snake_remote_handle_methods {
-    ($vis:vis) => {
+    ([$($vis:tt)*]) => {
         /// Serves this handle's actor (one child or a pool) under `name` to other nodes (feature
         /// `remote`; needs a running `snake::remote::Node`). `LocalOnly` on a looked-up handle.
         #[allow(dead_code)]
-        $vis async fn register(&self, name: &str) -> ::core::result::Result<(), $crate::PythonExecutionError> {
+        $($vis)* async fn register(&self, name: &str) -> ::core::result::Result<(), $crate::PythonExecutionError> {
             $crate::__private::register(&self.actor, name).await
         }
 
         /// A handle to the actor another node serves under `name` (feature `remote`): the same
         /// methods, run there. Calls go to the first host found that answers.
         #[allow(dead_code)]
-        $vis async fn lookup(name: &str) -> ::core::result::Result<Self, $crate::PythonExecutionError> {
+        $($vis)* async fn lookup(name: &str) -> ::core::result::Result<Self, $crate::PythonExecutionError> {
             ::core::result::Result::Ok(Self {
                 actor: $crate::__private::lookup(name, false).await?,
                 key: ::core::option::Option::None,
@@ -151,7 +153,7 @@ macro_rules! __snake_remote_handle_methods {
         /// A handle to every node serving `name` (feature `remote`): calls are spread over them,
         /// skipping those that stopped answering.
         #[allow(dead_code)]
-        $vis async fn lookup_all(name: &str) -> ::core::result::Result<Self, $crate::PythonExecutionError> {
+        $($vis)* async fn lookup_all(name: &str) -> ::core::result::Result<Self, $crate::PythonExecutionError> {
             ::core::result::Result::Ok(Self {
                 actor: $crate::__private::lookup(name, true).await?,
                 key: ::core::option::Option::None,
@@ -165,5 +167,5 @@ macro_rules! __snake_remote_handle_methods {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __snake_remote_handle_methods {
-    ($vis:vis) => {};
+    ([$($vis:tt)*]) => {};
 }

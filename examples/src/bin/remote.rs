@@ -94,6 +94,9 @@ impl opentelemetry_sdk::trace::SpanExporter for Discard {
 
 const NAME: &str = "remote-workers";
 
+/// The caller's request size limit (the default is 1 MiB).
+const MAX_REQUEST: u64 = 64 * 1024;
+
 /// The value after `flag` on the command line.
 fn arg(args: &[String], flag: &str) -> Option<String> {
     args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
@@ -120,6 +123,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     match args.get(1).map(String::as_str) {
         Some("host") => host(&args, timeout).await,
         Some("call") => call(&args, timeout).await,
+        Some("spread") => spread(&args, timeout).await,
         _ => Err("usage: remote host --listen ADDR | remote call --dial ADDR [--expect-restart]".into()),
     }
 }
@@ -142,12 +146,18 @@ async fn host(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> 
 
 async fn call(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> {
     let dial = arg(args, "--dial").ok_or("call needs --dial /ip4/127.0.0.1/tcp/PORT")?;
-    let mut builder = NodeBuilder::new().dial(&dial)?.request_timeout(timeout);
+    let mut builder = NodeBuilder::new().dial(&dial)?.request_timeout(timeout).max_request_size(MAX_REQUEST);
     if let Some(listen) = arg(args, "--listen") {
         builder = builder.listen(&listen)?;
     }
     builder.start().await?;
     let workers = lookup_until(Instant::now() + Duration::from_secs(20)).await?;
+
+    // Over the transport limit: refused before it is sent.
+    match workers.shout("x".repeat(MAX_REQUEST as usize + 1)).await {
+        Err(PythonExecutionError::RemoteTooLarge { size, limit, .. }) => println!("too large: {size} > {limit}"),
+        other => return Err(format!("an oversize request ended with {other:?}").into()),
+    }
 
     println!("shout: {}", workers.shout("hello".into()).await?);
     println!("add: {}", workers.add(Add { a: 40, b: 2 }).await?);
@@ -212,16 +222,12 @@ async fn survive_restart(workers: &Worker, timeout: Duration) -> Result<(), Box<
     tokio::time::sleep(Duration::from_millis(200)).await;
     println!("in-flight");
     let (result, took) = in_flight.await?;
-    let cause = |result: &Result<u64, PythonExecutionError>| match result {
-        Err(PythonExecutionError::RemoteUnavailable { cause, .. }) => Some(cause.clone()),
-        _ => None,
-    };
-    let lost = cause(&result).ok_or_else(|| format!("the in-flight call ended with {result:?}"))?;
+    let lost = cause_of(&result).ok_or_else(|| format!("the in-flight call ended with {result:?}"))?;
     println!("in-flight failed: {lost:?} after {} ms (bound {} ms)", took.as_millis(), timeout.as_millis());
 
     let started = Instant::now();
     let later = workers.sleep(1).await;
-    let later_cause = cause(&later).ok_or_else(|| format!("a later call ended with {later:?}"))?;
+    let later_cause = cause_of(&later).ok_or_else(|| format!("a later call ended with {later:?}"))?;
     println!("later failed: {later_cause:?} after {} ms", started.elapsed().as_millis());
     if later_cause != RemoteCause::Down && !matches!(later_cause, RemoteCause::ConnectionLost | RemoteCause::NotFound) {
         return Err(format!("unexpected cause {later_cause:?}").into());
@@ -237,7 +243,7 @@ async fn survive_restart(workers: &Worker, timeout: Duration) -> Result<(), Box<
         match workers.shout("again".into()).await {
             Ok(reply) => {
                 println!("recovered: {reply}");
-                return Ok(());
+                break;
             }
             Err(err) if Instant::now() < deadline => {
                 tracing::debug!(error = %err, "not back yet");
@@ -246,4 +252,74 @@ async fn survive_restart(workers: &Worker, timeout: Duration) -> Result<(), Box<
             Err(err) => return Err(err.into()),
         }
     }
+
+    // The test stops the host (SIGSTOP): the connection stays open and nothing answers, so only
+    // the application deadline ends the call.
+    let line = tokio::task::spawn_blocking(|| std::io::stdin().lock().lines().next()).await?;
+    if line.is_none() {
+        return Err("stdin closed before the host was stopped".into());
+    }
+    let started = Instant::now();
+    let hung = workers.shout("anyone?".into()).await;
+    let hung_cause = cause_of(&hung).ok_or_else(|| format!("a call to a stopped host ended with {hung:?}"))?;
+    println!("stopped host: {hung_cause:?} after {} ms", started.elapsed().as_millis());
+    Ok(())
+}
+
+/// The cause of a `RemoteUnavailable`.
+fn cause_of<T>(result: &Result<T, PythonExecutionError>) -> Option<RemoteCause> {
+    match result {
+        Err(PythonExecutionError::RemoteUnavailable { cause, .. }) => Some(cause.clone()),
+        _ => None,
+    }
+}
+
+/// Several hosts under one name: calls are spread over them, and a host that stops answering
+/// is skipped.
+async fn spread(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> {
+    let mut builder = NodeBuilder::new().request_timeout(timeout);
+    for (i, flag) in args.iter().enumerate() {
+        if flag == "--dial" {
+            builder = builder.dial(args.get(i + 1).ok_or("--dial needs an address")?)?;
+        }
+    }
+    builder.start().await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (workers, pids) = loop {
+        let workers = match Worker::lookup_all(NAME).await {
+            Ok(workers) => workers,
+            Err(err) if Instant::now() < deadline => {
+                tracing::debug!(error = %err, "lookup failed; trying again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut pids = std::collections::BTreeMap::<u32, u32>::new();
+        for _ in 0..10 {
+            *pids.entry(workers.whoami("spread".into()).await?.pid).or_default() += 1;
+        }
+        if pids.len() >= 2 || Instant::now() > deadline {
+            break (workers, pids);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("spread: {} hosts {:?}", pids.len(), pids.values().collect::<Vec<_>>());
+    let line = tokio::task::spawn_blocking(|| std::io::stdin().lock().lines().next()).await?;
+    if line.is_none() {
+        return Err("stdin closed before a host was killed".into());
+    }
+    let (mut ok, mut failed, mut served) = (0, 0, std::collections::BTreeSet::new());
+    for _ in 0..20 {
+        match workers.whoami("after".into()).await {
+            Ok(identity) => {
+                ok += 1;
+                served.insert(identity.pid);
+            }
+            Err(PythonExecutionError::RemoteUnavailable { .. }) => failed += 1,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    println!("after kill: ok {ok} failed {failed} pids {served:?}");
+    Ok(())
 }

@@ -83,7 +83,7 @@ fn own_methods(item: &ItemTrait, krate: &Path, spawn_body: &TokenStream, pool_bo
             self.actor.actor_ref()
         }
 
-        #krate::__private::remote_handle_methods!(#vis);
+        #krate::__private::remote_handle_methods!([#vis]);
 
         /// A handle whose calls all go to the worker `key` maps to, while that worker lives (for
         /// state Python keeps per key: a conversation, a cache). While that worker is being

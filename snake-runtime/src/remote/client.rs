@@ -339,9 +339,7 @@ impl futures_core::Stream for RemoteStream {
 
 impl Drop for RemoteStream {
     fn drop(&mut self) {
-        if self.finished && self.buffered.is_empty() {
-            // The host removed nothing yet, but its idle sweep will; a close is cheap anyway.
-        }
+        // Also after the end: the host keeps a finished stream until it is closed or idle.
         let (actor, stream, timeout) = (self.actor.clone(), self.stream, self.timeout);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
