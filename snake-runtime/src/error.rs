@@ -412,6 +412,12 @@ pub enum RemoteCause {
         /// kameo's error, as text.
         message: String,
     },
+    /// The hosting node serves as many streams as its `max_streams` allows; it refused another.
+    #[error("the node serves {limit} streams already")]
+    TooManyStreams {
+        /// The host's `max_streams`.
+        limit: usize,
+    },
     /// The node failed earlier and no lookup has found the name again since.
     #[error("the node failed earlier and the name was not found again")]
     Down,

@@ -159,8 +159,9 @@ impl Message<Request> for Endpoint {
             }
             Kind::Open { method, key, body } => {
                 if self.streams.len() >= settings.max_streams {
-                    return ctx
-                        .reply(Err(PythonExecutionError::NoWorkerAvailable { waited: std::time::Duration::ZERO }));
+                    let cause = RemoteCause::TooManyStreams { limit: settings.max_streams };
+                    let name = self.name.to_string();
+                    return ctx.reply(Err(PythonExecutionError::RemoteUnavailable { name, peer: None, cause }));
                 }
                 let id = self.next_stream;
                 self.next_stream += 1;

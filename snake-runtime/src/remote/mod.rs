@@ -10,7 +10,7 @@
 //!
 //! Every remote call has an application deadline (the node's `request_timeout`); when a host
 //! dies or the network drops, calls in flight fail with
-//! [`PythonExecutionError::RemoteUnavailable`](crate::PythonExecutionError::RemoteUnavailable),
+//! [`PythonExecutionError::RemoteUnavailable`],
 //! and later ones fail at once until a lookup (re-dialing the configured peers, at most once per
 //! `retry_interval`) finds the name again.
 //!
