@@ -267,9 +267,10 @@ impl<M: Send + 'static, C: Send + 'static> Message<EncodedCall> for PythonActor<
 
     async fn handle(&mut self, msg: EncodedCall, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let (delegated, sender) = ctx.reply_sender();
-        let reply = match sender {
-            Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: raw_boxed },
-            None => ReplyTo::Discard,
+        let reply = match (msg.reply, sender) {
+            (Some(reply), _) => reply,
+            (None, Some(sender)) => ReplyTo::Kameo { tx: sender.boxed(), decode: raw_boxed },
+            (None, None) => ReplyTo::Discard,
         };
         let retry = msg.retry || self.retry;
         self.send_call(msg.key, msg.method, Encoded(msg.body), reply, msg.caller, retry);

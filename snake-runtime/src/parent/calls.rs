@@ -214,9 +214,9 @@ impl serde::Serialize for Encoded {
     }
 }
 
-#[cfg(feature = "remote")]
 /// A call whose request is encoded already and whose reply stays encoded: what a node serving
 /// this actor to other nodes sends it (feature `remote`). Not public API.
+#[cfg(feature = "remote")]
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct EncodedCall {
@@ -225,11 +225,14 @@ pub struct EncodedCall {
     pub(crate) body: Bytes,
     pub(crate) retry: bool,
     pub(crate) caller: tracing::Span,
+    /// Where the reply goes when the call was sent with `tell` (the hosting endpoint hands its
+    /// own reply sender down, saving a hop); `None` for an `ask`.
+    pub(crate) reply: Option<ReplyTo>,
 }
 
-#[cfg(feature = "remote")]
 /// A streaming call whose request is encoded already and whose items stay encoded (feature
 /// `remote`). Not public API.
+#[cfg(feature = "remote")]
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct EncodedStream {
@@ -240,13 +243,23 @@ pub struct EncodedStream {
 }
 
 #[cfg(feature = "remote")]
+impl std::fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Kameo { .. } => "ReplyTo::Kameo",
+            Self::Discard => "ReplyTo::Discard",
+        })
+    }
+}
+
 /// The reply body as it came, for [`EncodedCall`].
+#[cfg(feature = "remote")]
 pub(crate) fn raw_boxed(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
     Ok(Box::new(Bytes::copy_from_slice(body)) as BoxReply)
 }
 
-#[cfg(feature = "remote")]
 /// A stream item as it came, for [`EncodedStream`].
+#[cfg(feature = "remote")]
 pub(crate) fn raw_item(body: &[u8]) -> Result<Bytes, PythonExecutionError> {
     Ok(Bytes::copy_from_slice(body))
 }

@@ -23,7 +23,7 @@ pub use self::actor::WorkerConnections;
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload};
 pub use self::builder::PythonChildProcessBuilder;
 #[cfg(feature = "remote")]
-pub(crate) use self::calls::{EncodedCall, EncodedStream};
+pub(crate) use self::calls::{EncodedCall, EncodedStream, ReplyTo};
 #[cfg(feature = "remote")]
 pub(crate) use self::calls::{Encoding, decode};
 pub use self::calls::{Keyed, MethodCall, MethodStream};

@@ -12,7 +12,8 @@ use futures_util::FutureExt;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use kameo::actor::{ActorRef, Spawn};
-use kameo::message::{Context, Message};
+use kameo::error::SendError;
+use kameo::message::{BoxReply, Context, Message};
 use kameo::reply::DelegatedReply;
 use kameo::{Actor, RemoteActor};
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,8 @@ use tokio::sync::Mutex;
 
 use super::node::{self, Settings};
 use crate::error::{ConversionDirection, PythonExecutionError, RemoteCause};
-use crate::parent::{EncodedCall, EncodedStream, PythonActor, ReplyStream};
+use crate::parent::{EncodedCall, EncodedStream, PythonActor, ReplyStream, ReplyTo};
+use snake_ipc::ReplySink;
 
 /// Bytes counted per stream item beside its body, for the reply size check.
 const ITEM_OVERHEAD: u64 = 16;
@@ -73,20 +75,46 @@ pub(crate) enum Answer {
 
 /// What the endpoint needs of the actor it fronts, whatever its message types.
 pub(crate) trait Serve: Send + Sync + 'static {
-    fn call(&self, call: EncodedCall) -> BoxFuture<'static, Result<Bytes, PythonExecutionError>>;
+    /// Sends `call` with its `reply` set: the local actor answers the remote caller directly.
+    fn call(&self, call: EncodedCall);
     fn open(&self, open: EncodedStream) -> BoxFuture<'static, Result<ReplyStream<Bytes>, PythonExecutionError>>;
 }
 
 impl<M: Send + 'static, C: Send + 'static> Serve for ActorRef<PythonActor<M, C>> {
-    fn call(&self, call: EncodedCall) -> BoxFuture<'static, Result<Bytes, PythonExecutionError>> {
-        let actor = self.clone();
-        async move { Ok(actor.ask(call).await?) }.boxed()
+    fn call(&self, call: EncodedCall) {
+        match self.tell(call).try_send() {
+            Ok(()) => {}
+            // A full mailbox: wait for room on a task, so the endpoint's mailbox keeps moving.
+            Err(SendError::MailboxFull(call)) => {
+                let actor = self.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = actor.tell(call).send().await {
+                        fail(err.msg(), PythonExecutionError::ActorStopped);
+                    }
+                });
+            }
+            Err(err) => fail(err.msg(), PythonExecutionError::ActorStopped),
+        }
     }
 
     fn open(&self, open: EncodedStream) -> BoxFuture<'static, Result<ReplyStream<Bytes>, PythonExecutionError>> {
         let actor = self.clone();
         async move { Ok(actor.ask(open).await?) }.boxed()
     }
+}
+
+/// Ends the call `call` (if it is still there) with `err`.
+fn fail(call: Option<EncodedCall>, err: PythonExecutionError) {
+    if let Some(reply) = call.and_then(|call| call.reply) {
+        ReplySink::complete(Box::new(reply), Err(err));
+    }
+}
+
+/// The reply of a call as the remote caller's ask takes it, refused over `max_response_size`.
+fn answer(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
+    let limit = node::shared().map_or(u64::MAX, |node| node.settings.max_response_size);
+    check_reply(body.len() as u64, limit)?;
+    Ok(Box::new(Answer::Reply(body.to_vec())) as BoxReply)
 }
 
 /// A stream served to another node; `None` until it opened, or after it failed to.
@@ -144,17 +172,12 @@ impl Message<Request> for Endpoint {
         match request.kind {
             Kind::Call { method, key, retry, body } => {
                 let (delegated, sender) = ctx.reply_sender();
-                let call = EncodedCall { method, key, body: Bytes::from(body), retry, caller: span };
-                let reply = self.target.call(call);
-                tokio::spawn(async move {
-                    let answer = reply.await.and_then(|body| {
-                        check_reply(body.len() as u64, settings.max_response_size)?;
-                        Ok(Answer::Reply(body.to_vec()))
-                    });
-                    if let Some(sender) = sender {
-                        sender.send(answer);
-                    }
-                });
+                let reply = match sender {
+                    Some(sender) => ReplyTo::Kameo { tx: sender.boxed(), decode: answer },
+                    None => ReplyTo::Discard,
+                };
+                let body = Bytes::from(body);
+                self.target.call(EncodedCall { method, key, body, retry, caller: span, reply: Some(reply) });
                 delegated
             }
             Kind::Open { method, key, body } => {
