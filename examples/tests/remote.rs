@@ -1,9 +1,12 @@
 //! Two OS processes, each a node on its own loopback port, dialing explicitly: the host serves a
-//! pool under a name; the caller looks it up and makes typed sync and async calls, a stream it
-//! drops early (the host releases the generator), a call whose Python calls back into a Rust
-//! callback on the host (in the caller's trace). Then the host is killed: the caller's in-flight
-//! and later calls fail with `RemoteUnavailable` within the bound; the host restarts under the
-//! same name (a new key pair) and the caller's calls succeed again.
+//! pool under a name (and a low-level actor under another); the caller looks them up, has an
+//! oversize request refused (`RemoteTooLarge`) and a local-only method refused (`LocalOnly`), and
+//! makes typed sync and async calls, a low-level call, a stream it drops early (the host releases
+//! the generator), a call whose Python calls back into a Rust callback on the host (in the
+//! caller's trace). Then the host is killed: the caller's in-flight and later calls fail with
+//! `RemoteUnavailable` within the bound; the host restarts under the same name (a new key pair)
+//! and the caller's calls succeed again; stopped (SIGSTOP), it fails a call with `Timeout` at the
+//! request timeout. A second test spreads calls over two hosts and skips the one that was killed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -109,6 +112,8 @@ fn a_pool_served_to_another_process_survives_its_host_restarting() {
 
     let within = Duration::from_secs(60);
     assert_eq!(expect(&caller_lines, "too large: ", within, &mut seen), "too large: 65540 > 65536");
+    assert_eq!(expect(&caller_lines, "low-level: ", within, &mut seen), r#"low-level: 3 words, top [("a", 2)]"#);
+    assert_eq!(expect(&caller_lines, "local only: ", within, &mut seen), "local only: metrics true");
     assert_eq!(expect(&caller_lines, "shout: ", within, &mut seen), "shout: HELLO!");
     assert_eq!(expect(&caller_lines, "add: ", within, &mut seen), "add: 42");
     assert_eq!(expect(&caller_lines, "stream: ", within, &mut seen), "stream: [1, 2, 3] then [1, 2, 3, 4, 5]");

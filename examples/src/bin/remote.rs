@@ -7,10 +7,11 @@
 //! cargo run -p snake-examples --features remote --bin remote -- call --dial /ip4/127.0.0.1/tcp/7100
 //! ```
 //!
-//! The host serves a pool of `Worker`s (`examples/python/remote_worker.py`) under a name; the
-//! caller looks it up and calls it as it would a local handle: sync and async methods, a stream
-//! (dropped early: the host releases the generator), and a method whose Python calls back into a
-//! Rust callback that runs on the host. With `--expect-restart`, the caller then starts a long
+//! The host serves a pool of `Worker`s (`examples/python/remote_worker.py`) under a name, and a
+//! low-level actor (`examples/python/lowlevel.py`) under another; the caller looks them up and
+//! calls them as it would local ones: sync and async methods, a stream (dropped early: the host
+//! releases the generator), and a method whose Python calls back into a Rust callback that runs on
+//! the host. `spread` (given two hosts to dial) spreads calls over both with `lookup_all`. With `--expect-restart`, the caller then starts a long
 //! call, prints `in-flight`, and checks that once the host is killed the call fails with
 //! `RemoteUnavailable` within the request timeout, that later calls fail at once, and (after a
 //! line on its stdin says the host is back) that calls succeed again. `examples/tests/remote.rs`
@@ -64,6 +65,28 @@ pub trait Worker {
     /// Asks the hosting node who it is, through a Rust callback.
     fn whoami(tag: String) -> Identity;
 }
+
+/// The low-level API's message (`examples/python/lowlevel.py`, `summarize`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Summarize {
+    text: String,
+    top: u32,
+}
+
+/// Its reply.
+#[derive(Debug, Serialize, Deserialize)]
+struct Summary {
+    words: u32,
+    top_words: Vec<(String, u32)>,
+}
+
+impl snake::ChildMessage for Summarize {
+    type Reply = Summary;
+}
+
+snake::register_actor!(Summarize);
+
+const LOW_LEVEL: &str = "remote-lowlevel";
 
 /// Runs on the node that hosts the workers: says which process it is and which trace it is in.
 #[snake::callback]
@@ -138,6 +161,15 @@ async fn host(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> 
     let builder = PythonChildProcessBuilder::new(config).workers(2).export_child_spans(Discard);
     let workers = Worker::pool(builder).await?;
     workers.register(NAME).await?;
+    // The low-level API: an `ActorRef<PythonActor<M>>` served with `snake::remote::serve`.
+    let config = PythonConfig {
+        module_name: "lowlevel".into(),
+        function_name: "summarize".into(),
+        module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/python").into(),
+        ..PythonConfig::default()
+    };
+    let low_level = PythonChildProcessBuilder::new(config).spawn::<Summarize>().await?;
+    snake::remote::serve(&low_level, LOW_LEVEL).await?;
     println!("serving {NAME} as {} on {:?} pid {}", node.peer_id(), node.listen_addrs(), std::process::id());
     // Serves until killed (Ctrl-C).
     std::future::pending::<()>().await;
@@ -159,6 +191,17 @@ async fn call(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> 
         other => return Err(format!("an oversize request ended with {other:?}").into()),
     }
 
+    let summarizer = snake::remote::RemotePythonActor::<Summarize>::lookup(LOW_LEVEL).await?;
+    let summary = summarizer.call(Summarize { text: "a b a".into(), top: 1 }).await?;
+    println!("low-level: {} words, top {:?}", summary.words, summary.top_words);
+
+    // What needs the actor in this process is refused on a looked-up handle.
+    match workers.metrics().await {
+        Err(PythonExecutionError::LocalOnly { operation }) => {
+            println!("local only: {operation} {}", workers.actor_ref().is_none());
+        }
+        other => return Err(format!("metrics on a remote handle ended with {other:?}").into()),
+    }
     println!("shout: {}", workers.shout("hello".into()).await?);
     println!("add: {}", workers.add(Add { a: 40, b: 2 }).await?);
 
