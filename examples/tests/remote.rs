@@ -65,6 +65,7 @@ impl Drop for Killed {
 fn host(port: u16) -> (Killed, mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
         .args(["host", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}"), "--timeout-ms", &TIMEOUT_MS.to_string()])
+        .args(["--stream-idle-ms", "500"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -119,6 +120,8 @@ fn a_pool_served_to_another_process_survives_its_host_restarting() {
     assert_eq!(expect(&caller_lines, "stream: ", within, &mut seen), "stream: [1, 2, 3] then [1, 2, 3, 4, 5]");
     // Both generators closed on the host: the one dropped after three items, and the finished one.
     assert_eq!(expect(&caller_lines, "released: ", within, &mut seen), "released: 2");
+    // A stream the caller forgot (no close sent) is released after the host's idle timeout.
+    assert_eq!(expect(&caller_lines, "idle released: ", within, &mut seen), "idle released: 1");
     // The callback ran in the host process, in the caller's trace.
     assert_eq!(expect(&caller_lines, "callback: ", within, &mut seen), format!("callback: pid {host_pid} trace true"));
 

@@ -153,7 +153,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 async fn host(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> {
     let listen = arg(args, "--listen").ok_or("host needs --listen /ip4/127.0.0.1/tcp/PORT")?;
-    let node = NodeBuilder::new().listen(&listen)?.request_timeout(timeout).start().await?;
+    let idle = arg(args, "--stream-idle-ms").and_then(|t| t.parse().ok()).unwrap_or(60_000);
+    let node = NodeBuilder::new()
+        .listen(&listen)?
+        .request_timeout(timeout)
+        .stream_idle_timeout(Duration::from_millis(idle))
+        .start()
+        .await?;
     let config =
         PythonConfig { module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/python").into(), ..Default::default() };
     // The child records its spans (and so carries the trace into callbacks) only for an exporter;
@@ -225,6 +231,21 @@ async fn call(args: &[String], timeout: Duration) -> Result<(), Box<dyn Error>> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     println!("released: {released}");
+
+    // A caller that vanishes without closing its stream (forgotten here, so no close is sent):
+    // the host releases the generator once nobody pulled it for its stream idle timeout.
+    let mut forgotten = pinned.count_to(1000).await?;
+    forgotten.next().await.ok_or("the stream ended early")??;
+    std::mem::forget(forgotten);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let idle_released = loop {
+        let now = pinned.released(0).await? - before - released;
+        if now >= 1 || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("idle released: {idle_released}");
 
     // A callback on the host, in the caller's trace.
     let root = tracing::info_span!("remote.caller");

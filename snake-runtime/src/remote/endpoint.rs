@@ -142,8 +142,33 @@ impl Actor for Endpoint {
     type Args = Self;
     type Error = Infallible;
 
-    async fn on_start(endpoint: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+    /// Sweeps idle streams on a timer, so a stream whose caller vanished is released even when no
+    /// other request comes.
+    async fn on_start(endpoint: Self, actor_ref: ActorRef<Self>) -> Result<Self, Infallible> {
+        let weak = actor_ref.downgrade();
+        let every = (endpoint.settings.stream_idle / 2).max(std::time::Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(endpoint) = weak.upgrade() else { return };
+                if endpoint.tell(Sweep).send().await.is_err() {
+                    return;
+                }
+            }
+        });
         Ok(endpoint)
+    }
+}
+
+/// Time to close the streams no caller pulled for the idle timeout.
+struct Sweep;
+
+impl Message<Sweep> for Endpoint {
+    type Reply = ();
+
+    async fn handle(&mut self, _: Sweep, _: &mut Context<Self, Self::Reply>) {
+        self.sweep();
     }
 }
 
