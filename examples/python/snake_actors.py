@@ -9,7 +9,7 @@ checks the handlers against the Rust declarations.
 from collections.abc import Iterator
 from typing import Protocol
 
-from snake_types import DigitBatch, Prediction, Predictions, Summarize, Summary
+from snake_types import Add, DigitBatch, Identity, Prediction, Predictions, Summarize, Summary
 
 
 class DigitsModel(Protocol):
@@ -43,4 +43,35 @@ class TextAnalytics(Protocol):
 
     def running_count(self, request: str, /) -> Iterator[int]:
         """Yields the running number of words, one line at a time."""
+        ...
+
+
+class Worker(Protocol):
+    """Python workers another node calls (`examples/python/remote_worker.py`).
+
+    Implemented by the module `remote_worker`.
+    """
+
+    def shout(self, request: str, /) -> str:
+        """The text, shouted."""
+        ...
+
+    async def add(self, request: Add, /) -> int:
+        """The sum of two numbers, from an `async def`."""
+        ...
+
+    def count_to(self, request: int, /) -> Iterator[int]:
+        """Counts from 1 to `n`, one item at a time."""
+        ...
+
+    def released(self, request: int, /) -> int:
+        """How many `count_to` generators this worker has closed so far."""
+        ...
+
+    async def sleep(self, request: int, /) -> int:
+        """Sleeps `ms` milliseconds, then returns them."""
+        ...
+
+    def whoami(self, request: str, /) -> Identity:
+        """Asks the hosting node who it is, through a Rust callback."""
         ...

@@ -11,6 +11,8 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from snake_types import Identity
+
 _FAKES: dict[str, Callable[[Any], Any]] = {}
 """Fakes by callback name, installed by the `snake_callbacks` fixture of `snake.testing`."""
 
@@ -42,6 +44,24 @@ async def _fake_stream(name: str, arg: Any) -> AsyncIterator[Any]:  # pyright: i
     else:
         for item in result:
             yield item
+
+
+def host_identity(arg: str, /) -> Identity:
+    """Runs on the node that hosts the workers: says which process it is and which trace it is in.
+
+    Blocks the calling thread until Rust answers.
+    """
+    result: Identity = _fake("host_identity")(arg)
+    return result
+
+
+async def host_identity_async(arg: str, /) -> Identity:
+    """Runs on the node that hosts the workers: says which process it is and which trace it is in.
+
+    The asyncio spelling of `host_identity`.
+    """
+    result: Identity = await _fake_async("host_identity", arg)
+    return result
 
 
 def stop_words(arg: str, /) -> list[str]:

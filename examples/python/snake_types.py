@@ -8,7 +8,9 @@ Handlers import these at runtime: `TypedDict`s are plain dicts, aliases are plai
 from typing import TypedDict
 
 __all__: list[str] = [
+    "Add",
     "DigitBatch",
+    "Identity",
     "Prediction",
     "Predictions",
     "Summarize",
@@ -16,11 +18,29 @@ __all__: list[str] = [
 ]
 
 
+class Add(TypedDict):
+    """Two numbers to add."""
+
+    a: int
+    """The first."""
+    b: int
+    """The second."""
+
+
 class DigitBatch(TypedDict):
     """A batch of 8x8 images of handwritten digits."""
 
     images: list[list[float]]
     """Each image's 64 grey levels (0 to 16), row by row."""
+
+
+class Identity(TypedDict):
+    """Which process served a callback, and in which trace."""
+
+    pid: int
+    """The process id of the node that ran the callback."""
+    trace_id: str
+    """The trace id the callback ran in, in hex (empty without a trace)."""
 
 
 class Prediction(TypedDict):

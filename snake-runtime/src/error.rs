@@ -271,6 +271,40 @@ pub enum PythonExecutionError {
         message: String,
     },
 
+    /// A remote call (feature `remote`) could not reach a node serving `name`, or the node stopped
+    /// answering: it died, the network dropped, or no reply came within the node's request
+    /// timeout. Calls in flight fail with this once the cause is seen; later calls fail at once
+    /// until a lookup finds the name again (tried at most once per retry interval).
+    #[error("no node serving `{name}` answered{}: {cause}", peer.as_ref().map(|p| format!(" (peer {p})")).unwrap_or_default())]
+    RemoteUnavailable {
+        /// The name the handle was looked up under.
+        name: String,
+        /// The libp2p peer id of the node that failed, when one was tried.
+        peer: Option<String>,
+        /// What failed.
+        cause: RemoteCause,
+    },
+
+    /// A request or reply body is larger than the transport's limit (the node builder's
+    /// `max_request_size` or `max_response_size`); it was refused before it was sent.
+    #[error("a remote {direction:?} body of {size} bytes is over the transport limit of {limit} bytes")]
+    RemoteTooLarge {
+        /// Whether the request (checked by the caller) or the reply (checked by the host) was too large.
+        direction: ConversionDirection,
+        /// The encoded body's size, in bytes.
+        size: u64,
+        /// The configured limit, in bytes.
+        limit: u64,
+    },
+
+    /// The operation needs the actor in this process, and the handle calls one on another node
+    /// (it came from `lookup`): reload, metrics, register and `actor_ref` are local only.
+    #[error("`{operation}` needs a local actor; this handle calls a remote one")]
+    LocalOnly {
+        /// The operation that was asked for.
+        operation: String,
+    },
+
     /// A callback from Python into Rust failed: the Rust handler returned an error, there is no
     /// handler, or the call that made the callback is gone. Python sees it as
     /// `snake.CallbackError` carrying this message.
@@ -314,6 +348,9 @@ impl PythonExecutionError {
             Self::NoWorkerAvailable { .. } => "no_worker_available",
             Self::RestartLimitReached { .. } => "restart_limit_reached",
             Self::InvalidConfig { .. } => "invalid_config",
+            Self::RemoteUnavailable { .. } => "remote_unavailable",
+            Self::RemoteTooLarge { .. } => "remote_too_large",
+            Self::LocalOnly { .. } => "local_only",
         }
     }
 
@@ -347,6 +384,43 @@ impl fmt::Display for PythonException {
             write!(f, "{}: {}", self.type_name, self.message)
         }
     }
+}
+
+/// Why a remote call failed to reach its node (in [`PythonExecutionError::RemoteUnavailable`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteCause {
+    /// No node answered a lookup of the name within the request timeout (or none serves it).
+    #[error("no node serves the name")]
+    NotFound,
+    /// No reply came within the node builder's request timeout.
+    #[error("no reply within {timeout:?}")]
+    Timeout {
+        /// The request timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The connection to the node closed or could not be opened.
+    #[error("the connection to the node is lost")]
+    ConnectionLost,
+    /// This node did not start a swarm (`snake::remote::NodeBuilder::start`) before the call.
+    #[error("this process has no remote node running")]
+    NoNode,
+    /// The node took the request but it failed in kameo's transport (the remote actor is not
+    /// running any more, its mailbox is full, the message could not be decoded).
+    #[error("the transport failed: {message}")]
+    Transport {
+        /// kameo's error, as text.
+        message: String,
+    },
+    /// The hosting node serves as many streams as its `max_streams` allows; it refused another.
+    #[error("the node serves {limit} streams already")]
+    TooManyStreams {
+        /// The host's `max_streams`.
+        limit: usize,
+    },
+    /// The node failed earlier and no lookup has found the name again since.
+    #[error("the node failed earlier and the name was not found again")]
+    Down,
 }
 
 /// Which side of a call a conversion error is about.

@@ -39,11 +39,14 @@ mod codec;
 mod config;
 mod entry;
 mod error;
+mod handle;
 mod message;
 pub mod metrics;
 mod parent;
 pub mod protocol;
 mod registry;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod schema;
 pub mod serde_py;
 mod shared_bytes;
@@ -52,7 +55,9 @@ pub mod stubs;
 mod suggest;
 
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
-pub use crate::error::{ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError};
+pub use crate::error::{
+    ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError, RemoteCause,
+};
 pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
@@ -260,9 +265,13 @@ macro_rules! setup_python_subprocess_system {
 /// Not public API: what macro expansions reach for.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__snake_remote_handle_methods as remote_handle_methods;
     pub use crate::callbacks::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
     pub use crate::codec::{CallbackCodec, MethodCodec};
     pub use crate::entry::enter;
+    pub use crate::handle::{Target, call, stream};
+    #[cfg(feature = "remote")]
+    pub use crate::handle::{lookup, register};
     pub use crate::parent::WorkerConnections;
     pub use crate::parent::{MethodCall, MethodStream, PoolEvent, key_of};
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};

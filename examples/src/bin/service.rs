@@ -456,10 +456,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         }
     }
-    let actor = model.actor_ref();
-    actor.stop_gracefully().await?;
-    if tokio::time::timeout(Duration::from_secs(15), actor.wait_for_shutdown_result()).await.is_err() {
-        tracing::warn!("the workers did not stop within 15 s");
+    // A handle made by `DigitsModel::pool` always has its local actor.
+    if let Some(actor) = model.actor_ref() {
+        actor.stop_gracefully().await?;
+        if tokio::time::timeout(Duration::from_secs(15), actor.wait_for_shutdown_result()).await.is_err() {
+            tracing::warn!("the workers did not stop within 15 s");
+        }
     }
     Ok(())
 }

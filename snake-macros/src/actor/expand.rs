@@ -43,7 +43,7 @@ fn types(item: &ItemTrait, krate: &Path, attrs: &TokenStream, module: &str) -> T
         #attrs
         #generated
         #vis struct #ident {
-            actor: #krate::kameo::actor::ActorRef<#krate::PythonActor<#marker>>,
+            actor: #krate::__private::Target<#marker>,
             key: ::core::option::Option<u64>,
         }
 
@@ -77,10 +77,13 @@ fn own_methods(item: &ItemTrait, krate: &Path, spawn_body: &TokenStream, pool_bo
         }
 
         /// The kameo actor behind this handle: link, supervise or stop it like any other actor.
+        /// `None` for a handle to an actor another node serves (`lookup`, feature `remote`).
         #[allow(dead_code)]
-        #vis fn actor_ref(&self) -> &#krate::kameo::actor::ActorRef<#krate::PythonActor<#marker>> {
-            &self.actor
+        #vis fn actor_ref(&self) -> ::core::option::Option<&#krate::kameo::actor::ActorRef<#krate::PythonActor<#marker>>> {
+            self.actor.actor_ref()
         }
+
+        #krate::__private::remote_handle_methods!([#vis]);
 
         /// A handle whose calls all go to the worker `key` maps to, while that worker lives (for
         /// state Python keeps per key: a conversation, a cache). While that worker is being
@@ -99,19 +102,19 @@ fn own_methods(item: &ItemTrait, krate: &Path, spawn_body: &TokenStream, pool_bo
         /// and the workers not yet replaced keep serving.
         #[allow(dead_code)]
         #vis async fn reload(&self) -> ::core::result::Result<(), #error> {
-            ::core::result::Result::Ok(self.actor.ask(#krate::Reload::new()).await?)
+            ::core::result::Result::Ok(self.actor.local("reload")?.ask(#krate::Reload::new()).await?)
         }
 
         /// [`reload`](Self::reload) to a new configuration (module name, path, environment).
         #[allow(dead_code)]
         #vis async fn reload_with(&self, config: #krate::PythonConfig) -> ::core::result::Result<(), #error> {
-            ::core::result::Result::Ok(self.actor.ask(#krate::Reload::with_config(config)).await?)
+            ::core::result::Result::Ok(self.actor.local("reload_with")?.ask(#krate::Reload::with_config(config)).await?)
         }
 
         /// The calls' metrics and each worker's state.
         #[allow(dead_code)]
         #vis async fn metrics(&self) -> ::core::result::Result<#krate::MetricsSnapshot, #error> {
-            self.actor.ask(#krate::GetMetrics).await.map_err(|_| #krate::PythonExecutionError::ActorStopped)
+            self.actor.local("metrics")?.ask(#krate::GetMetrics).await.map_err(|_| #krate::PythonExecutionError::ActorStopped)
         }
     }
 }
@@ -168,14 +171,14 @@ pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
     let marker = marker_ident(ident);
     let rust_name = ident.unraw().to_string();
     let (module, python_name, docs) = (&actor.module, &actor.python_name, &actor.docs);
-    let actor_ref = quote!(#krate::kameo::actor::ActorRef<#krate::PythonActor<#marker>>);
+    let target = quote!(#private::Target<#marker>);
     let error = quote!(#krate::PythonExecutionError);
     let forwarded = &actor.forwarded;
     let types = types(item, krate, &quote!(#(#forwarded)*), module);
     let spawn = |pool: bool| {
         quote! {
             ::core::result::Result::Ok(Self {
-                actor: builder.spawn_actor::<#marker>(#pool).await?,
+                actor: #krate::__private::Target::Local(builder.spawn_actor::<#marker>(#pool).await?),
                 key: ::core::option::Option::None,
             })
         }
@@ -253,32 +256,38 @@ pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
     let call_helper = methods.iter().any(|m| matches!(m.reply, Reply::Value(_))).then(|| {
         quote! {
             async fn __snake_call<__SnakeM: __SnakeMethod>(
-                __snake_actor: &#actor_ref,
+                __snake_actor: &#target,
                 __snake_key: ::core::option::Option<u64>,
                 __snake_method: u32,
                 __snake_request: __SnakeM::Request,
                 __snake_retry: bool,
             ) -> ::core::result::Result<__SnakeM::Reply, #error> {
-                let __snake_call =
-                    #private::MethodCall::<__SnakeM::Request, __SnakeM::Reply>::new(__snake_method, __snake_request)
-                        .key(__snake_key)
-                        .retry(__snake_retry);
-                ::core::result::Result::Ok(__snake_actor.ask(__snake_call).await?)
+                #private::call::<__SnakeM::Request, __SnakeM::Reply, #marker>(
+                    __snake_actor,
+                    __snake_key,
+                    __snake_method,
+                    __snake_request,
+                    __snake_retry,
+                )
+                .await
             }
         }
     });
     let stream_helper = methods.iter().any(|m| matches!(m.reply, Reply::Stream { .. })).then(|| {
         quote! {
             async fn __snake_stream<__SnakeM: __SnakeMethod>(
-                __snake_actor: &#actor_ref,
+                __snake_actor: &#target,
                 __snake_key: ::core::option::Option<u64>,
                 __snake_method: u32,
                 __snake_request: __SnakeM::Request,
             ) -> ::core::result::Result<#krate::ReplyStream<__SnakeM::Reply>, #error> {
-                let __snake_call =
-                    #private::MethodStream::<__SnakeM::Request, __SnakeM::Reply>::new(__snake_method, __snake_request)
-                        .key(__snake_key);
-                ::core::result::Result::Ok(__snake_actor.ask(__snake_call).await?)
+                #private::stream::<__SnakeM::Request, __SnakeM::Reply, #marker>(
+                    __snake_actor,
+                    __snake_key,
+                    __snake_method,
+                    __snake_request,
+                )
+                .await
             }
         }
     });

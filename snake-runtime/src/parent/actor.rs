@@ -16,6 +16,8 @@ use snake_ipc::wire;
 use bytes::Bytes;
 use snake_ipc::ReplySink;
 
+#[cfg(feature = "remote")]
+use super::calls::{Encoded, EncodedCall, EncodedStream, raw_boxed, raw_item};
 use super::calls::{Keyed, MethodCall, MethodStream, ReplyTo, decode, decode_boxed};
 use super::pool::{Event, Pool, PoolEvent};
 use super::retry::Retry;
@@ -256,6 +258,32 @@ where
             Ok(body) => self.open_stream(ctx, msg.key, msg.method, body, msg.caller, decode),
             Err(err) => ctx.reply(Err(err.into())),
         }
+    }
+}
+
+#[cfg(feature = "remote")]
+impl<M: Send + 'static, C: Send + 'static> Message<EncodedCall> for PythonActor<M, C> {
+    type Reply = DelegatedReply<Result<Bytes, PythonExecutionError>>;
+
+    async fn handle(&mut self, msg: EncodedCall, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let (delegated, sender) = ctx.reply_sender();
+        let reply = match (msg.reply, sender) {
+            (Some(reply), _) => reply,
+            (None, Some(sender)) => ReplyTo::Kameo { tx: sender.boxed(), decode: raw_boxed },
+            (None, None) => ReplyTo::Discard,
+        };
+        let retry = msg.retry || self.retry;
+        self.send_call(msg.key, msg.method, Encoded(msg.body), reply, msg.caller, retry);
+        delegated
+    }
+}
+
+#[cfg(feature = "remote")]
+impl<M: Send + 'static, C: Send + 'static> Message<EncodedStream> for PythonActor<M, C> {
+    type Reply = DelegatedReply<Result<ReplyStream<Bytes>, PythonExecutionError>>;
+
+    async fn handle(&mut self, msg: EncodedStream, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        self.open_stream(ctx, msg.key, msg.method, Encoded(msg.body), msg.caller, raw_item)
     }
 }
 

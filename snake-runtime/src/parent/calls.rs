@@ -56,9 +56,9 @@ pub(crate) struct Encoding {
 
 impl Encoding {
     /// Both bodies plain postcard: the low-level API, whose types have no `Describe`.
-    const POSTCARD: Self = Self { request: false, reply: false };
+    pub(crate) const POSTCARD: Self = Self { request: false, reply: false };
 
-    const fn of<Req: Describe, Rep: Describe>() -> Self {
+    pub(crate) const fn of<Req: Describe, Rep: Describe>() -> Self {
         Self { request: Req::SELF_DESCRIBING, reply: Rep::SELF_DESCRIBING }
     }
 }
@@ -195,4 +195,72 @@ impl<M> Keyed<M> {
     pub fn new<K: std::hash::Hash + ?Sized>(key: &K, msg: M) -> Self {
         Self { key: super::pool::key_of(key), msg }
     }
+}
+
+/// A request body encoded already (postcard bytes of a `wire::Body`), serialized as those bytes
+/// unchanged: postcard writes a tuple of `u8` as the bytes themselves, with no length.
+#[cfg(feature = "remote")]
+#[derive(Clone, Debug)]
+pub(crate) struct Encoded(pub(crate) Bytes);
+
+#[cfg(feature = "remote")]
+impl serde::Serialize for Encoded {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for byte in self.0.iter() {
+            tuple.serialize_element(byte)?;
+        }
+        tuple.end()
+    }
+}
+
+/// A call whose request is encoded already and whose reply stays encoded: what a node serving
+/// this actor to other nodes sends it (feature `remote`). Not public API.
+#[cfg(feature = "remote")]
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EncodedCall {
+    pub(crate) method: u32,
+    pub(crate) key: Option<u64>,
+    pub(crate) body: Bytes,
+    pub(crate) retry: bool,
+    pub(crate) caller: tracing::Span,
+    /// Where the reply goes when the call was sent with `tell` (the hosting endpoint hands its
+    /// own reply sender down, saving a hop); `None` for an `ask`.
+    pub(crate) reply: Option<ReplyTo>,
+}
+
+/// A streaming call whose request is encoded already and whose items stay encoded (feature
+/// `remote`). Not public API.
+#[cfg(feature = "remote")]
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct EncodedStream {
+    pub(crate) method: u32,
+    pub(crate) key: Option<u64>,
+    pub(crate) body: Bytes,
+    pub(crate) caller: tracing::Span,
+}
+
+#[cfg(feature = "remote")]
+impl std::fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Kameo { .. } => "ReplyTo::Kameo",
+            Self::Discard => "ReplyTo::Discard",
+        })
+    }
+}
+
+/// The reply body as it came, for [`EncodedCall`].
+#[cfg(feature = "remote")]
+pub(crate) fn raw_boxed(body: &[u8]) -> Result<BoxReply, PythonExecutionError> {
+    Ok(Box::new(Bytes::copy_from_slice(body)) as BoxReply)
+}
+
+/// A stream item as it came, for [`EncodedStream`].
+#[cfg(feature = "remote")]
+pub(crate) fn raw_item(body: &[u8]) -> Result<Bytes, PythonExecutionError> {
+    Ok(Bytes::copy_from_slice(body))
 }

@@ -15,11 +15,17 @@ mod retry;
 mod stream;
 #[cfg(feature = "otel")]
 mod trace;
+#[cfg(all(feature = "remote", feature = "otel"))]
+pub(crate) use self::trace::{context_of, set_remote_parent};
 
 #[doc(hidden)]
 pub use self::actor::WorkerConnections;
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload};
 pub use self::builder::PythonChildProcessBuilder;
+#[cfg(feature = "remote")]
+pub(crate) use self::calls::{EncodedCall, EncodedStream, ReplyTo};
+#[cfg(feature = "remote")]
+pub(crate) use self::calls::{Encoding, decode};
 pub use self::calls::{Keyed, MethodCall, MethodStream};
 pub use self::pool::Routing;
 #[doc(hidden)]

@@ -24,13 +24,24 @@ pub struct Streaming<M>(pub M);
 /// An exception in the generator arrives as one `Err` item, after which the stream ends. So does
 /// the death of the child.
 pub struct ReplyStream<T> {
-    raw: RawStream<PythonExecutionError>,
+    raw: Source,
     decode: fn(&[u8]) -> Result<T, PythonExecutionError>,
+}
+
+/// Encoded items: from a child of this process, or (feature `remote`) pulled from another node.
+enum Source {
+    Local(RawStream<PythonExecutionError>),
+    #[cfg(feature = "remote")]
+    Remote(Pin<Box<dyn Stream<Item = Result<bytes::Bytes, PythonExecutionError>> + Send>>),
 }
 
 impl<T> std::fmt::Debug for ReplyStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplyStream").field("raw", &self.raw).finish_non_exhaustive()
+        match &self.raw {
+            Source::Local(raw) => f.debug_struct("ReplyStream").field("raw", raw).finish_non_exhaustive(),
+            #[cfg(feature = "remote")]
+            Source::Remote(_) => f.debug_struct("ReplyStream").field("remote", &true).finish_non_exhaustive(),
+        }
     }
 }
 
@@ -39,7 +50,16 @@ impl<T> ReplyStream<T> {
         raw: RawStream<PythonExecutionError>,
         decode: fn(&[u8]) -> Result<T, PythonExecutionError>,
     ) -> Self {
-        Self { raw, decode }
+        Self { raw: Source::Local(raw), decode }
+    }
+
+    /// A stream of encoded items from another node.
+    #[cfg(feature = "remote")]
+    pub(crate) fn remote(
+        items: Pin<Box<dyn Stream<Item = Result<bytes::Bytes, PythonExecutionError>> + Send>>,
+        decode: fn(&[u8]) -> Result<T, PythonExecutionError>,
+    ) -> Self {
+        Self { raw: Source::Remote(items), decode }
     }
 }
 
@@ -48,8 +68,12 @@ impl<T> Stream for ReplyStream<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        Pin::new(&mut this.raw)
-            .poll_next(cx)
-            .map(|item| item.map(|item| item.and_then(|body| with_source(&body, || (this.decode)(&body)))))
+        let decode = this.decode;
+        let item = match &mut this.raw {
+            Source::Local(raw) => Pin::new(raw).poll_next(cx),
+            #[cfg(feature = "remote")]
+            Source::Remote(items) => items.as_mut().poll_next(cx),
+        };
+        item.map(|item| item.map(|item| item.and_then(|body| with_source(&body, || decode(&body)))))
     }
 }

@@ -206,7 +206,7 @@ async fn missing_state() {
 
 async fn kameo_actor() {
     let actor = MacroActor::spawn(builder()).await.expect("spawn");
-    let actor_ref = actor.actor_ref().clone();
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor").clone();
     assert!(actor_ref.is_alive());
     let info = actor_ref.ask(GetChildInfo).await.expect("child info");
     assert!(info.pid > 0);

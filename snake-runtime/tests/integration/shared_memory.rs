@@ -85,7 +85,8 @@ fn checksum(data: &[u8]) -> u64 {
 }
 
 async fn connection(actor: &SharedMemory) -> Arc<snake_ipc::Connection<PythonExecutionError>> {
-    let connections = actor.actor_ref().ask(snake::__private::WorkerConnections).await.expect("connections");
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    let connections = actor_ref.ask(snake::__private::WorkerConnections).await.expect("connections");
     connections.into_iter().next().expect("one worker")
 }
 
@@ -173,8 +174,9 @@ async fn dead_child() {
     let err = actor.die(pattern(1 << 20, 5)).await.expect_err("the child exits");
     assert!(matches!(err, PythonExecutionError::ChildExited { .. }), "{err:?}");
     assert!(crate::common::wait_gone(pid, 5).await, "the child is gone");
-    actor.actor_ref().stop_gracefully().await.expect("stop");
-    actor.actor_ref().wait_for_shutdown().await;
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    actor_ref.stop_gracefully().await.expect("stop");
+    actor_ref.wait_for_shutdown().await;
     // The connection, and with it the parent's arenas and their descriptors, is dropped.
     for _ in 0..200 {
         if weak.strong_count() == 0 {

@@ -48,8 +48,9 @@ async fn api(builder: snake::PythonChildProcessBuilder) -> Result<(), PythonExec
     let _: ReplyStream<Prediction> = inference.live(Predict { text: String::new() }).await?;
     let _: () = inference.nothing(()).await?;
     let _: Option<u8> = inference.r#match(1).await?;
-    let actor_ref = inference.actor_ref();
-    let _ = actor_ref.id();
+    if let Some(actor_ref) = inference.actor_ref() {
+        let _ = actor_ref.id();
+    }
     let _ = format!("{inference:?}");
     let _: HttpClient =
         HttpClient::spawn(snake::PythonChildProcessBuilder::new(snake::PythonConfig::default())).await?;
