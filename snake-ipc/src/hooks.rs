@@ -24,12 +24,15 @@ pub trait Hooks: Send + Sync + 'static {
         let _ = (span, trace);
     }
 
-    /// A call or stream was sent.
-    fn call_started(&self) {}
+    /// A call or stream of method `method` was sent.
+    fn call_started(&self, method: u32) {
+        let _ = method;
+    }
 
-    /// A call or stream ended after `elapsed`: `error` is the kind of its failure, if it failed.
-    fn call_finished(&self, elapsed: Duration, error: Option<&'static str>) {
-        let _ = (elapsed, error);
+    /// A call or stream of method `method` ended after `elapsed`: `error` is the kind of its
+    /// failure, if it failed.
+    fn call_finished(&self, method: u32, elapsed: Duration, error: Option<&'static str>) {
+        let _ = (method, elapsed, error);
     }
 
     /// The parent answered a callback from the child.

@@ -96,19 +96,20 @@ impl<E: PeerError> Pending<E> {
 /// in-flight gauge cannot leak.
 struct CallTimer {
     hooks: Arc<dyn Hooks>,
+    method: u32,
     started: Instant,
     finished: bool,
 }
 
 impl CallTimer {
-    fn start(hooks: &Arc<dyn Hooks>) -> Self {
-        hooks.call_started();
-        Self { hooks: Arc::clone(hooks), started: Instant::now(), finished: false }
+    fn start(hooks: &Arc<dyn Hooks>, method: u32) -> Self {
+        hooks.call_started(method);
+        Self { hooks: Arc::clone(hooks), method, started: Instant::now(), finished: false }
     }
 
     fn finish(&mut self, error: Option<&'static str>) {
         if !std::mem::replace(&mut self.finished, true) {
-            self.hooks.call_finished(self.started.elapsed(), error);
+            self.hooks.call_finished(self.method, self.started.elapsed(), error);
         }
     }
 }
@@ -143,14 +144,14 @@ impl<E: PeerError> Connection<E> {
         {
             let mut out = FrameOut::new(&mut frame, header, self.limits.max_frame_size, Some(shm));
             return match out.put(&request) {
-                Ok(()) => self.send_call(id, frame, reply, span, permit),
+                Ok(()) => self.send_call(id, method, frame, reply, span, permit),
                 Err(err) => reply.complete(Err(E::from(IpcError::Protocol(err)))),
             };
         }
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));
         }
-        self.admit(id, frame, reply, span);
+        self.admit(id, method, frame, reply, span);
     }
 
     /// [`call`](Self::call) with a body encoded already (postcard bytes of the request), so that
@@ -173,16 +174,23 @@ impl<E: PeerError> Connection<E> {
         if let Err(err) = encoded {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));
         }
-        self.admit(id, frame, reply, span);
+        self.admit(id, method, frame, reply, span);
     }
 
     /// Takes a slot in the window and sends, or leaves a task to wait for one.
-    fn admit(self: &Arc<Self>, id: u64, frame: Vec<u8>, mut reply: Box<dyn ReplySink<E>>, span: tracing::Span) {
+    fn admit(
+        self: &Arc<Self>,
+        id: u64,
+        method: u32,
+        frame: Vec<u8>,
+        mut reply: Box<dyn ReplySink<E>>,
+        span: tracing::Span,
+    ) {
         if *self.stopping.borrow() {
             return reply.complete(Err(E::from(IpcError::Stopping)));
         }
         match Arc::clone(&self.window).try_acquire_owned() {
-            Ok(permit) => self.send_call(id, frame, reply, span, permit),
+            Ok(permit) => self.send_call(id, method, frame, reply, span, permit),
             Err(TryAcquireError::Closed) => {
                 reply.complete(Err(self.dead().unwrap_or_else(|| E::from(IpcError::Cancelled))));
             }
@@ -200,7 +208,7 @@ impl<E: PeerError> Connection<E> {
                         }
                     };
                     match permit {
-                        Ok(permit) => conn.send_call(id, frame, reply, span, permit),
+                        Ok(permit) => conn.send_call(id, method, frame, reply, span, permit),
                         Err(_) => reply.complete(Err(conn.dead().unwrap_or_else(|| E::from(IpcError::Cancelled)))),
                     }
                 });
@@ -211,6 +219,7 @@ impl<E: PeerError> Connection<E> {
     fn send_call(
         &self,
         id: u64,
+        method: u32,
         frame: Vec<u8>,
         reply: Box<dyn ReplySink<E>>,
         span: tracing::Span,
@@ -241,7 +250,7 @@ impl<E: PeerError> Connection<E> {
                     waiting: Waiting::Call { reply, deadline },
                     span,
                     _permit: permit,
-                    timer: CallTimer::start(&self.hooks),
+                    timer: CallTimer::start(&self.hooks, method),
                 },
             );
             if was_idle && !self.sweep_armed.load(Ordering::SeqCst) {
@@ -295,7 +304,7 @@ impl<E: PeerError> Connection<E> {
                     waiting: Waiting::Stream { items },
                     span,
                     _permit: permit,
-                    timer: CallTimer::start(&self.hooks),
+                    timer: CallTimer::start(&self.hooks, method),
                 },
             );
         }

@@ -474,11 +474,11 @@ struct Counting {
 }
 
 impl Hooks for Counting {
-    fn call_started(&self) {
+    fn call_started(&self, _method: u32) {
         self.started.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn call_finished(&self, _elapsed: Duration, error: Option<&'static str>) {
+    fn call_finished(&self, _method: u32, _elapsed: Duration, error: Option<&'static str>) {
         self.finished.lock().expect("lock").push(error);
     }
 

@@ -14,6 +14,7 @@ use super::logs;
 #[cfg(feature = "otel")]
 use super::trace::{self, SpanSender};
 use crate::metrics::ActorMetrics;
+use crate::protocol::WARMUP_METHOD;
 
 /// The hooks of one actor's connection (shared by its successive children).
 pub(crate) struct ParentHooks {
@@ -35,12 +36,17 @@ impl Hooks for ParentHooks {
         trace::set_remote_parent(span, trace);
     }
 
-    fn call_started(&self) {
-        self.metrics.call_started();
+    // The warmup is part of a worker's start, not a call anyone made: it is not counted.
+    fn call_started(&self, method: u32) {
+        if method != WARMUP_METHOD {
+            self.metrics.call_started();
+        }
     }
 
-    fn call_finished(&self, elapsed: Duration, error: Option<&'static str>) {
-        self.metrics.call_finished(elapsed, error);
+    fn call_finished(&self, method: u32, elapsed: Duration, error: Option<&'static str>) {
+        if method != WARMUP_METHOD {
+            self.metrics.call_finished(elapsed, error);
+        }
     }
 
     fn callback_served(&self, elapsed: Duration, error: Option<&'static str>) {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::Trial;
 use serde::{Deserialize, Serialize};
-use snake::{ExitStatus, GetChildInfo, PythonActor, PythonChildProcessBuilder, PythonExecutionError};
+use snake::{ExitStatus, GetChildInfo, GetMetrics, PythonActor, PythonChildProcessBuilder, PythonExecutionError};
 
 use crate::common::{config, pid_exists, trial};
 
@@ -102,6 +102,9 @@ async fn warmup_runs_once() {
         // Thread names as the kernel keeps them: cut to 15 bytes.
         assert_eq!(reply, "warmed 1 on snake-py-worker");
     }
+    // The warmup is part of the start: the metrics count the three calls made, not it.
+    let metrics = actor.ask(GetMetrics).await.expect("metrics");
+    assert_eq!((metrics.calls, metrics.ok, metrics.in_flight), (3, 3, 0), "{metrics:?}");
 }
 
 async fn async_warmup_runs_on_the_loop() {
