@@ -17,12 +17,13 @@ pub fn trials() -> Vec<Trial> {
         trial("arrays::every_element_type_crosses_both_ways", element_types),
         trial("arrays::non_contiguous_replies_are_copied_in_c_order", non_contiguous),
         trial("arrays::a_wrong_dtype_or_rank_is_a_conversion_error", wrong_replies),
+        trial("arrays::stubs_type_arrays_for_mypy_and_pyright", stubs),
     ]
 }
 
 /// What Python saw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
-pub struct Inspected {
+pub struct ArrayInfo {
     pub kind: String,
     pub dtype: String,
     pub shape: Vec<u64>,
@@ -35,7 +36,7 @@ pub struct Inspected {
 
 /// One array of each element type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
-pub struct Record {
+pub struct ArrayRecord {
     pub f32s: Array<f32, Ix2>,
     pub f64s: Array<f64, Ix1>,
     pub i32s: Array<i32, Ix1>,
@@ -48,7 +49,7 @@ pub struct Record {
 #[snake::actor(module = "arrays")]
 pub trait Arrays {
     /// What Python got.
-    fn inspect(matrix: Array<f32, Ix2>) -> Inspected;
+    fn inspect(matrix: Array<f32, Ix2>) -> ArrayInfo;
     /// `matrix.sum()`.
     fn total(matrix: Array<f32, Ix2>) -> f64;
     /// The array it got.
@@ -58,7 +59,7 @@ pub trait Arrays {
     /// Tries to write into the array.
     fn write_attempt(matrix: Array<f32, Ix2>) -> String;
     /// Each array incremented (bools negated).
-    fn echo_record(record: Record) -> Record;
+    fn echo_record(record: ArrayRecord) -> ArrayRecord;
     /// A reply of a kind, right or wrong.
     fn make(kind: String) -> Array<f32, Ix2>;
 }
@@ -123,7 +124,7 @@ async fn echo() {
 
 async fn element_types() {
     let actor = Arrays::spawn(builder()).await.expect("spawn");
-    let record = Record {
+    let record = ArrayRecord {
         f32s: matrix(2, 2),
         f64s: ndarray::array![1.5, -2.25, 1e300].into(),
         i32s: ndarray::array![i32::MIN + 1, 0, 7].into(),
@@ -175,4 +176,34 @@ async fn wrong_replies() {
     }
     let err = actor.make("float64_rank1".into()).await.expect_err("wrong");
     assert!(err.to_string().contains("reply: expected float32 array of rank 2, got float64 array of rank 1"), "{err}");
+}
+
+/// The stubs name `numpy.typing.NDArray[numpy.float32]` (etc.), and the fixture module, checked
+/// against its generated protocol, passes `mypy --strict` and pyright with them.
+async fn stubs() {
+    let declarations = snake::schema::Declarations::collect();
+    let actor = declarations.actors.iter().find(|a| a.name == "Arrays").expect("the Arrays actor is declared").clone();
+    let files = snake::stubs::render(&declarations.registry, &[actor], &[]).expect("stubs render");
+    let actors = &files["snake_actors.py"];
+    assert!(actors.contains("import numpy.typing\n"), "{actors}");
+    assert!(
+        actors.contains(
+            "def echo(self, request: numpy.typing.NDArray[numpy.float32], /) -> numpy.typing.NDArray[numpy.float32]:"
+        ),
+        "{actors}"
+    );
+    let types = &files["snake_types.py"];
+    assert!(types.contains("    flags: numpy.typing.NDArray[numpy.bool_]\n"), "{types}");
+    assert!(types.contains("    i64s: numpy.typing.NDArray[numpy.int64]\n"), "{types}");
+    let dir = std::env::temp_dir().join(format!("snake-array-stubs-{}", std::process::id()));
+    snake::stubs::write_files(&dir, &files).expect("write stubs");
+    std::fs::copy(python_dir().join("arrays.py"), dir.join("arrays.py")).expect("copy the fixture");
+    for (tool, args) in
+        [("mypy", &["-m", "mypy", "--strict", "--no-incremental", "."][..]), ("pyright", &["-m", "pyright", "."][..])]
+    {
+        let out = std::process::Command::new("python3").args(args).current_dir(&dir).output().expect(tool);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{tool} refused the stubs:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,16 @@
-"""The module behind `tests/integration/arrays.rs`: `snake::Array` as `numpy.ndarray` in Python."""
+"""The module behind `tests/integration/arrays.rs`: `snake::Array` as `numpy.ndarray` in Python.
 
-from typing import Any
+Also type-checked (`mypy --strict`, pyright) against the stubs generated for it; `snake_types`
+exists only there, so its names are imported for type checking and written as strings.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from snake_types import ArrayInfo, ArrayRecord
 
 
 def _mapping_of(address: int) -> str:
@@ -17,21 +24,22 @@ def _mapping_of(address: int) -> str:
     return "?"
 
 
-def inspect(matrix: npt.NDArray[np.float32]) -> dict[str, Any]:
+def inspect(matrix: npt.NDArray[np.float32]) -> "ArrayInfo":
     """What Python got: type, dtype, shape, the sum, and where the data lies."""
-    address = matrix.__array_interface__["data"][0]
-    base = matrix
+    address: int = matrix.__array_interface__["data"][0]
+    base: Any = matrix
     while isinstance(base, np.ndarray):
         base = base.base
+    owner = type(base.obj).__name__ if isinstance(base, memoryview) else type(base).__name__
     return {
         "kind": type(matrix).__name__,
         "dtype": str(matrix.dtype),
-        "shape": list(matrix.shape),
+        "shape": [int(n) for n in matrix.shape],
         "sum": float(matrix.sum(dtype=np.float64)),
         "corner": float(matrix[-1, -1]) if matrix.size else 0.0,
         "writeable": bool(matrix.flags.writeable),
         "in_shared_memory": _mapping_of(address).startswith("/memfd:"),
-        "owner": type(base.obj).__name__ if isinstance(base, memoryview) else type(base).__name__,
+        "owner": owner,
     }
 
 
@@ -44,7 +52,7 @@ def echo(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def double(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return matrix * np.float32(2)
+    return (matrix * 2).astype(np.float32)
 
 
 def write_attempt(matrix: npt.NDArray[np.float32]) -> str:
@@ -55,12 +63,16 @@ def write_attempt(matrix: npt.NDArray[np.float32]) -> str:
     return "written"
 
 
-def echo_record(record: dict[str, Any]) -> dict[str, Any]:
+def echo_record(record: "ArrayRecord") -> "ArrayRecord":
     """Every supported element type in one message, each returned incremented (bool: negated)."""
-    out = {}
-    for key, value in record.items():
-        out[key] = ~value if value.dtype == np.bool_ else value + value.dtype.type(1)
-    return out
+    return {
+        "f32s": (record["f32s"] + 1).astype(np.float32),
+        "f64s": (record["f64s"] + 1).astype(np.float64),
+        "i32s": (record["i32s"] + 1).astype(np.int32),
+        "i64s": (record["i64s"] + 1).astype(np.int64),
+        "u8s": (record["u8s"] + 1).astype(np.uint8),
+        "flags": np.logical_not(record["flags"]),
+    }
 
 
 def make(kind: str) -> Any:
