@@ -344,7 +344,8 @@ impl<'de> Visitor<'de> for WireInVisitor {
 }
 
 impl<T: ArrayElement, D: Dimension> Describe for Array<T, D> {
-    fn describe(_: &mut Registry) -> Type {
+    fn describe(registry: &mut Registry) -> Type {
+        registry.note_numpy();
         Type::NdArray { dtype: T::DTYPE.to_owned(), rank: D::NDIM }
     }
 }

@@ -311,6 +311,7 @@ pub mod __private {
                 mode: Some(method.mode),
                 request_type: Some(crate::stubs::annotation(&registry, &method.request)),
                 reply_type: Some(crate::stubs::annotation(&registry, &method.reply)),
+                needs_numpy: registry.uses_numpy(),
             })
             .collect()
     }

@@ -18,6 +18,7 @@ pub fn trials() -> Vec<Trial> {
         trial("arrays::non_contiguous_replies_are_copied_in_c_order", non_contiguous),
         trial("arrays::a_wrong_dtype_or_rank_is_a_conversion_error", wrong_replies),
         trial("arrays::stubs_type_arrays_for_mypy_and_pyright", stubs),
+        trial("arrays::a_child_without_numpy_fails_at_spawn", without_numpy),
     ]
 }
 
@@ -206,4 +207,22 @@ async fn stubs() {
         assert!(out.status.success(), "{tool} refused the stubs:\n{text}{}", String::from_utf8_lossy(&out.stderr));
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A child whose `import numpy` fails refuses to start, before any call, with a typed error.
+async fn without_numpy() {
+    let hidden = python_dir().parent().expect("tests dir").join("python_no_numpy");
+    let builder = PythonChildProcessBuilder::new(PythonConfig {
+        module_path: hidden.display().to_string(),
+        python_path: vec![python_dir().display().to_string()],
+        ..Default::default()
+    });
+    let err = Arrays::spawn(builder).await.expect_err("no numpy, no spawn");
+    let PythonExecutionError::NumpyUnavailable { exception } = &err else { panic!("not NumpyUnavailable: {err:?}") };
+    assert_eq!(exception.type_name, "ImportError", "{err}");
+    assert_eq!(exception.message, "numpy is hidden from this child by the test");
+    assert!(
+        err.to_string().starts_with("the messages carry numpy arrays, but importing numpy in the child raised"),
+        "{err}"
+    );
 }
