@@ -338,7 +338,9 @@ impl<'de> Visitor<'de> for WireInVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WireIn, A::Error> {
         let shape: Vec<usize> = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        let bytes = seq.next_element::<crate::SharedBytes>()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        let bytes = seq
+            .next_element::<crate::shared_bytes::SharedBytes>()?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
         Ok(WireIn(shape, bytes.into_bytes()))
     }
 }
