@@ -53,7 +53,7 @@
 //!   failed to match, so numpy is never imported for a value that is not one of its own; in a value
 //!   of unknown shape they read as the bool, int or float they stand for. numpy arrays are not
 //!   sequences here (`arr.tolist()` is).
-//! - With the `numpy` feature, [`Array<T, D>`](crate::Array) is a read-only `numpy.ndarray` over
+//! - With the `numpy` feature, `snake::Array<T, D>` is a read-only `numpy.ndarray` over
 //!   the Rust buffer (no copy), and reads back from a `numpy.ndarray` of exactly dtype `T` and
 //!   rank `D` (copied into C order), anything else being [`ConversionErrorKind::TypeMismatch`]
 //!   (`expected float32 array of rank 2, got float64 array of rank 1`).
