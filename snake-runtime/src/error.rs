@@ -47,6 +47,14 @@ pub enum PythonExecutionError {
         exception: PythonException,
     },
 
+    /// The actor's messages carry numpy arrays (`snake::Array`, feature `numpy`) but the child
+    /// cannot import numpy (install it in the child's Python).
+    #[error("the messages carry numpy arrays, but importing numpy in the child raised {exception}")]
+    NumpyUnavailable {
+        /// The exception `import numpy` raised.
+        exception: PythonException,
+    },
+
     /// The module has no attribute with the configured function name.
     #[error("python module `{module}` has no function `{function}`{}", DidYouMean(.suggestion.as_deref()))]
     FunctionNotFound {
@@ -323,6 +331,7 @@ impl PythonExecutionError {
         match self {
             Self::ModuleNotFound { .. } => "module_not_found",
             Self::ImportFailed { .. } => "import_failed",
+            Self::NumpyUnavailable { .. } => "numpy_unavailable",
             Self::FunctionNotFound { .. } => "function_not_found",
             Self::NotCallable { .. } => "not_callable",
             Self::HandlerMismatch { .. } => "handler_mismatch",

@@ -33,6 +33,8 @@
 //! }
 //! ```
 
+#[cfg(feature = "numpy")]
+mod array;
 mod callbacks;
 mod child;
 mod codec;
@@ -54,6 +56,8 @@ mod stream_marker;
 pub mod stubs;
 mod suggest;
 
+#[cfg(feature = "numpy")]
+pub use crate::array::{Array, ArrayElement};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{
     ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError, RemoteCause,
@@ -69,6 +73,8 @@ pub use crate::schema::{Bytes, Describe, PyMessage};
 pub use crate::shared_bytes::SharedBytes;
 pub use crate::stream_marker::Stream;
 pub use kameo;
+#[cfg(feature = "numpy")]
+pub use ndarray;
 pub use snake_macros::PyMessage;
 /// Declares the functions of a Python module; the trait is replaced by a typed handle struct
 /// of the same name (see the macro's documentation for the options and generated methods).
@@ -305,6 +311,7 @@ pub mod __private {
                 mode: Some(method.mode),
                 request_type: Some(crate::stubs::annotation(&registry, &method.request)),
                 reply_type: Some(crate::stubs::annotation(&registry, &method.reply)),
+                needs_numpy: registry.uses_numpy(),
             })
             .collect()
     }

@@ -65,6 +65,10 @@ pub struct MethodSpec {
     /// The reply type (each item, for generator modes) as the stubs name it, compared with the
     /// handler's return annotation; `None` skips the check.
     pub reply_type: Option<String>,
+    /// Whether the actor's messages carry numpy arrays (`snake::Array`): the child then imports
+    /// numpy at startup and fails the spawn with `NumpyUnavailable` when it cannot.
+    #[serde(default)]
+    pub needs_numpy: bool,
 }
 
 /// The Python half of the parent's hello.

@@ -41,6 +41,7 @@ pub(crate) use self::canon::actor_fingerprint;
 pub use self::check::check_value;
 pub use self::declarations::{ActorDecl, ActorEntry, CallbackDecl, CallbackEntry, Declarations, MethodDecl, TypeEntry};
 pub use self::describe::{Describe, DescribeFields, DescribeKey, PyMessage, SelfReference};
+pub(crate) use self::model::numpy_scalar;
 pub use self::model::{Definition, Field, Kind, Representation, Type, Variant, VariantShape};
 pub use self::registry::{Registry, SchemaError};
 

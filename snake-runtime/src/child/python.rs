@@ -46,7 +46,8 @@ pub(crate) fn child_info(py: Python<'_>) -> ChildInfo {
     }
 }
 
-/// Imports `module` and resolves every declared function, checking each is callable, of the
+/// Imports numpy when a method needs it (else `NumpyUnavailable`), then imports `module` and
+/// resolves every declared function, checking each is callable, of the
 /// declared mode, and annotated (where it is) with the declared request and reply types. Returns
 /// the functions with their detected modes.
 pub(crate) fn load(
@@ -54,6 +55,9 @@ pub(crate) fn load(
     module: &str,
     methods: &[MethodSpec],
 ) -> Result<Vec<(Py<PyAny>, HandlerMode)>, PythonExecutionError> {
+    if methods.iter().any(|spec| spec.needs_numpy) {
+        py.import("numpy").map_err(|err| PythonExecutionError::NumpyUnavailable { exception: capture(py, &err) })?;
+    }
     let imported = py.import(module).map_err(|err| import_error(py, module, &err))?;
     let inspect = py.import("inspect").map_err(|e| exception(py, &e))?;
     let wants_annotations = methods.iter().any(|spec| spec.request_type.is_some() || spec.reply_type.is_some());

@@ -457,6 +457,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             mode: declared_mode(&self.config),
             request_type: None,
             reply_type: None,
+            needs_numpy: false,
         }];
         let callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>> =
             if TypeId::of::<C>() == TypeId::of::<NoCallback>() {

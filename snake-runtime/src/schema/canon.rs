@@ -138,6 +138,14 @@ impl Canon<'_> {
             Type::Char => self.out.push('c'),
             Type::Bytes => self.out.push('y'),
             Type::Buffer => self.out.push('v'),
+            Type::NdArray { dtype, rank } => {
+                self.out.push('N');
+                self.text(dtype);
+                if let Some(rank) = rank {
+                    let _ = write!(self.out, "{rank}");
+                }
+                self.out.push('.');
+            }
             Type::NoneType => self.out.push('n'),
             Type::List(item) => self.wrapped("l(", [item.as_ref()]),
             Type::Tuple(items) => self.wrapped("t(", items),

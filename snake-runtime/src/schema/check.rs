@@ -42,6 +42,26 @@ impl Checker<'_> {
         self.fail(format_args!("expected {what}, got {}", type_name(obj)))
     }
 
+    /// Checks that `obj` is a `numpy.ndarray` of this dtype and rank, without importing numpy.
+    fn ndarray(&self, dtype: &str, rank: Option<usize>, ty: &Type, obj: &Bound<'_, PyAny>) -> Outcome {
+        let class = obj.get_type();
+        let is_ndarray =
+            class.name().is_ok_and(|name| name == "ndarray") && class.module().is_ok_and(|module| module == "numpy");
+        if !is_ndarray {
+            return self.expected(ty, obj);
+        }
+        let got_dtype = obj.getattr("dtype").and_then(|d| d.str()).map(|d| d.to_string()).unwrap_or_default();
+        let got_rank: Option<usize> = obj.getattr("ndim").and_then(|n| n.extract()).ok();
+        if got_dtype == dtype && (rank.is_none() || got_rank == rank) {
+            Ok(())
+        } else {
+            self.fail(format_args!(
+                "expected {ty}, got numpy.ndarray ({got_dtype}, rank {})",
+                got_rank.map_or_else(|| "?".to_owned(), |r| r.to_string())
+            ))
+        }
+    }
+
     /// Checks `obj` with `segment` appended to the path.
     fn at(&mut self, segment: &str, ty: &Type, obj: &Bound<'_, PyAny>) -> Outcome {
         let len = self.path.len();
@@ -84,6 +104,7 @@ impl Checker<'_> {
             {
                 Ok(())
             }
+            Type::NdArray { dtype, rank } => self.ndarray(dtype, *rank, ty, obj),
             Type::NoneType if obj.is_none() => Ok(()),
             Type::List(item) => {
                 let Ok(list) = obj.cast::<PyList>() else { return self.expected(ty, obj) };

@@ -33,6 +33,13 @@ pub enum Type {
     /// bytes Python reads in place, as a read-only `memoryview`, and may return as any object
     /// with the buffer protocol ([`SharedBytes`](crate::SharedBytes)).
     Buffer,
+    /// A `numpy.ndarray` of one dtype and rank (`snake::Array`, feature `numpy`).
+    NdArray {
+        /// The numpy dtype name, as `str(arr.dtype)` writes it (`float32`).
+        dtype: String,
+        /// The number of axes; `None` for any.
+        rank: Option<usize>,
+    },
     /// `None` (`()`, unit structs, `PhantomData`).
     NoneType,
     /// `list[T]` (`Vec`, `VecDeque`, sets, slices).
@@ -83,6 +90,8 @@ impl Type {
             Self::Char => "char".into(),
             Self::Bytes => "bytes".into(),
             Self::Buffer => "buffer".into(),
+            Self::NdArray { dtype, rank: Some(rank) } => format!("ndarray{rank}_{dtype}"),
+            Self::NdArray { dtype, rank: None } => format!("ndarray_{dtype}"),
             Self::NoneType => "None".into(),
             Self::List(item) => format!("list_{}", item.name_fragment()),
             Self::Tuple(items) if items.is_empty() => "tuple".into(),
@@ -111,6 +120,12 @@ impl Type {
     }
 }
 
+/// The numpy scalar type of a dtype name: numpy calls its boolean scalar `bool_` (`bool` only
+/// since numpy 2.0).
+pub(crate) fn numpy_scalar(dtype: &str) -> &str {
+    if dtype == "bool" { "bool_" } else { dtype }
+}
+
 /// Python annotation syntax, for messages.
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,6 +136,10 @@ impl fmt::Display for Type {
             Self::Str | Self::Char => f.write_str("str"),
             Self::Bytes => f.write_str("bytes"),
             Self::Buffer => f.write_str("memoryview | bytes | bytearray"),
+            Self::NdArray { dtype, rank: Some(rank) } => {
+                write!(f, "numpy.typing.NDArray[numpy.{}] (rank {rank})", numpy_scalar(dtype))
+            }
+            Self::NdArray { dtype, rank: None } => write!(f, "numpy.typing.NDArray[numpy.{}]", numpy_scalar(dtype)),
             Self::NoneType => f.write_str("None"),
             Self::List(item) => write!(f, "list[{item}]"),
             Self::Tuple(items) if items.is_empty() => f.write_str("tuple[()]"),

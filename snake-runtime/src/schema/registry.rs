@@ -36,12 +36,24 @@ struct Slot {
 pub struct Registry {
     slots: BTreeMap<String, Slot>,
     errors: Vec<SchemaError>,
+    uses_numpy: bool,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records that a type described into this registry is a numpy array (`snake::Array`), so
+    /// the child must import numpy.
+    pub fn note_numpy(&mut self) {
+        self.uses_numpy = true;
+    }
+
+    /// Whether a type described into this registry is a numpy array.
+    pub fn uses_numpy(&self) -> bool {
+        self.uses_numpy
     }
 
     /// Defines the named type `name` (once), returning a reference to it.

@@ -334,6 +334,14 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
             crate::shared_bytes::handoff::clear();
             return value;
         }
+        #[cfg(feature = "numpy")]
+        if name == crate::array::NAME
+            && let Some(expected) = crate::array::incoming::take_expected()
+        {
+            // `Array`'s visitor takes the array from the slot first thing.
+            crate::array::incoming::offer(super::ndarray::from_numpy(self.obj, &expected)?);
+            return visitor.visit_newtype_struct(self);
+        }
         visitor.visit_newtype_struct(self)
     }
 

@@ -53,6 +53,10 @@
 //!   failed to match, so numpy is never imported for a value that is not one of its own; in a value
 //!   of unknown shape they read as the bool, int or float they stand for. numpy arrays are not
 //!   sequences here (`arr.tolist()` is).
+//! - With the `numpy` feature, `snake::Array<T, D>` is a read-only `numpy.ndarray` over
+//!   the Rust buffer (no copy), and reads back from a `numpy.ndarray` of exactly dtype `T` and
+//!   rank `D` (copied into C order), anything else being [`ConversionErrorKind::TypeMismatch`]
+//!   (`expected float32 array of rank 2, got float64 array of rank 1`).
 //! - Python containers may nest at most 256 levels deep; a container that contains itself is
 //!   reported as [`ConversionErrorKind::TooDeep`] rather than overflowing the stack.
 //! - Dicts, lists, tuples, str, int and float (subclasses included) are read from their storage
@@ -66,6 +70,8 @@ mod buffer;
 mod de;
 mod error;
 mod intern;
+#[cfg(feature = "numpy")]
+mod ndarray;
 mod numbers;
 mod ser;
 mod unknown_keys;

@@ -138,6 +138,12 @@ impl<'py> ser::Serializer for Serializer<'py> {
         {
             return Ok(super::buffer::memoryview(self.py, bytes)?);
         }
+        #[cfg(feature = "numpy")]
+        if name == crate::array::NAME
+            && let Some(array) = crate::array::outgoing::take()
+        {
+            return super::ndarray::to_numpy(self.py, array);
+        }
         value.serialize(self)
     }
 

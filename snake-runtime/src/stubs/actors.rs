@@ -49,7 +49,16 @@ impl Imports {
             let names: Vec<&str> = self.abc.iter().copied().collect();
             let _ = writeln!(out, "from collections.abc import {}", names.join(", "));
         }
-        let typing: BTreeSet<&str> = self.typing.iter().copied().chain(extra_typing.iter().copied()).collect();
+        if self.typing.contains(python::NUMPY_TYPING) {
+            out.push_str("import numpy.typing\n");
+        }
+        let typing: BTreeSet<&str> = self
+            .typing
+            .iter()
+            .copied()
+            .chain(extra_typing.iter().copied())
+            .filter(|name| *name != python::NUMPY_TYPING)
+            .collect();
         if !typing.is_empty() {
             let names: Vec<&str> = typing.into_iter().collect();
             let _ = writeln!(out, "from typing import {}", names.join(", "));

@@ -131,6 +131,9 @@ pub(super) fn comment(out: &mut String, docs: &str, indent: &str) {
     }
 }
 
+/// The entry of [`Exprs::typing`] that stands for `import numpy.typing` rather than a `typing` name.
+pub(super) const NUMPY_TYPING: &str = "numpy.typing";
+
 /// Renders type expressions, recording which `typing` names they use and quoting references to
 /// names not defined yet (recursive types), so the module imports at runtime without
 /// `from __future__ import annotations` (which functional `TypedDict`s and aliases ignore).
@@ -140,7 +143,7 @@ pub(super) fn comment(out: &mut String, docs: &str, indent: &str) {
 pub(super) struct Exprs<'a> {
     /// Names already bound in the module being written.
     pub defined: &'a BTreeSet<String>,
-    /// `typing` names the module must import.
+    /// `typing` names the module must import, and [`NUMPY_TYPING`] when it must import that.
     pub typing: &'a mut BTreeSet<&'static str>,
     /// Definition names referenced (for imports from `snake_types`).
     pub referenced: &'a mut BTreeSet<String>,
@@ -156,6 +159,10 @@ impl Exprs<'_> {
             Type::Str | Type::Char => "str".into(),
             Type::Bytes => "bytes".into(),
             Type::Buffer => "memoryview | bytes | bytearray".into(),
+            Type::NdArray { dtype, .. } => {
+                self.typing.insert(NUMPY_TYPING);
+                format!("numpy.typing.NDArray[numpy.{}]", crate::schema::numpy_scalar(dtype))
+            }
             Type::NoneType => "None".into(),
             Type::List(item) => format!("list[{}]", self.render(item)),
             Type::Tuple(items) if items.is_empty() => "tuple[()]".into(),

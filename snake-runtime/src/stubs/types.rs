@@ -33,8 +33,11 @@ pub(super) fn render(registry: &Registry) -> Result<String, StubsError> {
     out.push_str(
         "Handlers import these at runtime: `TypedDict`s are plain dicts, aliases are plain types.\n\"\"\"\n\n",
     );
-    if !module.typing.is_empty() {
-        let names: Vec<&str> = module.typing.iter().copied().collect();
+    if module.typing.contains(python::NUMPY_TYPING) {
+        out.push_str("import numpy.typing\n\n");
+    }
+    let names: Vec<&str> = module.typing.iter().copied().filter(|name| *name != python::NUMPY_TYPING).collect();
+    if !names.is_empty() {
         let _ = writeln!(out, "from typing import {}\n", names.join(", "));
     }
     out.push_str("__all__: list[str] = [");

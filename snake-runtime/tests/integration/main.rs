@@ -5,6 +5,8 @@
 //! runs the tests (with libtest-mimic, so filtering and output are the usual `cargo test` ones).
 
 mod annotations;
+#[cfg(feature = "numpy")]
+mod arrays;
 mod callbacks;
 mod calls;
 mod common;
@@ -58,6 +60,8 @@ snake::setup_python_subprocess_system! {
             metrics::trials(),
             pools::trials(),
             shared_memory::trials(),
+            #[cfg(feature = "numpy")]
+            arrays::trials(),
         ].into_iter().flatten().collect();
         libtest_mimic::run(&args, trials).exit()
     },

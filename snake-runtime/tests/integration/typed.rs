@@ -40,6 +40,7 @@ impl ActorSpec for MixedActor {
             mode: Some(mode),
             request_type: None,
             reply_type: None,
+            needs_numpy: false,
         };
         vec![
             method("slow_sync", HandlerMode::Sync),

@@ -127,6 +127,7 @@ impl ActorSpec for WireShapesActor {
             mode: Some(mode),
             request_type: None,
             reply_type: None,
+            needs_numpy: false,
         };
         vec![
             method("echo", HandlerMode::Sync),
