@@ -73,9 +73,11 @@ fn run() -> Result<(), Box<dyn Error>> {
             is_async: Some(false),
             ..PythonConfig::default()
         };
-        // Generous, and no health probes: under valgrind the child runs 50-100 times slower.
+        // Generous, and no health probes: under valgrind the child runs 50-100 times slower (and a
+        // child killed at the end writes no profile).
         let actor = PythonChildProcessBuilder::new(config)
             .handshake_timeout(Duration::from_secs(300))
+            .shutdown_grace(Duration::from_secs(300))
             .unresponsive_after(None)
             .spawn::<Ping>()
             .await?;
