@@ -3,7 +3,8 @@
 //! One file of about 700 lines on purpose: the deserializer and its access types (sequence, map,
 //! enum) are one `serde` implementation whose methods call each other; split, each part would
 //! only make sense next to the others. How a Python number (a numpy scalar included) is read is
-//! in [`super::numbers`].
+//! in [`super::numbers`]; the newtypes read from a Python buffer (`SharedBytes`, `Array`) in
+//! [`super::buffer`].
 //!
 //! Every typed `deserialize_*` checks the Python type first and reports a mismatch in Python's
 //! words; only `deserialize_any` (used by untagged, internally tagged and flattened types) lets the
@@ -324,23 +325,11 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
-        if name == crate::shared_bytes::NAME {
-            let Some(bytes) = super::buffer::bytes_of(self.obj)? else {
-                return Err(self.mismatch("bytes-like object"));
-            };
-            // `SharedBytes`'s visitor takes it from the slot first thing.
-            crate::shared_bytes::handoff::offer(bytes);
+        // `SharedBytes` and `Array` are read from Python's buffer here; their visitors take the value.
+        if super::buffer::offer_newtype(name, self.obj)? {
             let value = visitor.visit_newtype_struct(self);
-            crate::shared_bytes::handoff::clear();
+            super::buffer::clear_newtype_slots();
             return value;
-        }
-        #[cfg(feature = "numpy")]
-        if name == crate::array::NAME
-            && let Some(expected) = crate::array::incoming::take_expected()
-        {
-            // `Array`'s visitor takes the array from the slot first thing.
-            crate::array::incoming::offer(super::ndarray::from_numpy(self.obj, &expected)?);
-            return visitor.visit_newtype_struct(self);
         }
         visitor.visit_newtype_struct(self)
     }
