@@ -11,8 +11,6 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMemoryView};
 
-use super::error::Error;
-
 /// Owns the bytes a read-only `memoryview` shows (see the module docs).
 #[pyclass(frozen, module = "snake", name = "SharedBuffer")]
 pub(crate) struct SharedBuffer {
@@ -40,33 +38,6 @@ impl SharedBuffer {
 pub(crate) fn memoryview(py: Python<'_>, bytes: bytes::Bytes) -> PyResult<Bound<'_, PyAny>> {
     let exporter = Bound::new(py, SharedBuffer { bytes })?;
     Ok(PyMemoryView::from(exporter.as_any())?.into_any())
-}
-
-/// The newtypes read from a Python buffer rather than through serde: `SharedBytes` and (feature
-/// `numpy`) `Array`. Reads `obj` into the slot its visitor takes the value from, and says whether
-/// `name` was one of them.
-pub(super) fn offer_newtype(name: &'static str, obj: &Bound<'_, PyAny>) -> Result<bool, Error> {
-    if name == crate::shared_bytes::NAME {
-        let Some(bytes) = bytes_of(obj)? else {
-            return Err(Error::type_mismatch("bytes-like object", obj));
-        };
-        crate::shared_bytes::handoff::offer(bytes);
-        return Ok(true);
-    }
-    #[cfg(feature = "numpy")]
-    if name == crate::array::NAME
-        && let Some(expected) = crate::array::incoming::take_expected()
-    {
-        crate::array::incoming::offer(super::ndarray::from_numpy(obj, &expected)?);
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-/// Empties what [`offer_newtype`] left, should a visitor not have taken it (`Array`'s own
-/// `Deserialize` empties its slots itself).
-pub(super) fn clear_newtype_slots() {
-    crate::shared_bytes::handoff::clear();
 }
 
 /// The bytes of a bytes-like object: without a copy when it is a view this module exported (or a

@@ -4,7 +4,7 @@
 //! enum) are one `serde` implementation whose methods call each other; split, each part would
 //! only make sense next to the others. How a Python number (a numpy scalar included) is read is
 //! in [`super::numbers`]; the newtypes read from a Python buffer (`SharedBytes`, `Array`) in
-//! [`super::buffer`].
+//! [`super::newtypes`].
 //!
 //! Every typed `deserialize_*` checks the Python type first and reports a mismatch in Python's
 //! words; only `deserialize_any` (used by untagged, internally tagged and flattened types) lets the
@@ -326,9 +326,9 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
         // `SharedBytes` and `Array` are read from Python's buffer here; their visitors take the value.
-        if super::buffer::offer_newtype(name, self.obj)? {
+        if super::newtypes::offer(name, self.obj)? {
             let value = visitor.visit_newtype_struct(self);
-            super::buffer::clear_newtype_slots();
+            super::newtypes::clear_slots();
             return value;
         }
         visitor.visit_newtype_struct(self)

@@ -72,6 +72,7 @@ mod error;
 mod intern;
 #[cfg(feature = "numpy")]
 mod ndarray;
+mod newtypes;
 mod numbers;
 mod ser;
 mod unknown_keys;
