@@ -59,6 +59,7 @@ pub(crate) fn load(
         py.import("numpy").map_err(|err| PythonExecutionError::NumpyUnavailable { exception: capture(py, &err) })?;
     }
     let imported = py.import(module).map_err(|err| import_error(py, module, &err))?;
+    super::startup::mark(super::startup::Step::Imported);
     let inspect = py.import("inspect").map_err(|e| exception(py, &e))?;
     let wants_annotations = methods.iter().any(|spec| spec.request_type.is_some() || spec.reply_type.is_some());
     let checker = if wants_annotations {
