@@ -366,7 +366,12 @@ shapes = [one, positional_only, defaulted, all_defaulted, two, none, star, star_
             for function in shapes.try_iter().expect("iterable") {
                 let function = function.expect("item");
                 let name = function.str().expect("str").to_string();
-                let is = |predicate: &str| inspect.call_method1(predicate, (&function,)).unwrap().is_truthy().unwrap();
+                let is = |predicate: &str| {
+                    inspect
+                        .call_method1(predicate, (&function,))
+                        .and_then(|r| r.is_truthy())
+                        .expect("inspect predicate")
+                };
                 let expected = if is("iscoroutinefunction") {
                     HandlerMode::Async
                 } else if is("isasyncgenfunction") {
