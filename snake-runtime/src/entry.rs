@@ -29,6 +29,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Python stubs and exits. Otherwise it records the explicit entries and returns, and the
 /// caller runs the user's main.
 pub fn enter(explicit: &'static [ChildEntry], child_init: impl FnOnce() -> RuntimeConfig) {
+    crate::child::startup::begin();
     // SAFETY: `enter` is the first thing the generated `main` does, while the process has one
     // thread and nothing else has touched the environment or the inherited descriptor.
     let channel = unsafe { snake_ipc::spawn::channel_from_env() };
@@ -73,6 +74,7 @@ fn serve_child(stream: UnixStream, shm: Option<Arenas>) -> ! {
             crate::child::exit(2);
         }
     };
+    crate::child::startup::mark(crate::child::startup::Step::Hello);
     let refuse = |reason: PythonExecutionError, fingerprint: u64| -> ! {
         let _ = write_welcome(&stream, &Welcome::new(fingerprint, Err(reason)), hello.max_frame_size as usize);
         crate::child::exit(3);

@@ -22,6 +22,7 @@ pub(crate) mod pool;
 mod probe;
 pub(crate) mod python;
 mod spans;
+pub(crate) mod startup;
 mod stream;
 mod truncate;
 
@@ -322,6 +323,7 @@ pub(crate) fn serve(
     named_callbacks: bool,
 ) -> ! {
     Python::initialize();
+    startup::mark(startup::Step::Python);
     let max_frame_size = hello.max_frame_size as usize;
     let hello = hello.payload;
     // The parent queues callbacks beyond its limit; the child bounds how many may wait at all
@@ -453,6 +455,7 @@ pub(crate) fn serve(
             exit(5)
         }
     };
+    startup::ready();
     if send_welcome(&child.stream, Ok(modes)).is_err() {
         exit(4);
     }

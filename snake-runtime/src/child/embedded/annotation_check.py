@@ -1,21 +1,26 @@
 """The child's startup check of a handler's annotations against the types Rust declares.
 
 The parent names each declared type as the generated stubs do (`Summarize`, `list[int]`,
-`Optional[Shape]`). `check` compares those names with the handler's annotations (read with
-`inspect.signature(..., eval_str=False)`, so a string annotation is parsed, never evaluated) and
-reports only a clear mismatch of names: anything it cannot decide (no annotation, `Any`, a
-`TypeVar`, a string that does not parse, an alias it cannot see through) is accepted.
+`Optional[Shape]`). `check` compares those names with the handler's annotations (read as
+`inspect.signature(..., eval_str=False)` reads them, so a string annotation is parsed, never
+evaluated) and reports only a clear mismatch of names: anything it cannot decide (no annotation,
+`Any`, a `TypeVar`, a string that does not parse, an alias it cannot see through) is accepted.
+
+It runs in every child's start, so it imports only what is cheap there: `_ast` (the node classes,
+without `ast`'s own imports), and `inspect` and `typing` only for what a plain function with
+plain-class or string annotations does not need.
 """
 
 from __future__ import annotations
 
-import ast
+import _ast as ast
 import builtins
-import inspect
 import sys
 import types
-import typing
-from collections.abc import Callable, Mapping, Sequence
+# Not `typing.TYPE_CHECKING`: `typing` is imported only when an annotation needs it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 
 class _Node:
@@ -133,10 +138,11 @@ def subscripted(origin: str, args: Sequence[Node | None]) -> Node | None:
 def from_text(text: str) -> Node | None:
     """Parses an annotation written as a string; `None` when it does not parse."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        # What `ast.parse(text, mode="eval")` does.
+        tree = compile(text.strip(), "<annotation>", "eval", ast.PyCF_ONLY_AST)
     except (SyntaxError, ValueError):
         return None
-    return from_ast(tree.body)
+    return from_ast(tree.body) if isinstance(tree, ast.Expression) else None
 
 
 def from_ast(expr: ast.expr) -> Node | None:
@@ -160,8 +166,10 @@ def from_ast(expr: ast.expr) -> Node | None:
             return None
         items = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
         if origin == "Literal":
+            from ast import literal_eval
+
             try:
-                return Lit(tuple(ast.literal_eval(item) for item in items))
+                return Lit(tuple(literal_eval(item) for item in items))
             except ValueError:
                 return None
         return subscripted(origin, [from_ast(item) for item in items])
@@ -174,6 +182,11 @@ def from_object(annotation: object) -> Node | None:
         return NONE
     if isinstance(annotation, str):
         return from_text(annotation)
+    if type(annotation) is type:
+        # A plain class (`str`, a user's class): what the general path finds too, without `typing`.
+        return named(annotation.__name__)
+    import typing
+
     if isinstance(annotation, typing.ForwardRef):
         return from_text(annotation.__forward_arg__)
     if annotation is typing.Any or isinstance(annotation, typing.TypeVar):
@@ -221,7 +234,11 @@ class Checker:
 
     def __init__(self, function: object) -> None:
         self.namespaces: list[Mapping[str, object]] = []
-        target = inspect.unwrap(function) if callable(function) else function
+        target = function
+        if callable(function) and hasattr(function, "__wrapped__"):
+            import inspect
+
+            target = inspect.unwrap(function)
         found = getattr(target, "__globals__", None)
         if isinstance(found, dict):
             self.namespaces.append(found)
@@ -288,6 +305,49 @@ class Checker:
         return False
 
 
+# What makes `inspect.signature` look beyond a function's code object and `__annotations__`.
+_INSPECT_LOOKS_FURTHER = ("__wrapped__", "__signature__", "_partialmethod", "__partialmethod__")
+_CO_VARARGS = 0x04
+_EMPTY = object()
+
+
+def signature_annotations(function: Callable[..., object]) -> tuple[object, object] | None:
+    """The annotations of the first positional parameter (or `*args`) and of the return, as
+    `inspect.signature(function, eval_str=False)` gives them (`_EMPTY` for none); `None` when
+    the function has no signature. A plain function is read directly, without `inspect`."""
+    if type(function) is types.FunctionType and not any(hasattr(function, name) for name in _INSPECT_LOOKS_FURTHER):
+        try:
+            found = function.__annotations__
+        except Exception:  # noqa: BLE001 - left to `inspect`, which reports it its own way
+            found = None
+        if isinstance(found, dict):
+            code = function.__code__
+            first = None
+            if code.co_argcount:
+                first = code.co_varnames[0]
+            elif code.co_flags & _CO_VARARGS:
+                first = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+            return (found.get(first, _EMPTY) if first is not None else _EMPTY, found.get("return", _EMPTY))
+    import inspect
+
+    try:
+        signature = inspect.signature(function, eval_str=False)
+    except (TypeError, ValueError):
+        return None
+    first_annotation: object = _EMPTY
+    for parameter in signature.parameters.values():
+        if parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.VAR_POSITIONAL,
+        ):
+            if parameter.annotation is not inspect.Parameter.empty:
+                first_annotation = parameter.annotation
+            break
+    returned = signature.return_annotation
+    return (first_annotation, _EMPTY if returned is inspect.Signature.empty else returned)
+
+
 def check(
     function: Callable[..., object], mode: str, request: str | None, reply: str | None
 ) -> tuple[str, str, str] | None:
@@ -295,27 +355,16 @@ def check(
 
     `mode` is `sync`, `async`, `generator` or `async_generator`; `request` and `reply` are the
     declared types as the stubs name them (`reply` is the item type of a generator)."""
-    try:
-        signature = inspect.signature(function, eval_str=False)
-    except (TypeError, ValueError):
+    found = signature_annotations(function)
+    if found is None:
         return None
+    first, returned = found
     checker = Checker(function)
-    if request is not None:
-        annotation: object = inspect.Parameter.empty
-        for parameter in signature.parameters.values():
-            if parameter.kind in (
-                inspect.Parameter.POSITIONAL_ONLY,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                inspect.Parameter.VAR_POSITIONAL,
-            ):
-                annotation = parameter.annotation
-                break
-        if annotation is not inspect.Parameter.empty:
-            annotated = from_object(annotation)
-            if not checker.same(from_text(request), annotated, reply=False):
-                return ("request", request, render(annotated))
-    returned = signature.return_annotation
-    if reply is not None and returned is not inspect.Signature.empty:
+    if request is not None and first is not _EMPTY:
+        annotated = from_object(first)
+        if not checker.same(from_text(request), annotated, reply=False):
+            return ("request", request, render(annotated))
+    if reply is not None and returned is not _EMPTY:
         annotated = from_object(returned)
         if mode in ("generator", "async_generator"):
             iterates = isinstance(annotated, Sub) and annotated.origin in ITERATORS and annotated.args

@@ -5,29 +5,36 @@ Kept in Python: it is `logging`'s own protocol (`emit`, `handleError`), and extr
 record's fields here costs no more than doing it through pyo3.
 """
 
+from __future__ import annotations
+
 import logging
 import re
-from typing import Protocol
+
+# Not `typing.TYPE_CHECKING`: `typing` is not imported at runtime, it costs a child's start a few
+# milliseconds when nothing else needs it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Forward(Protocol):
+        """The Rust `Forwarder`: builds a log frame from the record's fields and sends it."""
+
+        def __call__(
+            self,
+            level: int,
+            logger: str,
+            message: str,
+            file: str | None,
+            line: int,
+            exception: str | None,
+            warning: bool,
+            /,
+        ) -> None: ...
+
 
 # warnings.formatwarning: "{filename}:{lineno}: {category}: {message}\n[  {source line}\n]"
 _WARNING = re.compile(r"(.+?):(\d+): ([A-Za-z_][\w.]*: .*)", re.DOTALL)
 _FORMATTER = logging.Formatter()
-
-
-class Forward(Protocol):
-    """The Rust `Forwarder`: builds a log frame from the record's fields and sends it."""
-
-    def __call__(
-        self,
-        level: int,
-        logger: str,
-        message: str,
-        file: str | None,
-        line: int,
-        exception: str | None,
-        warning: bool,
-        /,
-    ) -> None: ...
 
 
 class SnakeHandler(logging.Handler):
