@@ -7,8 +7,8 @@
 //!   hop to a worker): before running it, that thread lets go of the reading role, and the other
 //!   of two reader threads takes it over as soon as a frame arrives ([`Reading`]:
 //!   leader/follower, the follower woken through a one-shot `epoll` armed only while a job runs
-//!   inline). So cancels, heartbeats and callback replies keep flowing while handlers run, on
-//!   whichever thread reads. The main thread waits for the channel to end, and then shuts down
+//!   inline, and disarmed by its reply). So cancels, heartbeats and callback replies keep flowing
+//!   while handlers run, on whichever thread reads. The main thread waits for the channel to end, and then shuts down
 //!   (it reads itself when the child has no sync handlers: nothing runs inline then);
 //! - the pool's workers run sync handlers with the GIL; its watchdog (which never takes the GIL)
 //!   and interrupter (which takes it only while a cancelled handler runs) stop handlers whose calls
@@ -16,7 +16,7 @@
 //! - one thread runs the asyncio event loop for `async def` handlers; should it end, so does the
 //!   child ([`LOOP_ENDED`]);
 //! - one thread, started at the first GIL probe, acquires the GIL to answer it ([`probe`]);
-//!   heartbeats are answered by the main thread itself;
+//!   heartbeats are answered by the reader itself;
 //! - one drainer thread writes frames out only when the socket buffer is full (see
 //!   [`ChildWriter`]); every other write is a direct non-blocking `send` from the
 //!   thread that produced the reply.

@@ -24,7 +24,8 @@
 //! a worker, which saves a thread hop per call. Such a thread has its own [`Slot`] and counts as
 //! one of the pool's busy workers, so the pool never runs more handlers at once than it has
 //! workers, and cancels, interrupts and lost workers work the same (a lost inline thread is not
-//! replaced: it was not one of the pool's threads).
+//! replaced: it was not one of the pool's threads). After its job it takes the jobs queued
+//! meanwhile, as a worker's `take_more` would, while the pool has room ([`SyncPool::run_inline`]).
 //!
 //! The normal path pays for this with a few stores and a load of atomics per job, on the worker's
 //! own slot (the job id is stored under the pool lock that taking the job holds anyway): no lock
