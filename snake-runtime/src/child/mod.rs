@@ -1,16 +1,22 @@
 //! The child process: one file for its whole loop.
 //!
 //! Threads, and what each may block on:
-//! - the main thread reads frames (blocking `read`, no GIL) and dispatches them: sync calls to the
-//!   [`pool`], `async def` calls and cancels to the asyncio loop. It never runs Python code, so
-//!   cancels and callback replies keep flowing while handlers run;
+//! - a reader thread reads frames (blocking `read`, no GIL) and dispatches them: sync calls to the
+//!   [`pool`], `async def` calls and cancels to the asyncio loop. A sync call that finds the pool
+//!   idle, with nothing else read and waiting, runs *inline* on the reading thread instead (no
+//!   hop to a worker): before running it, that thread lets go of the reading role, and the other
+//!   of two reader threads takes it over as soon as a frame arrives ([`Reading`]:
+//!   leader/follower, the follower woken through a one-shot `epoll` armed only while a job runs
+//!   inline, and disarmed by its reply). So cancels, heartbeats and callback replies keep flowing
+//!   while handlers run, on whichever thread reads. The main thread waits for the channel to end, and then shuts down
+//!   (it reads itself when the child has no sync handlers: nothing runs inline then);
 //! - the pool's workers run sync handlers with the GIL; its watchdog (which never takes the GIL)
 //!   and interrupter (which takes it only while a cancelled handler runs) stop handlers whose calls
 //!   were cancelled, and replace workers that do not stop;
 //! - one thread runs the asyncio event loop for `async def` handlers; should it end, so does the
 //!   child ([`LOOP_ENDED`]);
 //! - one thread, started at the first GIL probe, acquires the GIL to answer it ([`probe`]);
-//!   heartbeats are answered by the main thread itself;
+//!   heartbeats are answered by the reader itself;
 //! - one drainer thread writes frames out only when the socket buffer is full (see
 //!   [`ChildWriter`]); every other write is a direct non-blocking `send` from the
 //!   thread that produced the reply.
@@ -28,10 +34,10 @@ mod truncate;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
@@ -93,6 +99,9 @@ pub(crate) struct Child {
     gil_probe: GilProbe,
     /// The arenas that carry large frames, when the parent turned shared memory on.
     shm: Option<Arenas>,
+    /// The standby reader's wake-up, once the readers are set up ([`Reading`]): an inline job
+    /// disarms it as its reply goes out.
+    standby: OnceLock<Arc<Poll>>,
 }
 
 /// A warmup or teardown function: called with no arguments, its result ignored.
@@ -118,37 +127,61 @@ impl Child {
     /// Sends an error frame for call `id`. An error too large for a frame (a huge message or
     /// traceback) has its strings cut to fit, so the call is answered all the same.
     pub(crate) fn send_error(&self, id: u64, err: &PythonExecutionError) {
+        self.send_error_then(id, err, || ());
+    }
+
+    /// [`Child::send_error`], calling `before_send` once the frame is encoded.
+    fn send_error_then(&self, id: u64, err: &PythonExecutionError, before_send: impl FnOnce()) {
         let mut buf = Vec::new();
         let header = Header::new(FrameKind::Error, id);
         if encode_frame(&mut buf, &header, err, self.max_frame_size).is_err() {
             let small = truncate::shrink(err, self.max_frame_size);
             if let Err(why) = encode_frame(&mut buf, &header, &small, self.max_frame_size) {
                 eprintln!("snake child: the error of call {id} could not be sent ({why}): {}", small);
+                before_send();
                 return;
             }
         }
+        before_send();
         self.send(&buf);
     }
 
     /// Converts a handler's return value and sends it as the reply to `id`.
     pub(crate) fn send_result(&self, py: Python<'_>, id: u64, method: u32, result: PyResult<Bound<'_, PyAny>>) {
+        self.send_result_then(py, id, method, result, || ());
+    }
+
+    /// [`Child::send_result`], calling `before_send` once the reply is converted and encoded (no
+    /// Python code runs for it after that).
+    fn send_result_then(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        method: u32,
+        result: PyResult<Bound<'_, PyAny>>,
+        before_send: impl FnOnce(),
+    ) {
         let value = match result {
             Ok(value) => value,
-            Err(err) => return self.send_error(id, &python::exception(py, &err)),
+            Err(err) => return self.send_error_then(id, &python::exception(py, &err), before_send),
         };
         if method == WARMUP_METHOD {
             // The warmup's reply is `()`, whatever the function returned.
+            before_send();
             return self.send_control(FrameKind::Reply, id, 0);
         }
         let Some(codec) = self.codecs.get(method as usize) else {
-            return self.send_error(id, &unknown_method(method));
+            return self.send_error_then(id, &unknown_method(method), before_send);
         };
         let mut buf = Vec::with_capacity(128);
         let mut out =
             FrameOut::new(&mut buf, Header::new(FrameKind::Reply, id), self.max_frame_size, self.shm.as_ref());
         match (codec.reply_from_python)(&value, &mut out) {
-            Ok(()) => self.send(&buf),
-            Err(err) => self.send_error(id, &err),
+            Ok(()) => {
+                before_send();
+                self.send(&buf);
+            }
+            Err(err) => self.send_error_then(id, &err, before_send),
         }
     }
 
@@ -250,15 +283,31 @@ impl Child {
             };
             let executed = SystemTime::now();
             let error = result.as_ref().err().map(ToString::to_string);
+            // An inline job stops counting as busy before its reply goes out: the next call,
+            // which the reply may prompt at once, then finds the pool idle.
             match result {
-                Ok(value) => self.send_result(py, job.id, job.method, Ok(value)),
-                Err(err) => self.send_error(job.id, &err),
+                Ok(value) => self.send_result_then(py, job.id, job.method, Ok(value), || self.replying(slot)),
+                Err(err) => self.send_error_then(job.id, &err, || self.replying(slot)),
             }
             if traced.is_some() {
                 let phases = Phases { started, converted, executed, replied: SystemTime::now() };
                 self.finish_trace(job.id, self.function_name(job.method), phases, error);
             }
         });
+    }
+
+    /// The reply of `slot`'s job is about to go out. For an inline job, the standby reader is
+    /// disarmed too: the next call, which the reply may prompt before this thread is back to
+    /// reading, then waits in the socket for this thread (a few system calls away, none of them
+    /// blocking) instead of waking the standby, which would only find the reading role taken or
+    /// read it with a hand-over of the GIL. Should the other reader run a job inline meanwhile,
+    /// this thread is the one that reads next.
+    fn replying(&self, slot: &Slot) {
+        if slot.replying()
+            && let Some(poll) = self.standby.get()
+        {
+            poll.disarm();
+        }
     }
 
     fn sync_streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<SyncStream>>> {
@@ -400,6 +449,7 @@ pub(crate) fn serve(
         teardown,
         gil_probe: GilProbe::default(),
         shm,
+        standby: OnceLock::new(),
     });
     if let Some(shm) = &child.shm {
         // The parent's frames we read are released back to it as their last bytes drop (for a
@@ -445,7 +495,7 @@ pub(crate) fn serve(
         SyncPool::start(workers, workers, host)
     });
     let pool = match pool.transpose() {
-        Ok(pool) => pool,
+        Ok(pool) => pool.map(Arc::new),
         Err(err) => {
             let failure = PythonExecutionError::HandshakeFailed {
                 reason: format!("the child could not start its sync workers: {err}"),
@@ -460,7 +510,15 @@ pub(crate) fn serve(
         exit(4);
     }
 
-    let reason = read_loop(&child, pool.as_ref(), aio.as_deref(), FrameDecoder::new(max_frame_size));
+    let reading = Arc::new(Reading::new(&child, FrameDecoder::new(max_frame_size)));
+    let readers = match (&pool, &reading.poll) {
+        (Some(pool), Some(_)) => start_readers(&child, pool, aio.as_ref(), &reading),
+        _ => 0,
+    };
+    if readers == 0 {
+        lead_or_follow(&child, pool.as_deref(), aio.as_deref(), &reading, None);
+    }
+    let reason = reading.wait_for_end();
     match reason {
         Stop::Shutdown => {
             // Sync handlers still running finish first; the loop keeps running for an async
@@ -499,31 +557,321 @@ enum Stop {
     Protocol(ProtocolError),
 }
 
-fn read_loop(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, decoder: FrameDecoder) -> Stop {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    let mut scratch = vec![0u8; 64 * 1024];
-    loop {
-        match (&child.stream).read(&mut scratch) {
-            Ok(0) => return Stop::ParentGone,
-            Ok(n) => buf.extend_from_slice(&scratch[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Stop::ParentGone,
-        }
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(frame)) => {
-                    if let Some(stop) = dispatch(child, pool, aio, frame) {
-                        return stop;
-                    }
-                }
-                Ok(None) => break,
-                Err(err) => return Stop::Protocol(err),
+/// The reading role, shared by the main thread and a standby thread (leader/follower): whoever
+/// holds `state` reads. A thread that takes a sync call inline lets go of `state` and arms the
+/// one-shot `epoll` on the socket; the other thread waits in that `epoll` and takes `state` over
+/// when a frame arrives. Armed only while a job runs inline, so a call that meets no other frame
+/// costs two `epoll_ctl`s and no wake-up.
+struct Reading {
+    state: Mutex<ReadState>,
+    /// `None` when `epoll` or `eventfd` could not be set up: no job runs inline then.
+    poll: Option<Arc<Poll>>,
+    /// The channel ended: set by the thread that read the end, before it lets go of `state`.
+    done: AtomicBool,
+    /// Why, for the main thread.
+    stop: Mutex<Option<Stop>>,
+    ended: Condvar,
+    /// Both reader threads started: jobs may run inline.
+    inline: AtomicBool,
+}
+
+struct ReadState {
+    buf: BytesMut,
+    scratch: Vec<u8>,
+    decoder: FrameDecoder,
+}
+
+/// An `epoll` over the socket (one-shot, armed while a job runs inline) and an `eventfd` that
+/// wakes the waiting thread when the channel ends.
+struct Poll {
+    epoll: OwnedFd,
+    wake: OwnedFd,
+    socket: RawFd,
+    /// Armed by [`Poll::arm`] and not disarmed since, as far as this side knows (the one-shot may
+    /// have fired meanwhile): a disarm with nothing armed is skipped, which saves a system call
+    /// per inline job. Only ever a hint: being wrongly armed costs a spurious wake-up of the
+    /// standby reader, and disarming is never needed for frames to be read.
+    armed: AtomicBool,
+}
+
+/// The `epoll_event` key of the socket; the `eventfd`'s is 1.
+const SOCKET_KEY: u64 = 0;
+
+impl Poll {
+    fn new(socket: RawFd) -> io::Result<Self> {
+        // SAFETY: plain system calls; each returned descriptor is checked and owned at once.
+        unsafe {
+            let epoll = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            if epoll < 0 {
+                return Err(io::Error::last_os_error());
             }
+            let epoll = OwnedFd::from_raw_fd(epoll);
+            let wake = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+            if wake < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let wake = OwnedFd::from_raw_fd(wake);
+            let poll = Self { epoll, wake, socket, armed: AtomicBool::new(false) };
+            poll.ctl(libc::EPOLL_CTL_ADD, socket, libc::EPOLLONESHOT as u32, SOCKET_KEY)?;
+            poll.ctl(libc::EPOLL_CTL_ADD, poll.wake.as_raw_fd(), libc::EPOLLIN as u32, 1)?;
+            Ok(poll)
+        }
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events, u64: key };
+        // SAFETY: `epoll` and `fd` are open descriptors; `event` is valid for the call.
+        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Wakes the waiting thread at the socket's next byte (or now, if some wait).
+    fn arm(&self) {
+        let armed = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
+        self.armed.store(true, Ordering::Release);
+        if let Err(err) = self.ctl(libc::EPOLL_CTL_MOD, self.socket, armed, SOCKET_KEY) {
+            // Without it a frame could wait for the inline job to end: end the child rather.
+            eprintln!("snake child: could not arm the standby reader: {err}");
+            exit(5);
+        }
+    }
+
+    fn disarm(&self) {
+        if !self.armed.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        // Failing leaves it armed: a spurious wake-up of the standby, nothing worse.
+        let _ = self.ctl(libc::EPOLL_CTL_MOD, self.socket, libc::EPOLLONESHOT as u32, SOCKET_KEY);
+    }
+
+    /// Waits until the socket is readable while armed, or the channel ended.
+    fn wait(&self) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
+        // SAFETY: `epoll` is open and `events` is valid for 2 entries. An error (EINTR) returns
+        // early, and the caller looks again.
+        unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 2, -1) };
+    }
+
+    fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: `wake` is an open eventfd and `one` 8 bytes long.
+        unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    }
+}
+
+impl Reading {
+    fn new(child: &Child, decoder: FrameDecoder) -> Self {
+        let poll = Poll::new(child.stream.as_raw_fd())
+            .map_err(|err| eprintln!("snake child: sync calls are handed to a worker (no epoll: {err})"))
+            .ok()
+            .map(Arc::new);
+        if let Some(poll) = &poll {
+            // Set once: the only `Reading` of the child.
+            let _ = child.standby.set(Arc::clone(poll));
+        }
+        let state = ReadState { buf: BytesMut::with_capacity(64 * 1024), scratch: vec![0u8; 64 * 1024], decoder };
+        Self {
+            state: Mutex::new(state),
+            poll,
+            done: AtomicBool::new(false),
+            stop: Mutex::default(),
+            ended: Condvar::new(),
+            inline: AtomicBool::new(false),
+        }
+    }
+
+    /// Records why the channel ended (with `state` held), and wakes the other threads.
+    fn end(&self, stop: Stop) {
+        self.stop.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(stop);
+        self.done.store(true, Ordering::Release);
+        self.ended.notify_all();
+        if let Some(poll) = &self.poll {
+            poll.wake();
+        }
+    }
+
+    /// Waits until a reader recorded the end of the channel (at once when this thread read it).
+    fn wait_for_end(&self) -> Stop {
+        let mut stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(stop) = stop.take() {
+                return stop;
+            }
+            stop = self.ended.wait(stop).unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
 
-fn dispatch(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>, frame: Frame) -> Option<Stop> {
+/// Starts the two reader threads; returns how many started. Jobs run inline only when both did
+/// (one must be there to read while the other runs a job).
+fn start_readers(
+    child: &Arc<Child>,
+    pool: &Arc<SyncPool>,
+    aio: Option<&Arc<AsyncLoop>>,
+    reading: &Arc<Reading>,
+) -> usize {
+    let mut started = 0;
+    for n in 0..2 {
+        let (child, pool, aio, reading) = (Arc::clone(child), Arc::clone(pool), aio.cloned(), Arc::clone(reading));
+        let spawned = std::thread::Builder::new().name(format!("snake-py-reader-{n}")).spawn(move || {
+            let slot = pool.inline_slot();
+            // One Python thread state for the thread's life (attached only while a job runs),
+            // rather than one made and destroyed per job.
+            let read = std::panic::AssertUnwindSafe(|| {
+                Python::attach(|py| {
+                    py.detach(|| lead_or_follow(&child, Some(&pool), aio.as_deref(), &reading, Some(&slot)));
+                });
+            });
+            if std::panic::catch_unwind(read).is_err() {
+                // Nobody would read the channel again: end the child, and the parent its calls.
+                eprintln!("snake child: a reader thread panicked");
+                exit(2);
+            }
+        });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(err) => {
+                eprintln!("snake child: sync calls are handed to a worker (a reader thread did not start: {err})");
+                break;
+            }
+        }
+    }
+    reading.inline.store(started == 2, Ordering::Release);
+    started
+}
+
+/// Reads and dispatches frames while this thread holds the reading role, runs sync jobs inline
+/// when it may (`slot`), and waits as the follower otherwise. Returns once the channel ended
+/// (why is in [`Reading::stop`]), whichever thread read the end.
+fn lead_or_follow(
+    child: &Arc<Child>,
+    pool: Option<&SyncPool>,
+    aio: Option<&AsyncLoop>,
+    reading: &Reading,
+    slot: Option<&Slot>,
+) {
+    let mut inline_ran = false;
+    loop {
+        if reading.done.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(state) = try_lock(&reading.state) {
+            if inline_ran && let Some(poll) = &reading.poll {
+                // Back from an inline job with nobody having taken over: reads itself again.
+                poll.disarm();
+            }
+            // The end is recorded before its reader lets go of `state`.
+            if reading.done.load(Ordering::Acquire) {
+                return;
+            }
+            let inline = match (pool, slot, &reading.poll) {
+                (Some(pool), Some(slot), Some(poll)) => Some(Inline { pool, slot, poll }),
+                _ => None,
+            };
+            match lead(child, pool, aio, reading, state, inline) {
+                Led::Ended => return,
+                Led::RanInline => {
+                    inline_ran = true;
+                    continue;
+                }
+            }
+        }
+        inline_ran = false;
+        match &reading.poll {
+            Some(poll) => poll.wait(),
+            // Only one thread reads without `poll`, and it always gets `state`.
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+/// `try_lock`, a poisoned lock included (a reader that panicked ends the child anyway).
+fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+/// What running a job inline needs.
+#[derive(Clone, Copy)]
+struct Inline<'a> {
+    pool: &'a SyncPool,
+    slot: &'a Slot,
+    poll: &'a Poll,
+}
+
+enum Led {
+    /// The channel ended, recorded with [`Reading::end`].
+    Ended,
+    /// This thread ran a sync job inline, having let go of the reading role first.
+    RanInline,
+}
+
+/// Reads and dispatches frames until the channel ends or a job ran inline (possible with
+/// `inline`, and only when nothing else read waits in the buffer behind it).
+fn lead(
+    child: &Arc<Child>,
+    pool: Option<&SyncPool>,
+    aio: Option<&AsyncLoop>,
+    reading: &Reading,
+    mut state: MutexGuard<'_, ReadState>,
+    inline: Option<Inline<'_>>,
+) -> Led {
+    // Recorded while `state` is held: the other reader looks for the end once it has `state`.
+    let end = |stop: Stop| {
+        reading.end(stop);
+        Led::Ended
+    };
+    loop {
+        loop {
+            let ReadState { buf, decoder, .. } = &mut *state;
+            match decoder.decode(buf) {
+                Ok(Some(frame)) => {
+                    let mut taken = None;
+                    // Only a frame with nothing read behind it, and once both readers run
+                    // (the flag is set after this thread may have started reading).
+                    let allowed = inline
+                        .filter(|_| buf.is_empty() && reading.inline.load(Ordering::Acquire))
+                        .map(|inline| (inline.slot, &mut taken));
+                    if let Some(stop) = dispatch(child, pool, aio, frame, allowed) {
+                        return end(stop);
+                    }
+                    if let (Some(job), Some(inline)) = (taken, inline) {
+                        // Let go of the reading role before the other reader may be woken to
+                        // take it: it takes `state` with `try_lock`.
+                        drop(state);
+                        inline.poll.arm();
+                        inline.pool.run_inline(inline.slot, job);
+                        return Led::RanInline;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => return end(Stop::Protocol(err)),
+            }
+        }
+        let ReadState { buf, scratch, .. } = &mut *state;
+        match (&child.stream).read(scratch) {
+            Ok(0) => return end(Stop::ParentGone),
+            Ok(n) => buf.extend_from_slice(&scratch[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return end(Stop::ParentGone),
+        }
+    }
+}
+
+/// Dispatches one frame; a sync call that `inline` allows and the pool lets run inline is put in
+/// its `Option` instead of queued.
+fn dispatch(
+    child: &Arc<Child>,
+    pool: Option<&SyncPool>,
+    aio: Option<&AsyncLoop>,
+    frame: Frame,
+    inline: Option<(&Slot, &mut Option<Job>)>,
+) -> Option<Stop> {
     let frame = match (frame.header.kind, &child.shm) {
         (FrameKind::Shared, Some(shm)) => match shm.open(&frame, child.max_frame_size) {
             Ok(inner) => inner,
@@ -564,7 +912,10 @@ fn dispatch(child: &Arc<Child>, pool: Option<&SyncPool>, aio: Option<&AsyncLoop>
         FrameKind::Call => {
             let job = Job::new(id, method, frame.body, None, trace);
             match (mode, pool, aio) {
-                (Some(HandlerMode::Sync), Some(pool), _) => pool.submit(job),
+                (Some(HandlerMode::Sync), Some(pool), _) => match inline {
+                    Some((slot, taken)) if pool.try_inline(slot, id) => *taken = Some(job),
+                    _ => pool.submit(job),
+                },
                 (Some(HandlerMode::Async), _, Some(aio)) => aio.call(job),
                 (Some(actual @ HandlerMode::Generator), ..) => {
                     child.send_error(id, &mismatch(HandlerMode::Sync, actual))

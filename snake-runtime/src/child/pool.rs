@@ -19,6 +19,14 @@
 //! many workers as its host allows, the host ends the process ([`Host::workers_lost`]), so that
 //! the parent replaces it.
 //!
+//! A job may also run *inline*, on the thread that read it ([`SyncPool::try_inline`]): when no
+//! worker is busy and none is queued, the child's reader runs the handler itself instead of waking
+//! a worker, which saves a thread hop per call. Such a thread has its own [`Slot`] and counts as
+//! one of the pool's busy workers, so the pool never runs more handlers at once than it has
+//! workers, and cancels, interrupts and lost workers work the same (a lost inline thread is not
+//! replaced: it was not one of the pool's threads). After its job it takes the jobs queued
+//! meanwhile, as a worker's `take_more` would, while the pool has room ([`SyncPool::run_inline`]).
+//!
 //! The normal path pays for this with a few stores and a load of atomics per job, on the worker's
 //! own slot (the job id is stored under the pool lock that taking the job holds anyway): no lock
 //! and no thread hop more than before.
@@ -27,7 +35,7 @@ use std::collections::VecDeque;
 use std::os::raw::c_long;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -105,6 +113,9 @@ pub(crate) struct Slot {
     interrupted: AtomicBool,
     /// The worker was given up on; written under the pool's lock.
     lost: AtomicBool,
+    /// For a thread that runs jobs inline ([`SyncPool::try_inline`]), not one of the pool's own:
+    /// the pool.
+    inline: Option<Weak<Shared>>,
 }
 
 impl Slot {
@@ -128,6 +139,19 @@ impl Slot {
     fn ident(&self) -> u64 {
         self.ident.load(Ordering::Acquire)
     }
+
+    /// The reply of this slot's job is about to be sent (no more of its Python code runs): an
+    /// inline job stops counting as busy now, so that the call its reply prompts finds the pool
+    /// idle. Nothing for a worker's job; `true` for an inline one.
+    pub(crate) fn replying(&self) -> bool {
+        match self.inline.as_ref().and_then(Weak::upgrade) {
+            Some(shared) => {
+                finish_inline(&shared, self);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -144,6 +168,8 @@ struct State {
     lost: usize,
     /// Workers started so far, for thread names.
     started: usize,
+    /// The slots of the threads that run jobs inline.
+    inline: Vec<Arc<Slot>>,
 }
 
 struct Shared {
@@ -152,6 +178,8 @@ struct Shared {
     host: Arc<dyn Host>,
     /// Lost workers that end the process.
     max_lost: usize,
+    /// How many handlers may run at once: the number of workers.
+    limit: usize,
     threads: Mutex<Vec<(Arc<Slot>, JoinHandle<()>)>>,
 }
 
@@ -198,6 +226,7 @@ impl SyncPool {
             ready: Condvar::new(),
             host,
             max_lost: max_lost.max(1),
+            limit: workers.max(1),
             threads: Mutex::default(),
         });
         for _ in 0..workers.max(1) {
@@ -246,6 +275,53 @@ impl SyncPool {
         true
     }
 
+    /// A slot for the calling thread, to run jobs inline with ([`SyncPool::try_inline`]).
+    pub(crate) fn inline_slot(&self) -> Arc<Slot> {
+        // SAFETY: returns the calling thread's id; needs neither the GIL nor any Python state.
+        let ident = unsafe { pyo3::ffi::PyThread_get_thread_ident() };
+        let inline = Some(Arc::downgrade(&self.shared));
+        let slot = Arc::new(Slot { ident: AtomicU64::new(ident), inline, ..Slot::default() });
+        let mut state = self.shared.lock();
+        state.slots.push(Arc::clone(&slot));
+        state.inline.push(Arc::clone(&slot));
+        slot
+    }
+
+    /// Takes job `id` for the thread of `slot` to run inline, with [`SyncPool::run_inline`]: only
+    /// when no handler runs and none is queued (the job would otherwise wait its turn), and no
+    /// inline thread was ever lost: a lost one no longer counts as busy, yet still does not read,
+    /// and the other reader must never run a job while it is stuck. `false`: submit it.
+    pub(crate) fn try_inline(&self, slot: &Slot, id: u64) -> bool {
+        let mut state = self.shared.lock();
+        let any_lost = state.inline.iter().any(|slot| slot.lost.load(Ordering::Acquire));
+        if state.shutdown || state.busy > 0 || !state.jobs.is_empty() || any_lost {
+            return false;
+        }
+        state.busy += 1;
+        slot.job.store(id, Ordering::Release);
+        true
+    }
+
+    /// Runs a job taken with [`SyncPool::try_inline`] on this thread, then hands what was queued
+    /// meanwhile to a worker.
+    /// Like a worker, it then keeps the GIL and takes the jobs queued meanwhile (read by the
+    /// other reader while this one ran), as long as the pool has room for it: a burst that starts
+    /// inline is batched on this thread, with no hop to a worker.
+    pub(crate) fn run_inline(&self, slot: &Slot, job: Job) {
+        Python::attach(|py| {
+            let mut job = job;
+            loop {
+                self.shared.host.run(py, job, slot);
+                // Done already if the job got to its reply ([`Slot::replying`]).
+                finish_inline(&self.shared, slot);
+                match take_inline(&self.shared, slot) {
+                    Some(next) => job = next,
+                    None => return,
+                }
+            }
+        });
+    }
+
     /// Lets running handlers finish, drops queued jobs, and joins the workers that are not lost.
     pub(crate) fn shutdown(&self) {
         {
@@ -259,6 +335,13 @@ impl SyncPool {
             if !slot.lost.load(Ordering::Acquire) {
                 // A worker that panicked has nothing left to join; the others return once idle.
                 let _ = thread.join();
+            }
+        }
+        // Jobs running inline on other threads finish too (a lost one is not waited for).
+        let inline = self.shared.lock().inline.clone();
+        for slot in inline {
+            while slot.job.load(Ordering::Acquire) != 0 && !slot.lost.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     }
@@ -292,6 +375,12 @@ fn spawn_worker(shared: &Arc<Shared>) -> std::io::Result<()> {
 fn worker(shared: &Shared, slot: &Slot) {
     // SAFETY: returns the calling thread's id; needs neither the GIL nor any Python state.
     slot.ident.store(unsafe { pyo3::ffi::PyThread_get_thread_ident() }, Ordering::Release);
+    // One Python thread state for the worker's life (attached only while it runs jobs), rather
+    // than one made and destroyed per burst of jobs.
+    Python::attach(|py| py.detach(|| serve_jobs(shared, slot)));
+}
+
+fn serve_jobs(shared: &Shared, slot: &Slot) {
     loop {
         let Some(first) = take(shared, slot) else { return };
         let lost = Python::attach(|py| {
@@ -311,6 +400,42 @@ fn worker(shared: &Shared, slot: &Slot) {
     }
 }
 
+/// Ends the inline job of `slot`, once (later calls find `job` cleared).
+fn finish_inline(shared: &Shared, slot: &Slot) {
+    let mut state = shared.lock();
+    if slot.job.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    slot.job.store(0, Ordering::Release);
+    if slot.lost.load(Ordering::Acquire) {
+        // Came back after all; no longer counted as busy since it was lost.
+        state.lost -= 1;
+        return;
+    }
+    // What was queued meanwhile is taken by this thread next ([`take_inline`]), or by a worker.
+    state.busy -= 1;
+}
+
+/// The next queued job for a thread that has just run one inline, while the pool has room for
+/// it (an inline job counts as one of the pool's busy workers); `None` when it should go back to
+/// reading. A job it leaves behind with no handler running gets a worker woken.
+fn take_inline(shared: &Shared, slot: &Slot) -> Option<Job> {
+    let mut state = shared.lock();
+    let may = !state.shutdown && !slot.lost.load(Ordering::Acquire) && state.busy < shared.limit;
+    let next = if may { state.jobs.pop_front() } else { None };
+    if let Some(job) = &next {
+        state.busy += 1;
+        slot.job.store(job.id, Ordering::Release);
+        return next;
+    }
+    let wake = !state.jobs.is_empty() && state.busy == 0;
+    drop(state);
+    if wake {
+        shared.ready.notify_one();
+    }
+    None
+}
+
 /// Waits for a job this worker may take; `None` on shutdown.
 fn take(shared: &Shared, slot: &Slot) -> Option<Job> {
     let mut state = shared.lock();
@@ -319,8 +444,11 @@ fn take(shared: &Shared, slot: &Slot) -> Option<Job> {
             return None;
         }
         let head_waited = state.jobs.front().map(|job| job.queued_at.elapsed());
+        // A job running inline counts as busy: with as many busy as there are workers (one of
+        // them inline), this worker waits until a handler ends.
+        let room = state.busy < shared.limit;
         match head_waited {
-            Some(waited) if state.busy == 0 || waited >= STALL => {
+            Some(waited) if state.busy == 0 || (room && waited >= STALL) => {
                 let job = state.jobs.pop_front();
                 slot.job.store(job.as_ref().map_or(0, |job| job.id), Ordering::Release);
                 state.busy += 1;
@@ -332,7 +460,7 @@ fn take(shared: &Shared, slot: &Slot) -> Option<Job> {
                 }
                 return job;
             }
-            Some(waited) => {
+            Some(waited) if room => {
                 state.idle += 1;
                 state.polling += 1;
                 let (next, _) =
@@ -341,7 +469,7 @@ fn take(shared: &Shared, slot: &Slot) -> Option<Job> {
                 state.idle -= 1;
                 state.polling -= 1;
             }
-            None => {
+            _ => {
                 state.idle += 1;
                 state = shared.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
                 state.idle -= 1;
@@ -442,6 +570,12 @@ fn lose(shared: &Arc<Shared>, watch: &Watch) {
     drop(state);
     if lost >= shared.max_lost {
         shared.host.workers_lost(lost, &|| shared.lock().busy);
+    }
+    if watch.slot.inline.is_some() {
+        // Not one of the pool's threads: the workers are all still there, and one of them may
+        // take what was queued behind the lost job now.
+        shared.ready.notify_one();
+        return;
     }
     if let Err(err) = spawn_worker(shared) {
         eprintln!("snake child: could not start a worker in place of a lost one: {err}");

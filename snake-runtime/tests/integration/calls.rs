@@ -22,6 +22,7 @@ pub fn trials() -> Vec<Trial> {
             "calls::burst_of_slow_and_fast_sync_calls_has_no_head_of_line_blocking",
             burst_without_head_of_line_blocking,
         ),
+        trial("calls::one_sync_worker_runs_one_handler_at_a_time", one_worker_one_handler_at_a_time),
         trial("calls::one_mebibyte_reply_and_request", one_mebibyte_payloads),
         trial("calls::oversize_request_is_refused_and_child_keeps_serving", oversize_request),
         trial("calls::oversize_reply_is_an_error_and_child_keeps_serving", oversize_reply),
@@ -154,6 +155,34 @@ async fn burst_without_head_of_line_blocking() {
     }
     let first_slow = order.iter().position(|(slow, _)| *slow).expect("slow replies");
     assert_eq!(first_slow, 50, "all 50 fast replies come before either slow one: {order:?}");
+}
+
+/// With one sync worker, a call that runs on the child's reading thread (the pool was idle) and
+/// the calls queued behind it never run at the same time: the reading thread counts as the
+/// worker.
+async fn one_worker_one_handler_at_a_time() {
+    let actor = builder("slow_or_fast").sync_workers(1).spawn::<Work>().await.expect("spawn");
+    let slow = {
+        let actor = actor.clone();
+        tokio::spawn(async move { actor.ask(Work { id: 0, slow: true, seconds: 0.3 }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut fast: FuturesUnordered<_> = (1..21)
+        .map(|id| {
+            let actor = actor.clone();
+            async move { actor.ask(Work { id, slow: false, seconds: 0.0 }).await }
+        })
+        .collect();
+    let mut ids = Vec::new();
+    while let Some(reply) = fast.next().await {
+        let reply = reply.expect("fast reply");
+        assert_eq!(reply.peak, 1, "call {} ran beside another handler", reply.id);
+        ids.push(reply.id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..21).collect::<Vec<_>>());
+    let slow = slow.await.expect("task").expect("slow reply");
+    assert_eq!((slow.id, slow.peak), (0, 1));
 }
 
 async fn one_mebibyte_payloads() {
