@@ -275,10 +275,10 @@ pub mod __private {
     pub use crate::callbacks::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
     pub use crate::codec::{CallbackCodec, MethodCodec};
     pub use crate::entry::enter;
-    pub use crate::handle::{Target, call, stream};
+    pub use crate::handle::{Local, Target, call, spawn as spawn_handle, stream};
     #[cfg(feature = "remote")]
     pub use crate::handle::{lookup, register};
-    pub use crate::parent::WorkerConnections;
+    pub use crate::parent::{DirectCalls, WorkerConnections};
     pub use crate::parent::{MethodCall, MethodStream, PoolEvent, key_of};
     pub use crate::protocol::{HandlerMode, MethodSpec, fingerprint};
     pub use crate::registry::{ActorSpec, ChildEntry, registered_callbacks};

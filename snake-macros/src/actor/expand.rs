@@ -178,7 +178,7 @@ pub(super) fn expand(actor: &Actor<'_>) -> TokenStream {
     let spawn = |pool: bool| {
         quote! {
             ::core::result::Result::Ok(Self {
-                actor: #krate::__private::Target::Local(builder.spawn_actor::<#marker>(#pool).await?),
+                actor: #krate::__private::spawn_handle::<#marker>(builder, #pool).await?,
                 key: ::core::option::Option::None,
             })
         }

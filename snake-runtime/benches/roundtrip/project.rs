@@ -6,7 +6,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use snake::kameo::actor::ActorRef;
 use snake::{PythonActor, PythonActorExt, PythonChildProcessBuilder, PythonConfig};
 
-use crate::messages::{CountTo, EchoCallbacks, Ping, Pong, TimeCallbacks};
+use crate::messages::{CountTo, EchoCallbacks, EchoHandle, Ping, Pong, TimeCallbacks, TypedPing};
 use crate::plan::{KIB_4, MIB_1, Plan, SMALL_PAYLOAD, WINDOW};
 use crate::stats::Latency;
 
@@ -17,9 +17,13 @@ pub(crate) struct Project {
     pub(crate) start: Duration,
     pub(crate) sync: Latency,
     pub(crate) asynchronous: Latency,
+    /// The same calls through a typed handle (`#[snake::actor]`), not `ask`.
+    pub(crate) sync_typed: Latency,
+    pub(crate) async_typed: Latency,
     /// Calls/s with [`WINDOW`] in flight.
     pub(crate) pipelined_sync: f64,
     pub(crate) pipelined_async: f64,
+    pub(crate) pipelined_sync_typed: f64,
     pub(crate) sync_4k: Latency,
     pub(crate) sync_1m: Latency,
     /// Python -> Rust -> Python, timed in Python around each blocking callback.
@@ -48,6 +52,18 @@ pub(crate) async fn measure(plan: Plan) -> Result<Project, String> {
     let pipelined_async = pipelined(&actor, &small, plan.pipeline_for).await;
     stop(actor).await;
 
+    let handle = EchoHandle::spawn(PythonChildProcessBuilder::new(config("")))
+        .await
+        .map_err(|e| format!("starting a child for the typed bench_handlers: {e}"))?;
+    let sync_typed = typed_round_trips(&handle, &small, plan.warmup, plan.iters, false).await;
+    let async_typed = typed_round_trips(&handle, &small, plan.warmup, plan.iters, true).await;
+    let pipelined_sync_typed = typed_pipelined(&handle, &small, plan.pipeline_for).await;
+    if let Some(actor) = handle.actor_ref()
+        && actor.stop_gracefully().await.is_ok()
+    {
+        actor.wait_for_shutdown().await;
+    }
+
     let callback_sync = callback_round_trips("callback_latencies", plan).await?;
     let callback_async = callback_round_trips("callback_latencies_async", plan).await?;
     let stream_sync = stream_rate("count", plan).await?;
@@ -57,8 +73,11 @@ pub(crate) async fn measure(plan: Plan) -> Result<Project, String> {
         start,
         sync,
         asynchronous,
+        sync_typed,
+        async_typed,
         pipelined_sync,
         pipelined_async,
+        pipelined_sync_typed,
         sync_4k,
         sync_1m,
         callback_sync,
@@ -186,6 +205,45 @@ async fn pipelined(actor: &ActorRef<PythonActor<Ping>>, payload: &str, run_for: 
     while let Some((seq, reply)) = in_flight.next().await {
         let pong = reply.expect("a pipelined call to the echo handler failed");
         check(&pong, seq, payload);
+        answered += 1;
+        if start.elapsed() < run_for {
+            in_flight.push(call(next));
+            next += 1;
+        }
+    }
+    answered as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Sequential calls through the typed handle, to its sync or its async echo.
+async fn typed_round_trips(handle: &EchoHandle, payload: &str, warmup: usize, iters: usize, is_async: bool) -> Latency {
+    let mut samples = Vec::with_capacity(iters);
+    for (i, seq) in (0..warmup + iters).zip(0u64..) {
+        let ping = TypedPing { seq, payload: payload.to_owned() };
+        let start = Instant::now();
+        let pong = if is_async { handle.echo_async(ping).await } else { handle.echo_sync(ping).await };
+        let took = start.elapsed();
+        let pong = pong.expect("a typed call to the echo handler failed");
+        check(&Pong { seq: pong.seq, payload: pong.payload }, seq, payload);
+        if i >= warmup {
+            samples.push(took);
+        }
+    }
+    Latency::from_samples(samples)
+}
+
+/// [`pipelined`] through the typed handle's sync echo.
+async fn typed_pipelined(handle: &EchoHandle, payload: &str, run_for: Duration) -> f64 {
+    let call = |seq: u64| {
+        let ping = TypedPing { seq, payload: payload.to_owned() };
+        async move { (seq, handle.echo_sync(ping).await) }
+    };
+    let start = Instant::now();
+    let mut in_flight: FuturesUnordered<_> = (0..WINDOW as u64).map(call).collect();
+    let mut next = WINDOW as u64;
+    let mut answered = 0u64;
+    while let Some((seq, reply)) = in_flight.next().await {
+        let pong = reply.expect("a pipelined typed call to the echo handler failed");
+        check(&Pong { seq: pong.seq, payload: pong.payload }, seq, payload);
         answered += 1;
         if start.elapsed() < run_for {
             in_flight.push(call(next));

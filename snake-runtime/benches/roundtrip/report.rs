@@ -123,6 +123,31 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
         ],
     );
     latency_row(&mut out, "async round trip p99", project.asynchronous.p99, std_small.p99, Some(tokio_small.p99));
+    for (name, typed, target) in [
+        ("sync round trip p50, typed handle", project.sync_typed.p50, TARGET_SYNC_P50),
+        ("async round trip p50, typed handle", project.async_typed.p50, TARGET_ASYNC_P50),
+    ] {
+        let typed_ratio = ratio(typed, std_small.p50);
+        row(
+            &mut out,
+            [
+                name,
+                &time(typed),
+                &time(std_small.p50),
+                &format!("{typed_ratio:.2}x"),
+                &times(typed, tokio_small.p50),
+                &format!("<= {target}x floor"),
+                met(typed_ratio <= target),
+            ],
+        );
+    }
+    latency_row(
+        &mut out,
+        "sync round trip p99, typed handle",
+        project.sync_typed.p99,
+        std_small.p99,
+        Some(tokio_small.p99),
+    );
     let name = "sync round trip p50, caller in `block_on` on the main thread";
     latency_row(&mut out, name, from_main.p50, std_small.p50, Some(tokio_small.p50));
     let name = "sync round trip p50, current-thread parent runtime";
@@ -138,6 +163,18 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
             "",
             &format!(">= {}", rate(TARGET_PIPELINED_SYNC, "calls/s")),
             met(project.pipelined_sync >= TARGET_PIPELINED_SYNC),
+        ],
+    );
+    row(
+        &mut out,
+        [
+            &format!("pipelined sync, typed handle, 1 child, {WINDOW} in flight"),
+            &rate(project.pipelined_sync_typed, "calls/s"),
+            &rate(floor.pipelined, "msg/s"),
+            &format!("{:.3}x", project.pipelined_sync_typed / floor.pipelined),
+            "",
+            "",
+            "",
         ],
     );
     row(

@@ -393,6 +393,20 @@ impl<M: Send + 'static, C: Send + 'static> Message<WorkerConnections> for Python
     }
 }
 
+/// Asks a [`PythonActor`] how many calls its typed handles sent on the direct path, past its
+/// mailbox: for tests that check they took it. Not public API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectCalls;
+
+impl<M: Send + 'static, C: Send + 'static> Message<DirectCalls> for PythonActor<M, C> {
+    type Reply = Result<u64, Infallible>;
+
+    async fn handle(&mut self, _: DirectCalls, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        Ok(self.pool.direct().sent())
+    }
+}
+
 /// Asks a [`PythonActor`] for the facts its child (for a pool: its most recently started child)
 /// reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]

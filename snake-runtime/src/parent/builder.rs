@@ -17,7 +17,7 @@ use tracing::Level;
 use super::actor::{PythonActor, actor_fingerprint, actor_key};
 use super::dispatch::{HandlerDispatch, RegistryDispatch};
 use super::hooks::ParentHooks;
-use super::pool::{Event, FOREVER, Pool, PoolEvent, PoolOptions, Routing, Target, cores};
+use super::pool::{Direct, Event, FOREVER, Pool, PoolEvent, PoolOptions, Routing, Target, cores};
 use super::process::{Launch, PythonProcess};
 #[cfg(feature = "otel")]
 use super::trace::ChildSpanExport;
@@ -469,7 +469,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         let module = self.config.module_name.clone();
         let key = actor_key::<M, C>();
         let fingerprint = actor_fingerprint::<M, C>();
-        self.launch(key, fingerprint, module, methods, callbacks, label, default_size).await
+        Ok(self.launch(key, fingerprint, module, methods, callbacks, label, default_size).await?.0)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -482,7 +482,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         callbacks: Option<Arc<dyn CallbackDispatch<PythonExecutionError>>>,
         label: String,
         default_size: usize,
-    ) -> Result<ActorRef<PythonActor<M, C2>>, PythonExecutionError> {
+    ) -> Result<(ActorRef<PythonActor<M, C2>>, Arc<Direct>), PythonExecutionError> {
         let size = self.pool.size(default_size);
         self.pool.check(size)?;
         if self.program.is_none() {
@@ -576,9 +576,18 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     /// this). The module is the declared one unless the config names another.
     #[doc(hidden)]
     pub async fn spawn_actor<A: ActorSpec>(
-        mut self,
+        self,
         pool: bool,
     ) -> Result<ActorRef<PythonActor<A, NoCallback>>, PythonExecutionError> {
+        Ok(self.spawn_direct::<A>(pool).await?.0)
+    }
+
+    /// [`spawn_actor`](Self::spawn_actor), with the workers its pool publishes for the direct
+    /// path of the generated handle.
+    pub(crate) async fn spawn_direct<A: ActorSpec>(
+        mut self,
+        pool: bool,
+    ) -> Result<(ActorRef<PythonActor<A, NoCallback>>, Arc<Direct>), PythonExecutionError> {
         let default_size = if pool { cores() } else { 1 };
         if let Some(name) = callbacks::duplicate_name() {
             return Err(PythonExecutionError::SpawnFailed {
@@ -612,7 +621,7 @@ async fn start_pool<M: Send + 'static, C: Send + 'static>(
     metrics: Arc<ActorMetrics>,
     size: usize,
     stream_window: u32,
-) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
+) -> Result<(ActorRef<PythonActor<M, C>>, Arc<Direct>), PythonExecutionError> {
     let min_ready = options.min_ready.unwrap_or(size);
     let mut starts: FuturesUnordered<_> = (0..size)
         .map(|slot| {
@@ -644,6 +653,7 @@ async fn start_pool<M: Send + 'static, C: Send + 'static>(
     }
     let retry = options.retry;
     let pool = Pool::new(launch, options, Arc::clone(&metrics), size, done);
+    let direct = Arc::clone(pool.direct());
     let actor = PythonActor::spawn(PythonActor::new(pool, metrics, stream_window, retry));
     if !starts.is_empty() {
         let weak = actor.downgrade();
@@ -663,7 +673,7 @@ async fn start_pool<M: Send + 'static, C: Send + 'static>(
             }
         });
     }
-    Ok(actor)
+    Ok((actor, direct))
 }
 
 /// The handler kind a low-level config declares (`is_async`), if it declares one.

@@ -9,6 +9,7 @@ use kameo::message::BoxReply;
 use kameo::reply::BoxReplySender;
 use serde::de::DeserializeOwned;
 use snake_ipc::{ReplySink, wire};
+use tokio::sync::oneshot;
 
 use crate::error::PythonExecutionError;
 use crate::protocol::FrameKind;
@@ -21,6 +22,8 @@ pub(crate) enum ReplyTo {
     Kameo { tx: BoxReplySender, decode: fn(&[u8]) -> Result<BoxReply, PythonExecutionError> },
     /// A kameo `tell`: nobody waits; failures are logged.
     Discard,
+    /// A call on the direct path: the caller decodes the body it awaits.
+    Direct(oneshot::Sender<Result<Bytes, PythonExecutionError>>),
 }
 
 impl ReplySink<PythonExecutionError> for ReplyTo {
@@ -28,6 +31,14 @@ impl ReplySink<PythonExecutionError> for ReplyTo {
         match self {
             Self::Kameo { tx, .. } => tx.is_closed(),
             Self::Discard => false,
+            Self::Direct(tx) => tx.is_closed(),
+        }
+    }
+
+    fn poll_closed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self {
+            Self::Direct(tx) => tx.poll_closed(cx),
+            Self::Kameo { .. } | Self::Discard => std::task::Poll::Pending,
         }
     }
 
@@ -41,6 +52,9 @@ impl ReplySink<PythonExecutionError> for ReplyTo {
                 if let Err(err) = result {
                     tracing::warn!(error = %err, "a python call sent with `tell` failed");
                 }
+            }
+            Self::Direct(tx) => {
+                let _ = tx.send(result);
             }
         }
     }
@@ -95,7 +109,7 @@ impl<Req, Rep> MethodCall<Req, Rep> {
         Self::with(method, request, Encoding::POSTCARD)
     }
 
-    fn with(method: u32, request: Req, encoding: Encoding) -> Self {
+    pub(crate) fn with(method: u32, request: Req, encoding: Encoding) -> Self {
         Self {
             method,
             request,
@@ -249,6 +263,7 @@ impl std::fmt::Debug for ReplyTo {
         f.write_str(match self {
             Self::Kameo { .. } => "ReplyTo::Kameo",
             Self::Discard => "ReplyTo::Discard",
+            Self::Direct(_) => "ReplyTo::Direct",
         })
     }
 }

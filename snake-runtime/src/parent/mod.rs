@@ -6,6 +6,7 @@
 mod actor;
 mod builder;
 mod calls;
+mod direct_call;
 mod dispatch;
 mod hooks;
 mod logs;
@@ -19,14 +20,15 @@ mod trace;
 pub(crate) use self::trace::{context_of, set_remote_parent};
 
 #[doc(hidden)]
-pub use self::actor::WorkerConnections;
+pub use self::actor::{DirectCalls, WorkerConnections};
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload};
 pub use self::builder::PythonChildProcessBuilder;
 #[cfg(feature = "remote")]
 pub(crate) use self::calls::{EncodedCall, EncodedStream, ReplyTo};
-#[cfg(feature = "remote")]
 pub(crate) use self::calls::{Encoding, decode};
 pub use self::calls::{Keyed, MethodCall, MethodStream};
+pub(crate) use self::direct_call::send as send_direct;
+pub(crate) use self::pool::Direct;
 pub use self::pool::Routing;
 #[doc(hidden)]
 pub use self::pool::{PoolEvent, key_of};

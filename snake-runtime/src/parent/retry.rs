@@ -39,6 +39,10 @@ impl ReplySink<PythonExecutionError> for Retry {
         self.reply.is_closed()
     }
 
+    fn poll_closed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.reply.poll_closed(cx)
+    }
+
     fn complete(mut self: Box<Self>, result: Result<Bytes, PythonExecutionError>) {
         match result {
             Err(err) if !self.retried && worker_lost(&err) => {

@@ -35,6 +35,8 @@ pub fn trials() -> Vec<Trial> {
         trial("pools::options_that_cannot_work_are_refused", invalid_options),
         trial("pools::a_worker_holding_the_gil_is_killed_as_unresponsive", unresponsive),
         trial("pools::typed_handles_pool_key_retry_reload_and_report", typed),
+        trial("pools::direct_path_calls_are_cancelled_on_drop_and_fail_when_the_child_dies", direct_cancel_and_exit),
+        trial("pools::direct_path_calls_survive_reload_and_recycling", direct_reload_and_recycle),
     ]
 }
 
@@ -48,7 +50,28 @@ pub trait PoolTyped {
     fn die_once(path: String) -> u32;
     /// A counter kept by each worker.
     fn count(request: ()) -> u64;
+    /// Never answers; its cancellation is recorded.
+    async fn hang(call_id: u64) -> u64;
+    /// The ids of the `hang` calls this worker saw cancelled.
+    fn cancelled(request: ()) -> Vec<u64>;
+    /// The worker's pid, after `ms` milliseconds.
+    fn slow(ms: u64) -> u32;
 }
+
+fn typed_builder() -> PythonChildProcessBuilder {
+    PythonChildProcessBuilder::new(snake::PythonConfig {
+        module_path: python_dir().display().to_string(),
+        ..snake::PythonConfig::default()
+    })
+    .sync_workers(1)
+}
+
+/// How many calls of `handle` went straight to a worker's connection, past the mailbox.
+async fn direct_calls(handle: &PoolTyped) -> u64 {
+    handle.actor_ref().expect("local").ask(snake::__private::DirectCalls).await.expect("count")
+}
+
+const PROMPTLY: Duration = Duration::from_secs(5);
 
 fn builder() -> PythonChildProcessBuilder {
     PythonChildProcessBuilder::new(config("pools", "work")).sync_workers(1)
@@ -479,4 +502,115 @@ async fn typed() {
     let after = pool.metrics().await.expect("metrics");
     assert_eq!(after.recycles, 2);
     assert!(after.workers.iter().all(|w| w.state == WorkerState::Warm));
+}
+
+async fn direct_cancel_and_exit() {
+    let handle = PoolTyped::spawn(typed_builder()).await.expect("spawn");
+    let before = direct_calls(&handle).await;
+    // Dropped by a timeout: the child sees the task cancelled.
+    let dropped = tokio::time::timeout(Duration::from_millis(200), handle.hang(21)).await;
+    assert!(dropped.is_err(), "the call is still hanging when its future is dropped");
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = handle.cancelled(()).await.expect("cancelled");
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, vec![21], "the dropped call was cancelled in the child");
+    // Every call so far took the direct path.
+    let sent = direct_calls(&handle).await - before;
+    assert!(sent >= 2, "{sent} direct calls");
+
+    // The child dies under a call in flight: it fails at once with the exit.
+    let pid = handle.whoami(()).await.expect("pid");
+    let before = direct_calls(&handle).await;
+    let call = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.hang(22).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(direct_calls(&handle).await, before + 1, "the call went on the direct path");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
+    let started = Instant::now();
+    let result = tokio::time::timeout(PROMPTLY, call).await.expect("no hang").expect("task");
+    let err = result.expect_err("the child died");
+    assert!(matches!(err, PythonExecutionError::ChildExited { status: ExitStatus::Signal(9), .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    // The next call waits for the restarted worker, through the pool.
+    let next = tokio::time::timeout(PROMPTLY, handle.whoami(())).await.expect("no hang").expect("restarted");
+    assert_ne!(next, pid);
+}
+
+async fn direct_reload_and_recycle() {
+    let handle = PoolTyped::pool(typed_builder().workers(2)).await.expect("pool");
+    let old: BTreeSet<u32> = handle.metrics().await.expect("metrics").workers.iter().filter_map(|w| w.pid).collect();
+    assert_eq!(old.len(), 2);
+    let before = direct_calls(&handle).await;
+    // Calls in flight while every worker is replaced, and calls made all along: none fails.
+    let slow: Vec<_> = (0..6)
+        .map(|_| {
+            let handle = handle.clone();
+            tokio::spawn(async move { handle.slow(150).await })
+        })
+        .collect();
+    let steady = tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            let mut pids = Vec::new();
+            for _ in 0..200 {
+                pids.push(handle.whoami(()).await);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            pids
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    tokio::time::timeout(Duration::from_secs(30), handle.reload()).await.expect("no hang").expect("reload");
+    for call in slow {
+        let pid = tokio::time::timeout(PROMPTLY, call).await.expect("no hang").expect("task").expect("slow call");
+        assert!(old.contains(&pid), "a call in flight finished on its old worker");
+    }
+    let pids = tokio::time::timeout(Duration::from_secs(30), steady).await.expect("no hang").expect("task");
+    let pids: Vec<u32> = pids.into_iter().map(|pid| pid.expect("a call during the reload")).collect();
+    let new: BTreeSet<u32> = handle.metrics().await.expect("metrics").workers.iter().filter_map(|w| w.pid).collect();
+    assert!(new.is_disjoint(&old), "{old:?} -> {new:?}");
+    assert!(new.contains(pids.last().expect("calls")), "the last calls went to the new workers");
+    for pid in &old {
+        assert!(crate::common::wait_gone(*pid, 10).await, "old worker {pid} drained and exited");
+    }
+    let sent = direct_calls(&handle).await - before;
+    assert!(sent >= 150, "most calls took the direct path: {sent}");
+
+    // Recycling by request count: the call that reaches the limit goes through the pool, which
+    // replaces the worker; no call fails, and the count of served calls includes direct ones.
+    let handle = PoolTyped::spawn(typed_builder().max_requests(20)).await.expect("spawn");
+    let first = handle.whoami(()).await.expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut calls = 1;
+    let next = loop {
+        let pid = handle.whoami(()).await.expect("a call while recycling");
+        calls += 1;
+        if pid != first || Instant::now() > deadline {
+            break pid;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_ne!(next, first, "the worker was recycled");
+    assert!(calls > 20, "the worker served its {calls} calls up to its successor");
+    assert!(crate::common::wait_gone(first, 10).await);
+    assert!(handle.metrics().await.expect("metrics").recycles >= 1);
+
+    // A worker's count of served calls includes the direct ones.
+    // (The first call may go through the mailbox: the actor publishes its workers once started.)
+    let handle = PoolTyped::spawn(typed_builder()).await.expect("spawn");
+    handle.whoami(()).await.expect("pid");
+    let before = direct_calls(&handle).await;
+    for _ in 0..10 {
+        handle.whoami(()).await.expect("pid");
+    }
+    assert_eq!(direct_calls(&handle).await - before, 10);
+    assert_eq!(handle.metrics().await.expect("metrics").workers[0].served, 11);
 }

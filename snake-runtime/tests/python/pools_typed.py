@@ -21,3 +21,30 @@ def count(_request):
     global _count
     _count += 1
     return _count
+
+
+_cancelled: list = []
+
+
+async def hang(call_id):
+    """Never answers on its own; records its cancellation for `cancelled`."""
+    import asyncio
+
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        _cancelled.append(call_id)
+        raise
+    return call_id
+
+
+def cancelled(_request):
+    return list(_cancelled)
+
+
+def slow(ms):
+    """Answers with the worker's pid after `ms` milliseconds."""
+    import time
+
+    time.sleep(ms / 1000)
+    return os.getpid()

@@ -13,16 +13,19 @@
 //!   warm it takes the slot and the old child drains.
 //! - **Waiting**: a call that finds no warm worker waits (bounded in count and time) for one.
 
+mod direct;
 mod options;
 mod worker;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use snake_ipc::Connection;
 
+pub(crate) use self::direct::Direct;
 pub use self::options::Routing;
 pub(crate) use self::options::{FOREVER, PoolOptions, cores, resident_bytes};
 use self::worker::Worker;
@@ -114,7 +117,8 @@ pub(crate) struct Pool {
     metrics: Arc<ActorMetrics>,
     max_waiting: usize,
     next_worker: u64,
-    cursor: usize,
+    /// The workers published for the direct path (and the routing cursor).
+    direct: Arc<Direct>,
     events: Option<Events>,
     reloading: bool,
     stopping: bool,
@@ -139,6 +143,7 @@ impl Pool {
             started.iter().find_map(|(_, child)| child.as_ref().ok()).map(|c| c.info.clone()).unwrap_or_default();
         let max_waiting = launch.limits.max_in_flight.saturating_mul(size);
         let slots = (0..size).map(|_| Slot { starting: true, ..Slot::default() }).collect();
+        let direct = Arc::new(Direct::new(options.routing, options.max_requests, options.retry));
         Self {
             slots,
             spares: Vec::new(),
@@ -152,7 +157,7 @@ impl Pool {
             metrics,
             max_waiting,
             next_worker: 0,
-            cursor: 0,
+            direct,
             events: None,
             reloading: false,
             stopping: false,
@@ -163,6 +168,7 @@ impl Pool {
 
     /// Connects the pool to its actor and takes the children started so far into service.
     pub(crate) fn attach(&mut self, events: Events) {
+        self.direct.attach(&events);
         self.events = Some(events);
         for (slot, result) in std::mem::take(&mut self.unattached) {
             self.started(Target::Slot(slot), result);
@@ -170,6 +176,17 @@ impl Pool {
         for _ in 0..self.options.spares {
             self.start(Target::Spare, Duration::ZERO);
         }
+    }
+
+    /// The workers this pool publishes for the direct path.
+    pub(crate) fn direct(&self) -> &Arc<Direct> {
+        &self.direct
+    }
+
+    /// Publishes the slots' workers for the direct path: whenever one takes or leaves a slot,
+    /// before an old one drains.
+    fn publish(&self) {
+        self.direct.publish(self.slots.iter().map(|slot| slot.worker.as_ref()), self.stopping);
     }
 
     pub(crate) fn events(&self) -> &Events {
@@ -220,8 +237,7 @@ impl Pool {
                 (0..n).map(|i| (home + i) % n).find(|&i| self.slots[i].worker.is_some())
             }
             None => {
-                let start = self.cursor;
-                self.cursor = (self.cursor + 1) % n;
+                let start = self.direct.next_start(n);
                 let live = (0..n).map(|i| (start + i) % n).filter(|&i| self.slots[i].worker.is_some());
                 match self.options.routing {
                     Routing::RoundRobin => live.into_iter().next(),
@@ -239,9 +255,9 @@ impl Pool {
             return Ok(None);
         };
         let worker = self.slots[index].worker.as_mut().expect("chosen slots have a worker");
-        worker.served += 1;
+        let served = worker.served.fetch_add(1, Ordering::Relaxed) + 1;
         let conn = Arc::clone(worker.connection());
-        if self.options.max_requests.is_some_and(|max| worker.served >= max) && !worker.recycling {
+        if self.options.max_requests.is_some_and(|max| served >= max) && !worker.recycling {
             self.recycle(index, "max_requests");
         }
         Ok(Some(conn))
@@ -356,11 +372,13 @@ impl Pool {
     /// Puts `worker` into slot `index`: the slot's old worker, if any, drains.
     fn place(&mut self, index: usize, worker: Worker) {
         let slot = &mut self.slots[index];
-        if let Some(old) = slot.worker.replace(worker) {
+        let old = slot.worker.replace(worker);
+        slot.failed = None;
+        self.publish();
+        if let Some(old) = old {
             old.drain();
             self.draining.push(old);
         }
-        slot.failed = None;
         self.flush();
     }
 
@@ -381,6 +399,7 @@ impl Pool {
     fn exited(&mut self, id: u64, status: snake_ipc::ExitStatus) {
         if let Some(index) = self.slot_of(id) {
             let worker = self.slots[index].worker.take().expect("slot_of found it");
+            self.publish();
             let error = worker.connection().dead().unwrap_or(PythonExecutionError::ChildExited {
                 status,
                 stderr_tail: worker.connection().stderr_tail(),
@@ -536,6 +555,7 @@ impl Pool {
     /// Every connection the pool holds, to stop them with the actor.
     pub(crate) fn stop(&mut self) -> Vec<Conn> {
         self.stopping = true;
+        self.publish();
         for waiting in std::mem::take(&mut self.waiting) {
             (waiting.job)(Err(PythonExecutionError::ActorStopping));
         }
@@ -570,7 +590,7 @@ impl Pool {
                 slot: index,
                 state,
                 pid: worker.map(Worker::pid),
-                served: worker.map_or(0, |w| w.served),
+                served: worker.map_or(0, |w| w.served.load(Ordering::Relaxed)),
                 in_flight: worker.map_or(0, Worker::in_flight),
                 age: worker.map(|w| w.started.elapsed()),
                 rss: worker.and_then(Worker::rss),

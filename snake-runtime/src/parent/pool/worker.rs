@@ -18,7 +18,8 @@ pub(crate) struct Worker {
     pub(crate) id: u64,
     pub(crate) child: Child,
     pub(crate) started: Instant,
-    pub(crate) served: u64,
+    /// Calls routed to it, by the pool or on the direct path.
+    pub(crate) served: Arc<AtomicU64>,
     /// Resident bytes at the last sample; 0 before the first.
     pub(crate) rss: Arc<AtomicU64>,
     /// Whether the pool has been asked to recycle it already.
@@ -38,7 +39,7 @@ impl Worker {
             Arc::clone(events),
         ))
         .abort_handle();
-        Self { id, child, started: Instant::now(), served: 0, rss, recycling: false, watch }
+        Self { id, child, started: Instant::now(), served: Arc::new(AtomicU64::new(0)), rss, recycling: false, watch }
     }
 
     pub(crate) fn connection(&self) -> &Arc<Connection<PythonExecutionError>> {
