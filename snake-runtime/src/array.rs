@@ -75,8 +75,9 @@ impl ArrayElement for bool {
 /// - Python -> Rust: the handler returns a `numpy.ndarray` of exactly this dtype (no casting) and
 ///   rank; anything else is a conversion error naming the path (`reply.embedding: expected
 ///   float32 array of rank 2, got float64 array of rank 1`). A non-contiguous array (a slice with
-///   a step, a transpose) is accepted and copied into C order; the elements are copied once out
-///   of Python in any case.
+///   a step, a transpose) is accepted and copied into C order. The array the handler received (or
+///   a contiguous view of it) is handed back without a copy, like a `SharedBytes` view; any
+///   other array is copied once out of Python.
 ///
 /// In Rust it derefs to `ndarray::Array<T, D>`. A value decoded from a frame keeps that frame's
 /// bytes and builds the `ndarray` (one copy) the first time it is dereferenced;
@@ -238,23 +239,15 @@ impl<T: ArrayElement + fmt::Debug, D: Dimension> fmt::Debug for Array<T, D> {
     }
 }
 
-/// Serializes as its bytes.
-struct Raw<'a>(&'a [u8]);
-
-impl Serialize for Raw<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
-    }
-}
-
-/// The wire form: `(shape, bytes)`.
-struct Wire<'a>(&'a [usize], &'a [u8]);
+/// The wire form: `(shape, bytes)`, the bytes as a [`SharedBytes`](crate::SharedBytes) writes
+/// them (so an array the child received in place and returns unchanged is handed back).
+struct Wire<'a>(&'a [usize], &'a [u8], Option<&'a bytes::Bytes>);
 
 impl Serialize for Wire<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut tuple = serializer.serialize_tuple(2)?;
         tuple.serialize_element(self.0)?;
-        tuple.serialize_element(&Raw(self.1))?;
+        tuple.serialize_element(&crate::shared_bytes::Wire { bytes: self.1, shared: self.2 })?;
         tuple.end()
     }
 }
@@ -264,18 +257,20 @@ impl<T: ArrayElement, D: Dimension> Serialize for Array<T, D> {
         if !serializer.is_human_readable() {
             // The wire (postcard): no copy beyond writing the frame.
             return match &self.repr {
-                Repr::Shared { bytes, dim, .. } => serializer.serialize_newtype_struct(NAME, &Wire(dim.slice(), bytes)),
+                Repr::Shared { bytes, dim, .. } => {
+                    serializer.serialize_newtype_struct(NAME, &Wire(dim.slice(), bytes, Some(bytes)))
+                }
                 Repr::Owned(array) => {
                     let standard = array.as_standard_layout();
                     let elements = standard.as_slice().unwrap_or_default();
-                    serializer.serialize_newtype_struct(NAME, &Wire(array.shape(), as_bytes(elements)))
+                    serializer.serialize_newtype_struct(NAME, &Wire(array.shape(), as_bytes(elements), None))
                 }
             };
         }
         // `serde_py` takes the parts from the slot; any other readable format writes them.
         let (shape, bytes) = self.parts();
         outgoing::offer(outgoing::Outgoing { dtype: T::DTYPE, shape: shape.clone(), bytes: bytes.clone() });
-        let result = serializer.serialize_newtype_struct(NAME, &Wire(&shape, &bytes));
+        let result = serializer.serialize_newtype_struct(NAME, &Wire(&shape, &bytes, None));
         outgoing::clear();
         result
     }

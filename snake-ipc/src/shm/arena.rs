@@ -2,7 +2,8 @@
 //! and the [`Incoming`] side that reads them as [`Bytes`] without a copy and releases each region
 //! when the last of those bytes drops.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use bytes::Bytes;
 
@@ -13,17 +14,71 @@ use super::{Region, ShmError};
 /// The writing end of an arena. See the module docs.
 #[derive(Debug)]
 pub struct Outgoing {
+    shared: Arc<Written>,
+}
+
+/// What an [`Outgoing`] shares with the holds taken on its regions.
+#[derive(Debug)]
+struct Written {
     memory: Memory,
     alloc: Mutex<Allocator>,
+    /// The arena's name in [`REGISTRY`] (0: not registered).
+    token: u64,
+}
+
+impl Written {
+    fn alloc(&self) -> std::sync::MutexGuard<'_, Allocator> {
+        self.alloc.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if self.token != 0 {
+            REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.token);
+        }
+    }
+}
+
+/// The arenas of this process that a peer may hand regions back from, by token: a reference the
+/// peer sends names its arena by this random token, so that a decoder, which knows neither the
+/// connection nor the arena, finds it, and a peer cannot name another peer's arena.
+static REGISTRY: Mutex<BTreeMap<u64, Weak<Written>>> = Mutex::new(BTreeMap::new());
+
+/// A random non-zero token.
+fn new_token() -> u64 {
+    let mut token = [0u8; 8];
+    // SAFETY: getrandom writes at most `token.len()` bytes into `token`.
+    let n = unsafe { libc::getrandom(token.as_mut_ptr().cast(), token.len(), 0) };
+    let random = u64::from_le_bytes(token);
+    if n == 8 && random != 0 {
+        return random;
+    }
+    // Not reachable on Linux >= 3.17; still unique within this process, if guessable.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) ^ (u64::from(std::process::id()) << 32)
 }
 
 impl Outgoing {
     pub(crate) fn new(memory: Memory) -> Self {
-        Self { memory, alloc: Mutex::default() }
+        Self { shared: Arc::new(Written { memory, alloc: Mutex::default(), token: 0 }) }
+    }
+
+    /// An arena whose regions the peer may hand back by reference ([`resolve`]).
+    pub(crate) fn registered(memory: Memory) -> Self {
+        let token = new_token();
+        let shared = Arc::new(Written { memory, alloc: Mutex::default(), token });
+        REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).insert(token, Arc::downgrade(&shared));
+        Self { shared }
+    }
+
+    /// The token the peer names this arena by in a reference (0 when it cannot).
+    pub fn token(&self) -> u64 {
+        self.shared.token
     }
 
     pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        self.memory.raw_fd()
+        self.shared.memory.raw_fd()
     }
 
     /// Copies `bytes` into a free region, growing the arena if needed; `None` when the arena
@@ -39,13 +94,11 @@ impl Outgoing {
     /// Lends a region of `len` bytes and lets `write` fill it, before anyone else can see it;
     /// `None` when the arena has no room. When `write` fails the region is taken back.
     pub fn fill<E>(&self, len: usize, write: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Option<Result<Region, E>> {
-        let region = {
-            let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
-            alloc.allocate(len, self.memory.capacity(), |size| self.memory.grow_to(size).is_ok())?
-        };
+        let memory = &self.shared.memory;
+        let region = self.shared.alloc().allocate(len, memory.capacity(), |size| memory.grow_to(size).is_ok())?;
         // SAFETY: the allocator lent this range to this call alone; it lies within the file
         // (grown before the allocator handed it out) and no reader knows of it yet.
-        let target = unsafe { self.memory.slice_mut(region.offset as usize, len) };
+        let target = unsafe { memory.slice_mut(region.offset as usize, len) };
         match write(target) {
             Ok(()) => Some(Ok(region)),
             Err(err) => {
@@ -58,7 +111,7 @@ impl Outgoing {
     /// Takes back the regions the receiver released; each one this side did not lend is an error
     /// (the others are taken back all the same).
     pub fn release(&self, regions: &[Region]) -> Result<(), ShmError> {
-        let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut alloc = self.shared.alloc();
         let mut first_error = Ok(());
         for &region in regions {
             if let Err(err) = alloc.release(region)
@@ -70,10 +123,80 @@ impl Outgoing {
         first_error
     }
 
-    /// How many regions, and how many bytes, the receiver holds.
+    /// Holds the lent regions that contain `parts` until the returned value drops, whenever the
+    /// receiver releases them. All or nothing: a part of no lent region is an error.
+    pub fn hold(&self, parts: &[Region]) -> Result<Holds, ShmError> {
+        let mut held = Vec::with_capacity(parts.len());
+        let mut alloc = self.shared.alloc();
+        for &part in parts {
+            match alloc.hold_within(part) {
+                Ok(region) => held.push(region),
+                Err(err) => {
+                    for &region in &held {
+                        alloc.drop_hold(region);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        drop(alloc);
+        Ok(Holds { shared: Arc::clone(&self.shared), regions: held })
+    }
+
+    /// How many regions, and how many bytes, the receiver (or a hold on this side) holds.
     pub fn lent(&self) -> (usize, usize) {
-        let alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+        let alloc = self.shared.alloc();
         (alloc.lent_regions(), alloc.lent_bytes())
+    }
+}
+
+/// Local holds on regions of an arena this side writes (see [`Outgoing::hold`]); dropped, they
+/// let go.
+#[derive(Debug)]
+pub struct Holds {
+    shared: Arc<Written>,
+    regions: Vec<Region>,
+}
+
+impl Drop for Holds {
+    fn drop(&mut self) {
+        let mut alloc = self.shared.alloc();
+        for &region in &self.regions {
+            alloc.drop_hold(region);
+        }
+    }
+}
+
+/// The bytes of `part`, a range of this process's arena named by `token`, which the peer handed
+/// back: read in place, and held (not reused) until the returned bytes and every slice of them
+/// drop. A token of no live arena, or a range of no region lent to the peer, is an error.
+pub fn resolve(token: u64, part: Region) -> Result<Bytes, ShmError> {
+    let bad = |reason: &'static str| ShmError::BadRegion { offset: part.offset, len: part.len, reason };
+    let shared = REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&token)
+        .and_then(Weak::upgrade)
+        .ok_or_else(|| bad("no arena of this process has this token"))?;
+    let region = shared.alloc().hold_within(part)?;
+    // `hold_within` checked that `part` lies within `region`, itself within the file.
+    let hold = Holds { shared, regions: vec![region] };
+    Ok(Bytes::from_owner(HeldView { hold, offset: part.offset as usize, len: part.len as usize }))
+}
+
+/// A range of an arena this side writes, read in place under a hold.
+struct HeldView {
+    hold: Holds,
+    offset: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for HeldView {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the range lies within a region lent to the peer (checked by `hold_within`),
+        // which lies within the file; the writer writes a region only between allocating and
+        // sending it, never while it is lent, and the hold keeps it lent while this view lives.
+        unsafe { self.hold.shared.memory.slice(self.offset, self.len) }
     }
 }
 
@@ -124,6 +247,18 @@ impl Incoming {
     /// ignored). Regions released before it is installed are sent with the first release after.
     pub fn on_release(&self, sender: impl Fn(Vec<Region>) + Send + Sync + 'static) {
         let _ = self.releases.sender.set(Box::new(sender));
+    }
+
+    /// The mapping, for [`super::handback`].
+    pub(super) fn memory(&self) -> &Arc<Memory> {
+        &self.memory
+    }
+
+    /// The range of this arena that `bytes` occupy, if they lie within it (a slice of a
+    /// [`view`](Self::view)).
+    pub fn locate(&self, bytes: &[u8]) -> Option<Region> {
+        let offset = self.memory.offset_of(bytes)?;
+        Some(Region { offset: offset as u64, len: bytes.len() as u64 })
     }
 
     /// The bytes of a region the writer sent, without a copy. The region is released when the

@@ -18,6 +18,8 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::python_may_return_any_buffer", any_buffer),
         trial("shared_memory::a_kept_view_keeps_its_region_until_collected", kept_view),
         trial("shared_memory::a_dead_child_releases_its_arenas", dead_child),
+        trial("shared_memory::an_echo_hands_the_region_back_without_a_copy", handed_back),
+        trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
     ]
 }
@@ -54,6 +56,8 @@ pub trait SharedMemory {
     fn inspect(data: SharedBytes) -> Inspected;
     /// Keeps a slice of the view after returning.
     fn keep(data: SharedBytes) -> u64;
+    /// Returns the view it got and keeps it.
+    fn echo_keep(data: SharedBytes) -> SharedBytes;
     /// The first and last byte of each kept view, read now.
     fn kept_firsts(request: ()) -> Vec<u8>;
     /// Drops the kept views.
@@ -111,6 +115,8 @@ async fn round_trip() {
         assert_eq!(back.tag, 8);
         assert_eq!(back.data.len(), len);
         assert!(back.data[..] == data[..], "{len} bytes come back unchanged");
+        // A large reply is the request's region handed back: it holds it until it drops.
+        drop(back);
         assert_eq!(all_released(&conn).await, (0, 0), "the child released the {len}-byte request");
     }
 }
@@ -185,6 +191,55 @@ async fn dead_child() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(weak.strong_count(), 0, "the dead child's connection (and arenas) were dropped");
+}
+
+/// What the child and the parent hold of the parent's arena, once the child had time to release
+/// what it does not keep (a release may follow its reply by a few milliseconds).
+async fn settled(conn: &snake_ipc::Connection<PythonExecutionError>) -> (usize, usize) {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    conn.shared_memory_lent().expect("shared memory is on")
+}
+
+async fn handed_back() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    for len in [1 << 20, 20 << 20] {
+        let data = pattern(len, 11);
+        let back = actor.echo(Blob { data: data.clone(), tag: 1 }).await.expect("echo");
+        assert!(back.data[..] == data[..], "{len} bytes come back unchanged");
+        // The child kept nothing: only the reply, read in place in the parent's own arena,
+        // holds the region the request went out in.
+        let (regions, bytes) = settled(&conn).await;
+        assert_eq!(regions, 1, "the reply holds the request's region");
+        assert!(bytes >= len, "{bytes} bytes held for {len}");
+        let slice = back.data.clone().into_bytes().slice(10..20);
+        drop(back);
+        assert_eq!(settled(&conn).await.0, 1, "a slice of the reply still holds it");
+        drop(slice);
+        assert_eq!(all_released(&conn).await, (0, 0), "freed once the reply dropped");
+    }
+}
+
+async fn handed_back_and_kept() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    for parent_first in [true, false] {
+        let data = pattern(3 << 20, 12);
+        let back = actor.echo_keep(data.clone()).await.expect("echo_keep");
+        assert!(back[..] == data[..]);
+        assert_eq!(settled(&conn).await.0, 1, "held by both sides");
+        if parent_first {
+            drop(back);
+            assert_eq!(settled(&conn).await.0, 1, "the child's kept view holds it");
+            assert_eq!(actor.forget(()).await.expect("forget"), 1);
+        } else {
+            assert_eq!(actor.forget(()).await.expect("forget"), 1);
+            assert_eq!(settled(&conn).await.0, 1, "the parent's reply holds it");
+            assert!(back[..] == data[..], "and it was not reused meanwhile");
+            drop(back);
+        }
+        assert_eq!(all_released(&conn).await, (0, 0), "parent first: {parent_first}");
+    }
 }
 
 async fn socket_only() {
