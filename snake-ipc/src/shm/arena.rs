@@ -3,7 +3,8 @@
 //! when the last of those bytes drops.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -203,23 +204,96 @@ impl AsRef<[u8]> for HeldView {
 /// Where released regions go: the side that reads an arena tells its writer with a release frame.
 type ReleaseSender = Box<dyn Fn(Vec<Region>) + Send + Sync>;
 
+/// How long a release waits for others to join it in one [`FrameKind::Release`] frame: values
+/// dropped close together (a batch of replies, a list of views) cost one frame, and no region
+/// stays lent much longer than this past its last drop.
+///
+/// [`FrameKind::Release`]: crate::FrameKind::Release
+pub const RELEASE_WINDOW: Duration = Duration::from_micros(250);
+
+/// The most regions one release frame names.
+const MAX_BATCH: usize = 4096;
+
 #[derive(Default)]
 struct Releases {
-    /// Released before a sender was installed.
+    /// Released and not sent yet.
     pending: Mutex<Vec<Region>>,
     sender: OnceLock<ReleaseSender>,
 }
 
 impl Releases {
-    fn release(&self, region: Region) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.push(region);
-        if let Some(sender) = self.sender.get() {
-            let batch = std::mem::take(&mut *pending);
-            drop(pending);
-            sender(batch);
+    /// Notes `region` as released; it is sent within [`RELEASE_WINDOW`], with whatever else was
+    /// released meanwhile.
+    fn release(self: &Arc<Self>, region: Region) {
+        let first = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.push(region);
+            pending.len() == 1
+        };
+        if first && self.sender.get().is_some() {
+            self.schedule();
         }
     }
+
+    /// Has the pending releases sent after the window (at once if no flusher thread runs).
+    fn schedule(self: &Arc<Self>) {
+        match flusher() {
+            Some(flusher) => flusher.schedule(self),
+            None => self.flush(),
+        }
+    }
+
+    /// Sends what is pending.
+    fn flush(&self) {
+        let Some(sender) = self.sender.get() else { return };
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        for chunk in batch.chunks(MAX_BATCH) {
+            sender(chunk.to_vec());
+        }
+    }
+}
+
+/// The thread that sends the releases of every arena this process reads, a window after the
+/// first of a batch.
+#[derive(Default)]
+struct Flusher {
+    due: Mutex<Vec<Weak<Releases>>>,
+    wake: Condvar,
+}
+
+impl Flusher {
+    fn schedule(&self, releases: &Arc<Releases>) {
+        let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+        due.push(Arc::downgrade(releases));
+        if due.len() == 1 {
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        loop {
+            {
+                let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+                while due.is_empty() {
+                    due = self.wake.wait(due).unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+            std::thread::sleep(RELEASE_WINDOW);
+            let batch = std::mem::take(&mut *self.due.lock().unwrap_or_else(PoisonError::into_inner));
+            for releases in batch.iter().filter_map(Weak::upgrade) {
+                releases.flush();
+            }
+        }
+    }
+}
+
+/// The process's release flusher, started on first use; `None` if its thread could not start.
+fn flusher() -> Option<&'static Flusher> {
+    static FLUSHER: OnceLock<Option<&'static Flusher>> = OnceLock::new();
+    *FLUSHER.get_or_init(|| {
+        let flusher: &'static Flusher = Box::leak(Box::default());
+        std::thread::Builder::new().name("snake-shm-release".into()).spawn(move || flusher.run()).ok().map(|_| flusher)
+    })
 }
 
 /// The reading end of an arena. See the module docs.
@@ -244,9 +318,13 @@ impl Incoming {
     }
 
     /// Installs what tells the writer that regions were released (once; later calls are
-    /// ignored). Regions released before it is installed are sent with the first release after.
+    /// ignored). Releases are sent in batches, within [`RELEASE_WINDOW`] of the first; regions
+    /// released before it is installed are sent a window after.
     pub fn on_release(&self, sender: impl Fn(Vec<Region>) + Send + Sync + 'static) {
         let _ = self.releases.sender.set(Box::new(sender));
+        if !self.releases.pending.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+            self.releases.schedule();
+        }
     }
 
     /// The mapping, for [`super::handback`].
@@ -307,7 +385,7 @@ impl Drop for Lease {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::shm::memory::Access;
 
@@ -334,15 +412,47 @@ mod tests {
         assert_eq!(&view[..], &payload[..]);
         let slice = view.slice(1000..2000);
         drop(view);
+        std::thread::sleep(RELEASE_WINDOW * 4);
         assert!(released.lock().expect("lock").is_empty(), "a slice still holds the region");
         assert_eq!(slice[0], (1000 % 251) as u8);
         drop(slice);
+        assert!(wait_until(|| !released.lock().expect("lock").is_empty()), "released within the window");
         assert_eq!(*released.lock().expect("lock"), vec![region]);
         assert_eq!(out.lent(), (1, 300_032));
         out.release(&[region]).expect("lent");
         assert_eq!(out.lent(), (0, 0));
         // The space is reused: the next region starts where the first did.
         assert_eq!(out.place(b"again").map(|r| r.offset), Some(region.offset));
+    }
+
+    /// Whether `done` holds within a second (polled every millisecond).
+    pub(crate) fn wait_until(done: impl Fn() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while !done() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    #[test]
+    fn views_dropped_together_are_released_in_one_frame() {
+        let (out, inc) = pair(4 << 20);
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&frames);
+        inc.on_release(move |regions| sink.lock().expect("lock").push(regions));
+        let views: Vec<Bytes> =
+            (0..200u8).map(|i| inc.view(out.place(&[i; 100]).expect("room")).expect("view")).collect();
+        drop(views);
+        assert!(wait_until(|| frames.lock().expect("lock").iter().map(Vec::len).sum::<usize>() == 200));
+        let frames = frames.lock().expect("lock");
+        assert!(frames.len() <= 2, "200 drops in a row cost {} frames", frames.len());
+        for regions in frames.iter() {
+            out.release(regions).expect("each region was lent, and released once");
+        }
+        assert_eq!(out.lent(), (0, 0));
     }
 
     #[test]

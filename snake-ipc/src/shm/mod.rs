@@ -30,7 +30,7 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::arena::{Holds, Incoming, Outgoing, resolve};
+pub use self::arena::{Holds, Incoming, Outgoing, RELEASE_WINDOW, resolve};
 use self::memory::{Access, Memory};
 use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
 
@@ -428,6 +428,7 @@ mod tests {
         assert_eq!(body.as_slice(), &payload[..]);
         assert_eq!(parent.outgoing.lent().0, 1);
         drop(inner);
+        assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
         let released = releases.lock().expect("lock").pop().expect("a release frame");
         parent.released(&read_one(&released)).expect("a region it lent");
         assert_eq!(parent.outgoing.lent(), (0, 0));
@@ -502,8 +503,10 @@ mod tests {
             assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
             // The child still holds its view until the frames are sent; then lets go of it.
             drop(value);
+            std::thread::sleep(arena::RELEASE_WINDOW * 4);
             assert!(releases.lock().expect("lock").is_empty(), "kept until sent");
             handback::after_send();
+            assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
             let release = releases.lock().expect("lock").pop().expect("released after the send");
 
             let mut frames = frames.into_iter();
