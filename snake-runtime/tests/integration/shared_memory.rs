@@ -21,6 +21,7 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::an_echo_hands_the_region_back_without_a_copy", handed_back),
         trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
+        trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
     ]
 }
 
@@ -68,6 +69,17 @@ pub trait SharedMemory {
     fn write_attempt(data: SharedBytes) -> String;
     /// Keeps the view and exits the process.
     fn die(data: SharedBytes) -> u64;
+}
+
+/// The same kinds of handlers in a fully typed module (`tests/python/shared_memory_typed.py`).
+#[snake::actor(module = "shared_memory_typed")]
+pub trait TypedBuffers {
+    /// Returns the view it got.
+    fn echo(blob: Blob) -> Blob;
+    /// The view without its first and last byte.
+    fn middle(data: SharedBytes) -> SharedBytes;
+    /// The bytes reversed, as new `bytes`.
+    fn reversed_copy(data: SharedBytes) -> SharedBytes;
 }
 
 fn builder() -> PythonChildProcessBuilder {
@@ -251,4 +263,41 @@ async fn socket_only() {
     assert!(back.data[..] == data[..]);
     let seen = actor.inspect(data.clone()).await.expect("inspect");
     assert_eq!((seen.kind.as_str(), seen.readonly), ("memoryview", true));
+}
+
+/// The typed fixture answers, and passes `mypy --strict` and pyright against the stubs generated
+/// for it (`SharedBytes` is `memoryview | bytes | bytearray` there).
+async fn typed_fixture() {
+    let actor = TypedBuffers::spawn(builder()).await.expect("spawn");
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    let connections = actor_ref.ask(snake::__private::WorkerConnections).await.expect("connections");
+    let conn = connections.into_iter().next().expect("one worker");
+    let data = pattern(2 << 20, 13);
+    let back = actor.echo(Blob { data: data.clone(), tag: 41 }).await.expect("echo");
+    assert_eq!((back.tag, back.data.len()), (42, data.len()));
+    assert!(back.data[..] == data[..]);
+    let middle = actor.middle(data.clone()).await.expect("middle");
+    assert!(middle[..] == data[1..data.len() - 1]);
+    let reversed = actor.reversed_copy(data.clone()).await.expect("reversed_copy");
+    assert!(reversed.iter().eq(data.iter().rev()));
+    drop((back, middle, reversed));
+    assert_eq!(all_released(&conn).await, (0, 0));
+
+    let declarations = snake::schema::Declarations::collect();
+    let actor = declarations.actors.iter().find(|a| a.name == "TypedBuffers").expect("declared").clone();
+    let files = snake::stubs::render(&declarations.registry, &[actor], &[]).expect("stubs render");
+    let actors = &files["snake_actors.py"];
+    let middle = "def middle(self, request: memoryview | bytes | bytearray, /) -> memoryview | bytes | bytearray:";
+    assert!(actors.contains(middle), "{actors}");
+    let dir = std::env::temp_dir().join(format!("snake-buffer-stubs-{}", std::process::id()));
+    snake::stubs::write_files(&dir, &files).expect("write stubs");
+    std::fs::copy(python_dir().join("shared_memory_typed.py"), dir.join("shared_memory_typed.py")).expect("copy");
+    for (tool, args) in
+        [("mypy", &["-m", "mypy", "--strict", "--no-incremental", "."][..]), ("pyright", &["-m", "pyright", "."][..])]
+    {
+        let out = std::process::Command::new("python3").args(args).current_dir(&dir).output().expect(tool);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{tool} refused the fixture:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
