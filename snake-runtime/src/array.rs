@@ -459,17 +459,30 @@ mod tests {
         assert_eq!(decoded.into_inner(), ndarray::array![[1, 4], [2, 5], [3, 6]]);
     }
 
+    /// The wire form of `shape` and `bytes`: the bytes as a `SharedBytes` writes them inline.
+    fn wire(shape: Vec<usize>, bytes: &[u8]) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        enum Buffer<'a> {
+            Inline(&'a serde_bytes::Bytes),
+        }
+        postcard::to_stdvec(&(shape, Buffer::Inline(serde_bytes::Bytes::new(bytes)))).expect("encodes")
+    }
+
     #[test]
     fn a_corrupt_body_is_an_error() {
         // Shape [2, 2] with 3 f32 values.
-        let short = postcard::to_stdvec(&(vec![2usize, 2], serde_bytes::Bytes::new(&[0u8; 12]))).expect("encodes");
+        let short = wire(vec![2, 2], &[0u8; 12]);
         let err = postcard::from_bytes::<Array<f32, ndarray::Ix2>>(&short).expect_err("refused");
         assert!(err.to_string().contains("expected") || matches!(err, postcard::Error::SerdeDeCustom), "{err}");
-        let bools = postcard::to_stdvec(&(vec![2usize], serde_bytes::Bytes::new(&[1u8, 7]))).expect("encodes");
+        let bools = wire(vec![2], &[1u8, 7]);
         assert!(postcard::from_bytes::<Array<bool, ndarray::Ix1>>(&bools).is_err(), "7 is not a bool");
-        let rank = postcard::to_stdvec(&(vec![2usize], serde_bytes::Bytes::new(&[0u8; 8]))).expect("encodes");
+        let rank = wire(vec![2], &[0u8; 8]);
         assert!(postcard::from_bytes::<Array<f32, ndarray::Ix2>>(&rank).is_err(), "rank 1 for rank 2");
         assert!(postcard::from_bytes::<Array<f32, ndarray::Ix1>>(&rank).is_ok());
+        // A buffer variant that is neither inline bytes nor a range handed back.
+        let mut unknown = rank.clone();
+        unknown[2] = 2;
+        assert!(postcard::from_bytes::<Array<f32, ndarray::Ix1>>(&unknown).is_err(), "variant 2");
     }
 
     #[test]
