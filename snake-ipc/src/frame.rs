@@ -132,6 +132,11 @@ pub enum FrameKind {
     /// Either way: the sender no longer reads these regions of the receiver's arena, which may
     /// reuse them; the body is a `Vec<`[`Region`](crate::shm::Region)`>`.
     Release = 19,
+    /// Child -> parent: the next frame, of the same `header.id`, hands back ranges of the
+    /// parent's own arena (values the child received in place and returns unchanged); the
+    /// parent holds their regions from now until that frame's body drops. The body is a
+    /// `Vec<`[`Region`](crate::shm::Region)`>`. See [`crate::shm::handback`].
+    Hold = 20,
 }
 
 /// `header.method` of a [`FrameKind::Ping`] the child's reader thread answers without the GIL.
@@ -341,8 +346,8 @@ mod tests {
         assert!(ping.body.is_empty());
         let pong = decoder.decode(&mut buf).expect("valid").expect("whole");
         assert_eq!((pong.header.kind, pong.header.id), (FrameKind::Pong, 9));
-        // Kind 20 is not a frame kind: [len][kind 20][id 1][method 0][trace None].
-        let mut buf = BytesMut::from(&[4, 0, 0, 0, 20, 1, 0, 0][..]);
+        // Kind 21 is not a frame kind: [len][kind 21][id 1][method 0][trace None].
+        let mut buf = BytesMut::from(&[4, 0, 0, 0, 21, 1, 0, 0][..]);
         assert!(matches!(decoder.decode(&mut buf), Err(ProtocolError::BadHeader { .. })));
     }
 

@@ -53,6 +53,8 @@ impl ChildWriter {
             // The parent is gone; the reader sees end-of-stream and ends the process.
             Pushed::Closed => {}
         }
+        // What this thread's frames handed back may be released now: it cannot overtake them.
+        crate::shm::handback::after_send();
     }
 
     /// Whether nothing is queued: a frame sent now goes out at once.

@@ -75,8 +75,9 @@ impl ArrayElement for bool {
 /// - Python -> Rust: the handler returns a `numpy.ndarray` of exactly this dtype (no casting) and
 ///   rank; anything else is a conversion error naming the path (`reply.embedding: expected
 ///   float32 array of rank 2, got float64 array of rank 1`). A non-contiguous array (a slice with
-///   a step, a transpose) is accepted and copied into C order; the elements are copied once out
-///   of Python in any case.
+///   a step, a transpose) is accepted and copied into C order. The array the handler received (or
+///   a contiguous view of it) is handed back without a copy, like a `SharedBytes` view; any
+///   other array is copied once out of Python.
 ///
 /// In Rust it derefs to `ndarray::Array<T, D>`. A value decoded from a frame keeps that frame's
 /// bytes and builds the `ndarray` (one copy) the first time it is dereferenced;
@@ -238,23 +239,15 @@ impl<T: ArrayElement + fmt::Debug, D: Dimension> fmt::Debug for Array<T, D> {
     }
 }
 
-/// Serializes as its bytes.
-struct Raw<'a>(&'a [u8]);
-
-impl Serialize for Raw<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
-    }
-}
-
-/// The wire form: `(shape, bytes)`.
-struct Wire<'a>(&'a [usize], &'a [u8]);
+/// The wire form: `(shape, bytes)`, the bytes as a [`SharedBytes`](crate::SharedBytes) writes
+/// them (so an array the child received in place and returns unchanged is handed back).
+struct Wire<'a>(&'a [usize], &'a [u8], Option<&'a bytes::Bytes>);
 
 impl Serialize for Wire<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut tuple = serializer.serialize_tuple(2)?;
         tuple.serialize_element(self.0)?;
-        tuple.serialize_element(&Raw(self.1))?;
+        tuple.serialize_element(&crate::shared_bytes::Wire { bytes: self.1, shared: self.2 })?;
         tuple.end()
     }
 }
@@ -264,18 +257,20 @@ impl<T: ArrayElement, D: Dimension> Serialize for Array<T, D> {
         if !serializer.is_human_readable() {
             // The wire (postcard): no copy beyond writing the frame.
             return match &self.repr {
-                Repr::Shared { bytes, dim, .. } => serializer.serialize_newtype_struct(NAME, &Wire(dim.slice(), bytes)),
+                Repr::Shared { bytes, dim, .. } => {
+                    serializer.serialize_newtype_struct(NAME, &Wire(dim.slice(), bytes, Some(bytes)))
+                }
                 Repr::Owned(array) => {
                     let standard = array.as_standard_layout();
                     let elements = standard.as_slice().unwrap_or_default();
-                    serializer.serialize_newtype_struct(NAME, &Wire(array.shape(), as_bytes(elements)))
+                    serializer.serialize_newtype_struct(NAME, &Wire(array.shape(), as_bytes(elements), None))
                 }
             };
         }
         // `serde_py` takes the parts from the slot; any other readable format writes them.
         let (shape, bytes) = self.parts();
         outgoing::offer(outgoing::Outgoing { dtype: T::DTYPE, shape: shape.clone(), bytes: bytes.clone() });
-        let result = serializer.serialize_newtype_struct(NAME, &Wire(&shape, &bytes));
+        let result = serializer.serialize_newtype_struct(NAME, &Wire(&shape, &bytes, None));
         outgoing::clear();
         result
     }
@@ -464,17 +459,30 @@ mod tests {
         assert_eq!(decoded.into_inner(), ndarray::array![[1, 4], [2, 5], [3, 6]]);
     }
 
+    /// The wire form of `shape` and `bytes`: the bytes as a `SharedBytes` writes them inline.
+    fn wire(shape: Vec<usize>, bytes: &[u8]) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        enum Buffer<'a> {
+            Inline(&'a serde_bytes::Bytes),
+        }
+        postcard::to_stdvec(&(shape, Buffer::Inline(serde_bytes::Bytes::new(bytes)))).expect("encodes")
+    }
+
     #[test]
     fn a_corrupt_body_is_an_error() {
         // Shape [2, 2] with 3 f32 values.
-        let short = postcard::to_stdvec(&(vec![2usize, 2], serde_bytes::Bytes::new(&[0u8; 12]))).expect("encodes");
+        let short = wire(vec![2, 2], &[0u8; 12]);
         let err = postcard::from_bytes::<Array<f32, ndarray::Ix2>>(&short).expect_err("refused");
         assert!(err.to_string().contains("expected") || matches!(err, postcard::Error::SerdeDeCustom), "{err}");
-        let bools = postcard::to_stdvec(&(vec![2usize], serde_bytes::Bytes::new(&[1u8, 7]))).expect("encodes");
+        let bools = wire(vec![2], &[1u8, 7]);
         assert!(postcard::from_bytes::<Array<bool, ndarray::Ix1>>(&bools).is_err(), "7 is not a bool");
-        let rank = postcard::to_stdvec(&(vec![2usize], serde_bytes::Bytes::new(&[0u8; 8]))).expect("encodes");
+        let rank = wire(vec![2], &[0u8; 8]);
         assert!(postcard::from_bytes::<Array<f32, ndarray::Ix2>>(&rank).is_err(), "rank 1 for rank 2");
         assert!(postcard::from_bytes::<Array<f32, ndarray::Ix1>>(&rank).is_ok());
+        // A buffer variant that is neither inline bytes nor a range handed back.
+        let mut unknown = rank.clone();
+        unknown[2] = 2;
+        assert!(postcard::from_bytes::<Array<f32, ndarray::Ix1>>(&unknown).is_err(), "variant 2");
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub(crate) const NAME: &str = "__snake_shared_bytes";
 /// Bytes that cross to Python without a copy: the handler gets a read-only `memoryview` over
 /// the received frame (which lies in shared memory once it passes the builder's
 /// `shared_memory_threshold`), and may return `bytes`, `bytearray`, a `memoryview` or any object
-/// with the buffer protocol for it (a view it received is taken back without a copy; any other
+/// with the buffer protocol for it (a view it received in shared memory is handed back: the reply
+/// names that range of the parent's arena, which the parent's value reads in place; any other
 /// buffer is copied once out of Python). In Rust it derefs to `[u8]`; a value received from Python
 /// points into the frame it came in, which stays in use until the value (and every clone) drops.
 ///
@@ -93,11 +94,38 @@ impl Serialize for Raw<'_> {
     }
 }
 
+/// The name and variants of the wire form of a buffer in a format that is not human-readable
+/// (postcard): the bytes, or a range of the receiver's own arena handed back to it.
+const WIRE: &str = "SharedBytes";
+const VARIANTS: &[&str] = &["Inline", "HandBack"];
+
+/// A buffer's wire form: in a human-readable format its bytes; else an enum of the bytes
+/// (`Inline`) or, when the child returns bytes it received in place, a
+/// [`HandBack`](snake_ipc::shm::handback::HandBack) to the parent's arena.
+pub(crate) struct Wire<'a> {
+    /// The bytes.
+    pub bytes: &'a [u8],
+    /// The same bytes, when they are shared (and may lie in an arena).
+    pub shared: Option<&'a bytes::Bytes>,
+}
+
+impl Serialize for Wire<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            return serializer.serialize_bytes(self.bytes);
+        }
+        match self.shared.and_then(snake_ipc::shm::handback::refer) {
+            Some(reference) => serializer.serialize_newtype_variant(WIRE, 1, VARIANTS[1], &reference),
+            None => serializer.serialize_newtype_variant(WIRE, 0, VARIANTS[0], &Raw(self.bytes)),
+        }
+    }
+}
+
 impl Serialize for SharedBytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // `serde_py` takes the buffer itself from the slot; any other format writes the bytes.
         handoff::offer(self.0.clone());
-        let result = serializer.serialize_newtype_struct(NAME, &Raw(&self.0));
+        let result = serializer.serialize_newtype_struct(NAME, &Wire { bytes: &self.0, shared: Some(&self.0) });
         handoff::clear();
         result
     }
@@ -123,7 +151,11 @@ impl<'de> Visitor<'de> for SharedBytesVisitor {
         if let Some(bytes) = handoff::take() {
             return Ok(SharedBytes(bytes));
         }
-        deserializer.deserialize_bytes(self)
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_bytes(self)
+        } else {
+            deserializer.deserialize_enum(WIRE, VARIANTS, WireVisitor)
+        }
     }
 
     fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<SharedBytes, E> {
@@ -145,6 +177,44 @@ impl<'de> Visitor<'de> for SharedBytesVisitor {
             out.push(byte);
         }
         Ok(SharedBytes(out.into()))
+    }
+}
+
+/// Reads the wire form of a non-human-readable format (see [`Wire`]).
+struct WireVisitor;
+
+impl<'de> Visitor<'de> for WireVisitor {
+    type Value = SharedBytes;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("bytes or a shared-memory range")
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<SharedBytes, A::Error> {
+        use serde::de::VariantAccess;
+        let (variant, access) = data.variant::<u32>()?;
+        match variant {
+            0 => access.newtype_variant_seed(InlineSeed),
+            1 => {
+                let reference: snake_ipc::shm::handback::HandBack = access.newtype_variant()?;
+                snake_ipc::shm::resolve(reference.token, reference.region()).map(SharedBytes).map_err(|err| {
+                    snake_ipc::shm::handback::refused(err.clone());
+                    de::Error::custom(err)
+                })
+            }
+            other => Err(de::Error::invalid_value(de::Unexpected::Unsigned(u64::from(other)), &"variant 0 or 1")),
+        }
+    }
+}
+
+/// The bytes of an `Inline` variant.
+struct InlineSeed;
+
+impl<'de> de::DeserializeSeed<'de> for InlineSeed {
+    type Value = SharedBytes;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<SharedBytes, D::Error> {
+        deserializer.deserialize_bytes(SharedBytesVisitor)
     }
 }
 
@@ -215,7 +285,7 @@ mod tests {
     fn postcard_writes_plain_bytes_and_reads_them_as_a_slice_of_the_source() {
         let value = SharedBytes::from(vec![9u8; 1000]);
         let encoded = postcard::to_stdvec(&value).expect("encodes");
-        assert_eq!(encoded.len(), 2 + 1000, "a length and the bytes, as for `Bytes`");
+        assert_eq!(encoded.len(), 1 + 2 + 1000, "a variant, a length and the bytes");
         let body = bytes::Bytes::from(encoded);
         let decoded: SharedBytes = with_source(&body, || postcard::from_bytes(&body)).expect("decodes");
         assert_eq!(decoded, value);
@@ -236,6 +306,39 @@ mod tests {
         let decoded: SharedBytes =
             with_source(&body, || snake_ipc::wire::decode(&body, true, snake_ipc::FrameKind::Reply)).expect("decodes");
         assert_eq!(decoded, value);
+    }
+
+    #[test]
+    fn a_range_handed_back_resolves_in_place_and_a_forged_one_is_a_typed_error() {
+        use snake_ipc::shm::handback::HandBack;
+        use snake_ipc::shm::{Arenas, ShmConfig};
+        use snake_ipc::{FrameKind, ProtocolError};
+
+        #[derive(Serialize)]
+        enum Wire {
+            #[allow(dead_code)]
+            Inline(()),
+            HandBack(HandBack),
+        }
+        let arenas = Arenas::create(ShmConfig { threshold: 1024, limit: 4 << 20 }).expect("arenas");
+        let lent = arenas.outgoing.place(&[5; 10_000]).expect("room");
+        let token = arenas.outgoing.token();
+        let body = |offset: u64, len: u64| postcard::to_stdvec(&Wire::HandBack(HandBack { token, offset, len }));
+        let decode = |body: &[u8]| snake_ipc::wire::decode::<SharedBytes>(body, false, FrameKind::Reply);
+
+        let forged = body(lent.offset + 8192, 4096).expect("encodes");
+        let err = decode(&forged).expect_err("past the lent region");
+        assert!(matches!(err, ProtocolError::BadRegion { len: 4096, .. }), "{err:?}");
+        let good = body(lent.offset + 100, 5000).expect("encodes");
+        let value = decode(&good).expect("a range of a lent region");
+        assert!(value.iter().all(|&b| b == 5) && value.len() == 5000);
+        // The value holds the region after the peer released it; dropping it frees the region.
+        arenas.outgoing.release(&[lent]).expect("lent");
+        assert_eq!(arenas.outgoing.lent().0, 1);
+        drop(value);
+        assert_eq!(arenas.outgoing.lent(), (0, 0));
+        let err = decode(&good).expect_err("no longer lent");
+        assert!(matches!(err, ProtocolError::BadRegion { .. }), "{err:?}");
     }
 
     #[test]

@@ -26,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
                         FrameKind::Log => drop(frame.decode_body::<snake_ipc::LogRecord>()),
                         FrameKind::Spans => drop(frame.decode_body::<Vec<snake_ipc::SpanRecord>>()),
                         FrameKind::Error => drop(frame.decode_body::<snake_ipc::IpcError>()),
+                        FrameKind::Shared => drop(frame.decode_body::<snake_ipc::shm::Region>()),
+                        FrameKind::Release | FrameKind::Hold => {
+                            drop(frame.decode_body::<Vec<snake_ipc::shm::Region>>());
+                        }
                         _ => {}
                     }
                 }

@@ -160,7 +160,18 @@ fn dispatch<E: PeerError>(conn: &Arc<Connection<E>>, frame: Frame) -> Result<(),
             }
             return Ok(());
         }
+        (FrameKind::Hold, Some(shm)) => {
+            // Nothing is held then: the frame that refers to the ranges fails to decode them.
+            if let Err(err) = shm.hold(&frame) {
+                tracing::warn!(child_pid = conn.pid, error = %err, "refused a shared-memory hold");
+            }
+            return Ok(());
+        }
         _ => frame,
+    };
+    let frame = match &conn.shm {
+        Some(shm) => shm.with_holds(frame),
+        None => frame,
     };
     let Header { kind, id, method, trace } = frame.header;
     match kind {

@@ -3,8 +3,13 @@
 //! Pure arithmetic on offsets, so it is tested without shared memory. One writer per arena means
 //! no lock shared between processes: the receiver only ever tells the writer, in a release frame,
 //! that a range it was sent may be reused, and the writer checks that the range is one it lent.
+//!
+//! A lent range has two kinds of holder: the receiver (until it releases the range, once), and
+//! any number of local holds the writer's own side takes on it (a reply that hands a range back
+//! to its writer, read in place there). The range is free again only once all of them let go, in
+//! whatever order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::{Region, ShmError};
 
@@ -14,13 +19,23 @@ pub(crate) const ALIGN: usize = 64;
 /// The arena grows in steps of at least this much, so small regions do not grow it one by one.
 pub(crate) const GROW_STEP: usize = 1 << 20;
 
+/// A lent range: its length as requested, and who still holds it.
+#[derive(Debug, Clone, Copy)]
+struct Lent {
+    len: usize,
+    /// The receiver has not released it yet.
+    peer: bool,
+    /// Holds taken on this side ([`Allocator::hold_within`]).
+    local: u32,
+}
+
 /// Free and lent ranges of one arena. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Allocator {
     /// Free ranges by offset, never adjacent (merged on release).
     free: BTreeMap<usize, usize>,
-    /// Lent ranges: offset -> length as requested (the space taken is rounded up to [`ALIGN`]).
-    lent: HashMap<usize, usize>,
+    /// Lent ranges by offset (the space taken is the length rounded up to [`ALIGN`]).
+    lent: BTreeMap<usize, Lent>,
     /// The end of the space under management (the arena's size as this allocator grew it).
     end: usize,
 }
@@ -68,23 +83,62 @@ impl Allocator {
                 start
             }
         };
-        self.lent.insert(offset, len);
+        self.lent.insert(offset, Lent { len, peer: true, local: 0 });
         Some(Region { offset: offset as u64, len: len as u64 })
     }
 
     /// Takes back a region the receiver released. A region this allocator did not lend (or
-    /// already took back) is refused and changes nothing.
+    /// the receiver already released) is refused and changes nothing. The space is free again
+    /// once no local hold remains either.
     pub(crate) fn release(&mut self, region: Region) -> Result<(), ShmError> {
         let bad = |reason: &'static str| ShmError::BadRelease { offset: region.offset, len: region.len, reason };
         let offset = usize::try_from(region.offset).map_err(|_| bad("offset out of range"))?;
-        match self.lent.get(&offset) {
-            Some(&len) if len as u64 == region.len => {}
+        let lent = match self.lent.get_mut(&offset) {
+            Some(lent) if lent.len as u64 == region.len && lent.peer => lent,
+            Some(lent) if lent.len as u64 == region.len => return Err(bad("already released")),
             Some(_) => return Err(bad("length differs from the region lent")),
             None => return Err(bad("no region is lent at this offset")),
+        };
+        lent.peer = false;
+        if lent.local == 0 {
+            self.free_range(offset);
         }
-        let len = self.lent.remove(&offset).unwrap_or_default();
+        Ok(())
+    }
+
+    /// Takes a local hold on the lent region that contains `part`, which then stays lent until
+    /// the hold is dropped ([`Self::drop_hold`]) as well as released by the receiver; returns
+    /// that region. A part of no lent region is refused.
+    pub(crate) fn hold_within(&mut self, part: Region) -> Result<Region, ShmError> {
+        let bad = |reason: &'static str| ShmError::BadRegion { offset: part.offset, len: part.len, reason };
+        let start = usize::try_from(part.offset).map_err(|_| bad("offset out of range"))?;
+        let len = usize::try_from(part.len).map_err(|_| bad("length out of range"))?;
+        let end = start.checked_add(len).ok_or_else(|| bad("offset + length overflows"))?;
+        let Some((&offset, lent)) = self.lent.range_mut(..=start).next_back() else {
+            return Err(bad("not within a region lent to the peer"));
+        };
+        if end > offset + lent.len {
+            return Err(bad("not within a region lent to the peer"));
+        }
+        lent.local = lent.local.checked_add(1).ok_or_else(|| bad("too many holds"))?;
+        Ok(Region { offset: offset as u64, len: lent.len as u64 })
+    }
+
+    /// Drops a hold [`Self::hold_within`] took on `region` (as it returned it).
+    pub(crate) fn drop_hold(&mut self, region: Region) {
+        let Ok(offset) = usize::try_from(region.offset) else { return };
+        let Some(lent) = self.lent.get_mut(&offset) else { return };
+        lent.local = lent.local.saturating_sub(1);
+        if lent.local == 0 && !lent.peer {
+            self.free_range(offset);
+        }
+    }
+
+    /// Returns the lent range at `offset` to the free ranges, merged with its neighbours.
+    fn free_range(&mut self, offset: usize) {
+        let Some(lent) = self.lent.remove(&offset) else { return };
         let mut start = offset;
-        let mut size = round_up(len.max(1)).unwrap_or(len);
+        let mut size = round_up(lent.len.max(1)).unwrap_or(lent.len);
         if let Some((&prev, &prev_len)) = self.free.range(..start).next_back()
             && prev + prev_len == start
         {
@@ -96,12 +150,11 @@ impl Allocator {
             size += next_len;
         }
         self.free.insert(start, size);
-        Ok(())
     }
 
     /// Bytes lent out and not yet released.
     pub(crate) fn lent_bytes(&self) -> usize {
-        self.lent.values().map(|&len| round_up(len.max(1)).unwrap_or(len)).sum()
+        self.lent.values().map(|lent| round_up(lent.len.max(1)).unwrap_or(lent.len)).sum()
     }
 
     /// How many regions are lent out.
@@ -181,5 +234,43 @@ mod tests {
         assert_eq!(alloc.lent_regions(), 1);
         alloc.release(a).expect("lent");
         assert!(matches!(alloc.release(a), Err(ShmError::BadRelease { .. })), "a double release is refused");
+    }
+
+    #[test]
+    fn a_held_region_is_free_only_once_the_receiver_and_every_hold_let_go_in_either_order() {
+        for receiver_first in [true, false] {
+            let mut alloc = Allocator::default();
+            let a = alloc.allocate(10_000, LIMIT, grow_ok).expect("a");
+            // A part of `a` (a field of the frame it carries) is held twice.
+            let part = Region { offset: a.offset + 100, len: 5000 };
+            assert_eq!(alloc.hold_within(part), Ok(a));
+            assert_eq!(alloc.hold_within(part), Ok(a));
+            if receiver_first {
+                alloc.release(a).expect("lent");
+                assert!(matches!(alloc.release(a), Err(ShmError::BadRelease { .. })), "the receiver releases once");
+            }
+            alloc.drop_hold(a);
+            alloc.drop_hold(a);
+            assert_eq!(alloc.lent_regions(), usize::from(!receiver_first), "receiver first: {receiver_first}");
+            if !receiver_first {
+                alloc.release(a).expect("lent");
+            }
+            assert_eq!(alloc.lent_regions(), 0);
+            assert_eq!(alloc.allocate(10_000, LIMIT, grow_ok).map(|r| r.offset), Some(a.offset), "reused");
+        }
+    }
+
+    #[test]
+    fn a_hold_on_anything_not_lent_is_refused() {
+        let mut alloc = Allocator::default();
+        let a = alloc.allocate(1000, LIMIT, grow_ok).expect("a");
+        let past = Region { offset: a.offset + 900, len: 200 };
+        assert!(matches!(alloc.hold_within(past), Err(ShmError::BadRegion { .. })), "runs past the region");
+        let free = Region { offset: 4096, len: 10 };
+        assert!(matches!(alloc.hold_within(free), Err(ShmError::BadRegion { .. })), "free space");
+        assert!(matches!(alloc.hold_within(Region { offset: u64::MAX, len: 2 }), Err(ShmError::BadRegion { .. })));
+        alloc.release(a).expect("lent");
+        assert!(matches!(alloc.hold_within(a), Err(ShmError::BadRegion { .. })), "released");
+        assert_eq!(alloc.lent_regions(), 0);
     }
 }

@@ -2,7 +2,9 @@
 //! and the [`Incoming`] side that reads them as [`Bytes`] without a copy and releases each region
 //! when the last of those bytes drops.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -13,17 +15,71 @@ use super::{Region, ShmError};
 /// The writing end of an arena. See the module docs.
 #[derive(Debug)]
 pub struct Outgoing {
+    shared: Arc<Written>,
+}
+
+/// What an [`Outgoing`] shares with the holds taken on its regions.
+#[derive(Debug)]
+struct Written {
     memory: Memory,
     alloc: Mutex<Allocator>,
+    /// The arena's name in [`REGISTRY`] (0: not registered).
+    token: u64,
+}
+
+impl Written {
+    fn alloc(&self) -> std::sync::MutexGuard<'_, Allocator> {
+        self.alloc.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if self.token != 0 {
+            REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.token);
+        }
+    }
+}
+
+/// The arenas of this process that a peer may hand regions back from, by token: a reference the
+/// peer sends names its arena by this random token, so that a decoder, which knows neither the
+/// connection nor the arena, finds it, and a peer cannot name another peer's arena.
+static REGISTRY: Mutex<BTreeMap<u64, Weak<Written>>> = Mutex::new(BTreeMap::new());
+
+/// A random non-zero token.
+fn new_token() -> u64 {
+    let mut token = [0u8; 8];
+    // SAFETY: getrandom writes at most `token.len()` bytes into `token`.
+    let n = unsafe { libc::getrandom(token.as_mut_ptr().cast(), token.len(), 0) };
+    let random = u64::from_le_bytes(token);
+    if n == 8 && random != 0 {
+        return random;
+    }
+    // Not reachable on Linux >= 3.17; still unique within this process, if guessable.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) ^ (u64::from(std::process::id()) << 32)
 }
 
 impl Outgoing {
     pub(crate) fn new(memory: Memory) -> Self {
-        Self { memory, alloc: Mutex::default() }
+        Self { shared: Arc::new(Written { memory, alloc: Mutex::default(), token: 0 }) }
+    }
+
+    /// An arena whose regions the peer may hand back by reference ([`resolve`]).
+    pub(crate) fn registered(memory: Memory) -> Self {
+        let token = new_token();
+        let shared = Arc::new(Written { memory, alloc: Mutex::default(), token });
+        REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).insert(token, Arc::downgrade(&shared));
+        Self { shared }
+    }
+
+    /// The token the peer names this arena by in a reference (0 when it cannot).
+    pub fn token(&self) -> u64 {
+        self.shared.token
     }
 
     pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        self.memory.raw_fd()
+        self.shared.memory.raw_fd()
     }
 
     /// Copies `bytes` into a free region, growing the arena if needed; `None` when the arena
@@ -39,13 +95,11 @@ impl Outgoing {
     /// Lends a region of `len` bytes and lets `write` fill it, before anyone else can see it;
     /// `None` when the arena has no room. When `write` fails the region is taken back.
     pub fn fill<E>(&self, len: usize, write: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Option<Result<Region, E>> {
-        let region = {
-            let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
-            alloc.allocate(len, self.memory.capacity(), |size| self.memory.grow_to(size).is_ok())?
-        };
+        let memory = &self.shared.memory;
+        let region = self.shared.alloc().allocate(len, memory.capacity(), |size| memory.grow_to(size).is_ok())?;
         // SAFETY: the allocator lent this range to this call alone; it lies within the file
         // (grown before the allocator handed it out) and no reader knows of it yet.
-        let target = unsafe { self.memory.slice_mut(region.offset as usize, len) };
+        let target = unsafe { memory.slice_mut(region.offset as usize, len) };
         match write(target) {
             Ok(()) => Some(Ok(region)),
             Err(err) => {
@@ -58,7 +112,7 @@ impl Outgoing {
     /// Takes back the regions the receiver released; each one this side did not lend is an error
     /// (the others are taken back all the same).
     pub fn release(&self, regions: &[Region]) -> Result<(), ShmError> {
-        let mut alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut alloc = self.shared.alloc();
         let mut first_error = Ok(());
         for &region in regions {
             if let Err(err) = alloc.release(region)
@@ -70,33 +124,176 @@ impl Outgoing {
         first_error
     }
 
-    /// How many regions, and how many bytes, the receiver holds.
+    /// Holds the lent regions that contain `parts` until the returned value drops, whenever the
+    /// receiver releases them. All or nothing: a part of no lent region is an error.
+    pub fn hold(&self, parts: &[Region]) -> Result<Holds, ShmError> {
+        let mut held = Vec::with_capacity(parts.len());
+        let mut alloc = self.shared.alloc();
+        for &part in parts {
+            match alloc.hold_within(part) {
+                Ok(region) => held.push(region),
+                Err(err) => {
+                    for &region in &held {
+                        alloc.drop_hold(region);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        drop(alloc);
+        Ok(Holds { shared: Arc::clone(&self.shared), regions: held })
+    }
+
+    /// How many regions, and how many bytes, the receiver (or a hold on this side) holds.
     pub fn lent(&self) -> (usize, usize) {
-        let alloc = self.alloc.lock().unwrap_or_else(PoisonError::into_inner);
+        let alloc = self.shared.alloc();
         (alloc.lent_regions(), alloc.lent_bytes())
+    }
+}
+
+/// Local holds on regions of an arena this side writes (see [`Outgoing::hold`]); dropped, they
+/// let go.
+#[derive(Debug)]
+pub struct Holds {
+    shared: Arc<Written>,
+    regions: Vec<Region>,
+}
+
+impl Drop for Holds {
+    fn drop(&mut self) {
+        let mut alloc = self.shared.alloc();
+        for &region in &self.regions {
+            alloc.drop_hold(region);
+        }
+    }
+}
+
+/// The bytes of `part`, a range of this process's arena named by `token`, which the peer handed
+/// back: read in place, and held (not reused) until the returned bytes and every slice of them
+/// drop. A token of no live arena, or a range of no region lent to the peer, is an error.
+pub fn resolve(token: u64, part: Region) -> Result<Bytes, ShmError> {
+    let bad = |reason: &'static str| ShmError::BadRegion { offset: part.offset, len: part.len, reason };
+    let shared = REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&token)
+        .and_then(Weak::upgrade)
+        .ok_or_else(|| bad("no arena of this process has this token"))?;
+    let region = shared.alloc().hold_within(part)?;
+    // `hold_within` checked that `part` lies within `region`, itself within the file.
+    let hold = Holds { shared, regions: vec![region] };
+    Ok(Bytes::from_owner(HeldView { hold, offset: part.offset as usize, len: part.len as usize }))
+}
+
+/// A range of an arena this side writes, read in place under a hold.
+struct HeldView {
+    hold: Holds,
+    offset: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for HeldView {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the range lies within a region lent to the peer (checked by `hold_within`),
+        // which lies within the file; the writer writes a region only between allocating and
+        // sending it, never while it is lent, and the hold keeps it lent while this view lives.
+        unsafe { self.hold.shared.memory.slice(self.offset, self.len) }
     }
 }
 
 /// Where released regions go: the side that reads an arena tells its writer with a release frame.
 type ReleaseSender = Box<dyn Fn(Vec<Region>) + Send + Sync>;
 
+/// How long a release waits for others to join it in one [`FrameKind::Release`] frame: values
+/// dropped close together (a batch of replies, a list of views) cost one frame, and no region
+/// stays lent much longer than this past its last drop.
+///
+/// [`FrameKind::Release`]: crate::FrameKind::Release
+pub const RELEASE_WINDOW: Duration = Duration::from_micros(250);
+
+/// The most regions one release frame names.
+const MAX_BATCH: usize = 4096;
+
 #[derive(Default)]
 struct Releases {
-    /// Released before a sender was installed.
+    /// Released and not sent yet.
     pending: Mutex<Vec<Region>>,
     sender: OnceLock<ReleaseSender>,
 }
 
 impl Releases {
-    fn release(&self, region: Region) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.push(region);
-        if let Some(sender) = self.sender.get() {
-            let batch = std::mem::take(&mut *pending);
-            drop(pending);
-            sender(batch);
+    /// Notes `region` as released; it is sent within [`RELEASE_WINDOW`], with whatever else was
+    /// released meanwhile.
+    fn release(self: &Arc<Self>, region: Region) {
+        let first = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.push(region);
+            pending.len() == 1
+        };
+        if first && self.sender.get().is_some() {
+            self.schedule();
         }
     }
+
+    /// Has the pending releases sent after the window (at once if no flusher thread runs).
+    fn schedule(self: &Arc<Self>) {
+        match flusher() {
+            Some(flusher) => flusher.schedule(self),
+            None => self.flush(),
+        }
+    }
+
+    /// Sends what is pending.
+    fn flush(&self) {
+        let Some(sender) = self.sender.get() else { return };
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        for chunk in batch.chunks(MAX_BATCH) {
+            sender(chunk.to_vec());
+        }
+    }
+}
+
+/// The thread that sends the releases of every arena this process reads, a window after the
+/// first of a batch.
+#[derive(Default)]
+struct Flusher {
+    due: Mutex<Vec<Weak<Releases>>>,
+    wake: Condvar,
+}
+
+impl Flusher {
+    fn schedule(&self, releases: &Arc<Releases>) {
+        let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+        due.push(Arc::downgrade(releases));
+        if due.len() == 1 {
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        loop {
+            {
+                let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+                while due.is_empty() {
+                    due = self.wake.wait(due).unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+            std::thread::sleep(RELEASE_WINDOW);
+            let batch = std::mem::take(&mut *self.due.lock().unwrap_or_else(PoisonError::into_inner));
+            for releases in batch.iter().filter_map(Weak::upgrade) {
+                releases.flush();
+            }
+        }
+    }
+}
+
+/// The process's release flusher, started on first use; `None` if its thread could not start.
+fn flusher() -> Option<&'static Flusher> {
+    static FLUSHER: OnceLock<Option<&'static Flusher>> = OnceLock::new();
+    *FLUSHER.get_or_init(|| {
+        let flusher: &'static Flusher = Box::leak(Box::default());
+        std::thread::Builder::new().name("snake-shm-release".into()).spawn(move || flusher.run()).ok().map(|_| flusher)
+    })
 }
 
 /// The reading end of an arena. See the module docs.
@@ -121,9 +318,25 @@ impl Incoming {
     }
 
     /// Installs what tells the writer that regions were released (once; later calls are
-    /// ignored). Regions released before it is installed are sent with the first release after.
+    /// ignored). Releases are sent in batches, within [`RELEASE_WINDOW`] of the first; regions
+    /// released before it is installed are sent a window after.
     pub fn on_release(&self, sender: impl Fn(Vec<Region>) + Send + Sync + 'static) {
         let _ = self.releases.sender.set(Box::new(sender));
+        if !self.releases.pending.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+            self.releases.schedule();
+        }
+    }
+
+    /// The mapping, for [`super::handback`].
+    pub(super) fn memory(&self) -> &Arc<Memory> {
+        &self.memory
+    }
+
+    /// The range of this arena that `bytes` occupy, if they lie within it (a slice of a
+    /// [`view`](Self::view)).
+    pub fn locate(&self, bytes: &[u8]) -> Option<Region> {
+        let offset = self.memory.offset_of(bytes)?;
+        Some(Region { offset: offset as u64, len: bytes.len() as u64 })
     }
 
     /// The bytes of a region the writer sent, without a copy. The region is released when the
@@ -172,7 +385,7 @@ impl Drop for Lease {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::shm::memory::Access;
 
@@ -199,15 +412,47 @@ mod tests {
         assert_eq!(&view[..], &payload[..]);
         let slice = view.slice(1000..2000);
         drop(view);
+        std::thread::sleep(RELEASE_WINDOW * 4);
         assert!(released.lock().expect("lock").is_empty(), "a slice still holds the region");
         assert_eq!(slice[0], (1000 % 251) as u8);
         drop(slice);
+        assert!(wait_until(|| !released.lock().expect("lock").is_empty()), "released within the window");
         assert_eq!(*released.lock().expect("lock"), vec![region]);
         assert_eq!(out.lent(), (1, 300_032));
         out.release(&[region]).expect("lent");
         assert_eq!(out.lent(), (0, 0));
         // The space is reused: the next region starts where the first did.
         assert_eq!(out.place(b"again").map(|r| r.offset), Some(region.offset));
+    }
+
+    /// Whether `done` holds within a second (polled every millisecond).
+    pub(crate) fn wait_until(done: impl Fn() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while !done() {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    #[test]
+    fn views_dropped_together_are_released_in_one_frame() {
+        let (out, inc) = pair(4 << 20);
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&frames);
+        inc.on_release(move |regions| sink.lock().expect("lock").push(regions));
+        let views: Vec<Bytes> =
+            (0..200u8).map(|i| inc.view(out.place(&[i; 100]).expect("room")).expect("view")).collect();
+        drop(views);
+        assert!(wait_until(|| frames.lock().expect("lock").iter().map(Vec::len).sum::<usize>() == 200));
+        let frames = frames.lock().expect("lock");
+        assert!(frames.len() <= 2, "200 drops in a row cost {} frames", frames.len());
+        for regions in frames.iter() {
+            out.release(regions).expect("each region was lent, and released once");
+        }
+        assert_eq!(out.lent(), (0, 0));
     }
 
     #[test]

@@ -158,6 +158,13 @@ impl Memory {
         Ok(())
     }
 
+    /// Where `bytes` start in this mapping, if they lie wholly within the file.
+    pub(crate) fn offset_of(&self, bytes: &[u8]) -> Option<usize> {
+        let base = self.base.as_ptr() as usize;
+        let start = (bytes.as_ptr() as usize).checked_sub(base)?;
+        (start.checked_add(bytes.len())? <= self.size()).then_some(start)
+    }
+
     /// The bytes of `offset..offset + len`, which the caller has checked lie within [`Self::size`].
     ///
     /// # Safety

@@ -12,24 +12,32 @@
 //! as before. A memfd lives as long as its last descriptor or mapping: when either process dies,
 //! its half goes with it, and nothing is left once both are gone.
 //!
+//! A value the child received in place and returns unchanged is handed back as a reference to
+//! its range of the parent's arena, read in place there ([`handback`]): the region is then held
+//! until both the child released its view and the parent's value dropped.
+//!
 //! A region the peer names outside the arena is a [`ShmError::BadRegion`] for the frame that named
 //! it alone; a release of a region the writer did not lend is a [`ShmError::BadRelease`] and
 //! changes nothing.
 
 mod alloc;
 mod arena;
+pub mod handback;
 mod memory;
 
 use std::os::fd::RawFd;
+use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::arena::{Incoming, Outgoing};
+pub use self::arena::{Holds, Incoming, Outgoing, RELEASE_WINDOW, resolve};
 use self::memory::{Access, Memory};
 use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
 
-/// Set in a child's environment to `<arena to the child>,<arena to the parent>,<limit>,<threshold>`
-/// (two descriptor numbers and two byte counts) when shared memory is on.
+/// Set in a child's environment to
+/// `<arena to the child>,<arena to the parent>,<limit>,<threshold>,<token>` (two descriptor
+/// numbers, two byte counts, and the token by which the child hands back ranges of the arena to
+/// the child, see [`handback`]) when shared memory is on.
 pub const ENV_SHM: &str = "SNAKE_SHM";
 
 /// Default size from which a frame travels through shared memory (64 KiB).
@@ -106,6 +114,12 @@ pub struct Arenas {
     /// The arena the peer writes and this side reads.
     pub incoming: Incoming,
     config: ShmConfig,
+    /// In a child: the parent's token for the incoming arena, by which frames hand its ranges
+    /// back ([`handback`]); 0 in the parent, which does not hand back.
+    peer_token: u64,
+    /// In the parent: the holds a [`FrameKind::Hold`] frame took, for the frame of that id that
+    /// follows it.
+    holds: Mutex<Option<(u64, Holds)>>,
 }
 
 impl Arenas {
@@ -113,7 +127,11 @@ impl Arenas {
     pub fn create(config: ShmConfig) -> std::io::Result<Self> {
         let to_child = Memory::create(c"snake-to-child", config.limit, Access::Write)?;
         let to_parent = Memory::create(c"snake-to-parent", config.limit, Access::Read)?;
-        Ok(Self { outgoing: Outgoing::new(to_child), incoming: Incoming::new(to_parent), config })
+        Ok(Self::new(Outgoing::registered(to_child), Incoming::new(to_parent), config, 0))
+    }
+
+    fn new(outgoing: Outgoing, incoming: Incoming, config: ShmConfig, peer_token: u64) -> Self {
+        Self { outgoing, incoming, config, peer_token, holds: Mutex::new(None) }
     }
 
     /// The configuration both sides use.
@@ -124,7 +142,8 @@ impl Arenas {
     /// In the parent: the descriptors the child inherits, and the [`ENV_SHM`] value naming them.
     pub(crate) fn for_child(&self) -> ([RawFd; 2], String) {
         let fds = [self.outgoing.raw_fd(), self.incoming.raw_fd()];
-        (fds, format!("{},{},{},{}", fds[0], fds[1], self.config.limit, self.config.threshold))
+        let token = self.outgoing.token();
+        (fds, format!("{},{},{},{},{token}", fds[0], fds[1], self.config.limit, self.config.threshold))
     }
 
     /// In a child: its arenas, from [`ENV_SHM`]; `None` when shared memory is off. The variable is
@@ -139,10 +158,13 @@ impl Arenas {
         let value = std::env::var_os(ENV_SHM)?;
         // SAFETY: the caller guarantees that no other thread exists yet.
         unsafe { std::env::remove_var(ENV_SHM) };
-        let parts: Option<Vec<usize>> =
-            value.to_str().and_then(|s| s.split(',').map(|part| part.parse::<usize>().ok()).collect());
-        let Some([to_child, to_parent, limit, threshold]) = parts.and_then(|v| <[usize; 4]>::try_from(v).ok()) else {
-            return Some(Err(format!("{ENV_SHM} is not `fd,fd,limit,threshold`")));
+        let parts: Option<Vec<u64>> =
+            value.to_str().and_then(|s| s.split(',').map(|part| part.parse::<u64>().ok()).collect());
+        let parts = parts
+            .and_then(|v| <[u64; 5]>::try_from(v).ok())
+            .map(|[a, b, c, d, token]| ([a, b, c, d].map(|n| usize::try_from(n).ok()), token));
+        let Some(([Some(to_child), Some(to_parent), Some(limit), Some(threshold)], token)) = parts else {
+            return Some(Err(format!("{ENV_SHM} is not `fd,fd,limit,threshold,token`")));
         };
         let fd = |n: usize| RawFd::try_from(n).map_err(|_| format!("{ENV_SHM}: {n} is not a descriptor"));
         let adopt = |n: usize, access: Access| -> Result<Memory, String> {
@@ -153,11 +175,7 @@ impl Arenas {
         };
         let arenas = adopt(to_child, Access::Read).and_then(|incoming| {
             let outgoing = adopt(to_parent, Access::Write)?;
-            Ok(Self {
-                outgoing: Outgoing::new(outgoing),
-                incoming: Incoming::new(incoming),
-                config: ShmConfig { threshold, limit },
-            })
+            Ok(Self::new(Outgoing::new(outgoing), Incoming::new(incoming), ShmConfig { threshold, limit }, token))
         });
         Some(arenas)
     }
@@ -175,7 +193,7 @@ impl Arenas {
             return None;
         }
         let (header, _) = postcard::take_from_bytes::<Header>(inner).ok()?;
-        if matches!(header.kind, FrameKind::Shared | FrameKind::Release) {
+        if matches!(header.kind, FrameKind::Shared | FrameKind::Release | FrameKind::Hold) {
             return None;
         }
         let region = self.outgoing.place(inner)?;
@@ -244,7 +262,7 @@ impl Arenas {
         }
         let bytes = self.incoming.view(region)?;
         let frame = Frame::parse(bytes)?;
-        if matches!(frame.header.kind, FrameKind::Shared | FrameKind::Release) {
+        if matches!(frame.header.kind, FrameKind::Shared | FrameKind::Release | FrameKind::Hold) {
             return Err(ProtocolError::Unexpected { kind: frame.header.kind });
         }
         Ok(frame)
@@ -260,6 +278,28 @@ impl Arenas {
         {
             let _ = self.outgoing.release(&[region]);
         }
+    }
+
+    /// In the parent: holds the regions a [`FrameKind::Hold`] frame names, for the next frame
+    /// (see [`Self::with_holds`]). A range of no region lent to the child is an error, and
+    /// nothing is held: whatever refers to it fails to resolve.
+    pub fn hold(&self, frame: &Frame) -> Result<(), ProtocolError> {
+        let parts: Vec<Region> = frame.decode_body()?;
+        let holds = self.outgoing.hold(&parts)?;
+        *self.holds.lock().unwrap_or_else(PoisonError::into_inner) = Some((frame.header.id, holds));
+        Ok(())
+    }
+
+    /// `frame` with the holds of the [`FrameKind::Hold`] frame just before it, if it was for the
+    /// same id: they then last as long as its body. Holds for another id are dropped.
+    pub fn with_holds(&self, frame: Frame) -> Frame {
+        let Some((id, holds)) = self.holds.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return frame;
+        };
+        if id != frame.header.id {
+            return frame;
+        }
+        Frame { header: frame.header, body: bytes::Bytes::from_owner(HeldBody { body: frame.body, _holds: holds }) }
     }
 
     /// Takes back the regions a [`FrameKind::Release`] frame names.
@@ -286,15 +326,38 @@ impl<'a> FrameOut<'a> {
     }
 
     /// Encodes `body` as the frame's body. On error the buffer is left empty.
+    /// In a child, bytes of the body that lie in the parent's arena may be handed back
+    /// ([`handback`]): the buffer then holds a [`FrameKind::Hold`] frame before the frame.
     pub fn put<T: Serialize + ?Sized>(&mut self, body: &T) -> Result<(), ProtocolError> {
         self.buf.clear();
-        if let Some(shm) = self.shm
-            && let Some(frame) = shm.encode_frame(&self.header, body, self.max_frame_size)?
-        {
-            *self.buf = frame;
-            return Ok(());
+        let Some(shm) = self.shm else {
+            return encode_frame(self.buf, &self.header, body, self.max_frame_size);
+        };
+        let scope = (shm.peer_token != 0).then(|| handback::Scope::enter(shm.incoming.memory(), shm.peer_token));
+        match shm.encode_frame(&self.header, body, self.max_frame_size)? {
+            Some(frame) => *self.buf = frame,
+            None => encode_frame(self.buf, &self.header, body, self.max_frame_size)?,
         }
-        encode_frame(self.buf, &self.header, body, self.max_frame_size)
+        let handed_back = scope.map(|scope| scope.take_regions()).unwrap_or_default();
+        if !handed_back.is_empty() {
+            let mut hold = Vec::with_capacity(16 + handed_back.len() * 8 + self.buf.len());
+            encode_frame(&mut hold, &Header::new(FrameKind::Hold, self.header.id), &handed_back, usize::MAX)?;
+            hold.extend_from_slice(self.buf);
+            *self.buf = hold;
+        }
+        Ok(())
+    }
+}
+
+/// A frame body that holds the regions of the parent's arena it hands back.
+struct HeldBody {
+    body: bytes::Bytes,
+    _holds: Holds,
+}
+
+impl AsRef<[u8]> for HeldBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.body
     }
 }
 
@@ -324,11 +387,12 @@ mod tests {
             // SAFETY: `dup` is open and owned by nothing else.
             unsafe { Memory::adopt(dup, parent.config.limit, access) }.expect("adopt")
         };
-        Arenas {
-            incoming: Incoming::new(adopt(fds[0], Access::Read)),
-            outgoing: Outgoing::new(adopt(fds[1], Access::Write)),
-            config: parent.config,
-        }
+        Arenas::new(
+            Outgoing::new(adopt(fds[1], Access::Write)),
+            Incoming::new(adopt(fds[0], Access::Read)),
+            parent.config,
+            parent.outgoing.token(),
+        )
     }
 
     fn frame(kind: FrameKind, id: u64, body: &[u8]) -> Vec<u8> {
@@ -364,6 +428,7 @@ mod tests {
         assert_eq!(body.as_slice(), &payload[..]);
         assert_eq!(parent.outgoing.lent().0, 1);
         drop(inner);
+        assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
         let released = releases.lock().expect("lock").pop().expect("a release frame");
         parent.released(&read_one(&released)).expect("a region it lent");
         assert_eq!(parent.outgoing.lent(), (0, 0));
@@ -388,6 +453,107 @@ mod tests {
         assert_eq!(child.open(&read_one(&shared), 1 << 20).expect("opens").header.id, 8);
     }
 
+    /// A body that hands back `0` when it can (as `SharedBytes` does), else writes its bytes.
+    struct Echo(bytes::Bytes);
+
+    impl Serialize for Echo {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            match handback::refer(&self.0) {
+                Some(reference) => serializer.serialize_newtype_variant("E", 1, "HandBack", &reference),
+                None => serializer.serialize_newtype_variant("E", 0, "Inline", serde_bytes::Bytes::new(&self.0)),
+            }
+        }
+    }
+
+    /// Every frame in `wire`, in order.
+    fn read_all(wire: &[u8]) -> Vec<Frame> {
+        let mut buf = BytesMut::from(wire);
+        let decoder = FrameDecoder::new(1 << 30);
+        std::iter::from_fn(|| decoder.decode(&mut buf).expect("valid")).collect()
+    }
+
+    #[test]
+    fn a_range_handed_back_is_held_until_the_child_and_the_parent_both_let_go() {
+        for child_first in [true, false] {
+            let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+            let child = child_of(&parent);
+            let releases = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&releases);
+            child.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+
+            let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+            let request = child
+                .open(&read_one(&parent.offload(&frame(FrameKind::Call, 5, &payload)).expect("offloaded")), 1 << 30)
+                .expect("opens");
+            let view: serde_bytes::ByteBuf = request.decode_body().expect("body");
+            assert_eq!(view.len(), payload.len());
+            // The child's value: the payload as a slice of the request it received in place.
+            let value = request.body.slice(request.body.len() - payload.len()..);
+            drop(request);
+
+            let mut buf = Vec::new();
+            FrameOut::new(&mut buf, Header::new(FrameKind::Reply, 5), 1 << 30, Some(&child))
+                .put(&Echo(value.clone()))
+                .expect("encodes");
+            let frames = read_all(&buf);
+            assert_eq!(
+                frames.iter().map(|f| (f.header.kind, f.header.id)).collect::<Vec<_>>(),
+                vec![(FrameKind::Hold, 5), (FrameKind::Reply, 5)]
+            );
+            assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
+            // The child still holds its view until the frames are sent; then lets go of it.
+            drop(value);
+            std::thread::sleep(arena::RELEASE_WINDOW * 4);
+            assert!(releases.lock().expect("lock").is_empty(), "kept until sent");
+            handback::after_send();
+            assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
+            let release = releases.lock().expect("lock").pop().expect("released after the send");
+
+            let mut frames = frames.into_iter();
+            parent.hold(&frames.next().expect("hold")).expect("a region lent to the child");
+            let reply = parent.with_holds(frames.next().expect("reply"));
+            #[derive(serde::Deserialize)]
+            enum Wire {
+                Inline(serde_bytes::ByteBuf),
+                HandBack(handback::HandBack),
+            }
+            let reference = match reply.decode_body().expect("a body") {
+                Wire::HandBack(reference) => reference,
+                Wire::Inline(bytes) => panic!("{} bytes were copied", bytes.len()),
+            };
+            let bytes = resolve(reference.token, reference.region()).expect("resolves");
+            assert!(bytes[..] == payload[..], "the parent reads the payload in place");
+            drop(reply);
+            if child_first {
+                parent.released(&read_one(&release)).expect("lent");
+                assert_eq!(parent.outgoing.lent().0, 1, "the parent's value still holds the region");
+                drop(bytes);
+            } else {
+                drop(bytes);
+                assert_eq!(parent.outgoing.lent().0, 1, "the child's view still holds the region");
+                parent.released(&read_one(&release)).expect("lent");
+            }
+            assert_eq!(parent.outgoing.lent(), (0, 0), "child first: {child_first}");
+        }
+    }
+
+    #[test]
+    fn a_forged_reference_is_refused_and_changes_nothing() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+        let lent = parent.outgoing.place(&[3; 8192]).expect("room");
+        let token = parent.outgoing.token();
+        let outside = Region { offset: lent.offset + 4096, len: 8192 };
+        assert!(matches!(resolve(token, outside), Err(ShmError::BadRegion { .. })));
+        assert!(matches!(resolve(token ^ 1, lent), Err(ShmError::BadRegion { .. })), "another token");
+        let mut hold = Vec::new();
+        encode_frame(&mut hold, &Header::new(FrameKind::Hold, 9), &vec![lent, outside], usize::MAX).expect("encodes");
+        assert!(matches!(parent.hold(&read_one(&hold)), Err(ProtocolError::BadRegion { .. })));
+        // Nothing was held: the good region is released by the child alone, and resolves meanwhile.
+        assert_eq!(&resolve(token, lent).expect("lent")[..10], &[3; 10]);
+        parent.outgoing.release(&[lent]).expect("lent");
+        assert_eq!(parent.outgoing.lent(), (0, 0));
+    }
+
     #[test]
     fn a_frame_that_does_not_fit_stays_on_the_socket() {
         let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 1 << 20 }).expect("arenas");
@@ -399,6 +565,7 @@ mod tests {
     fn the_environment_value_names_both_descriptors_and_the_config() {
         let parent = Arenas::create(ShmConfig { threshold: 4096, limit: 2 << 20 }).expect("arenas");
         let (fds, value) = parent.for_child();
-        assert_eq!(value, format!("{},{},{},4096", fds[0], fds[1], 2 << 20));
+        assert_eq!(value, format!("{},{},{},4096,{}", fds[0], fds[1], 2 << 20, parent.outgoing.token()));
+        assert_ne!(parent.outgoing.token(), 0);
     }
 }

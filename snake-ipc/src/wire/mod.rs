@@ -58,7 +58,12 @@ pub fn encode_frame_body<T: Serialize + ?Sized>(
 /// Reads a body written by [`encode`] with the same `self_describing`; errors are reported as
 /// undecodable frames of `kind`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], self_describing: bool, kind: FrameKind) -> Result<T, ProtocolError> {
-    let error = |message: String| ProtocolError::Decode { kind, message };
+    // A range handed back that this side refuses is a typed error, not a message.
+    let _ = crate::shm::handback::take_refused();
+    let error = |message: String| match crate::shm::handback::take_refused() {
+        Some(refused) => ProtocolError::from(refused),
+        None => ProtocolError::Decode { kind, message },
+    };
     if self_describing {
         let tree: Value = limits::counted(|| postcard::from_bytes(bytes)).map_err(error)?;
         T::deserialize(tree).map_err(|e| error(e.to_string()))

@@ -14,6 +14,11 @@ def echo_sync(msg: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
+def array_sum(msg: dict[str, Any]) -> float:
+    """`arr.sum()` of the float32 matrix it got (a read-only view of the received frame)."""
+    return float(msg["matrix"].sum(dtype="float64"))
+
+
 async def echo_async(msg: dict[str, Any]) -> dict[str, Any]:
     """An `async def`: runs on the child's asyncio loop, without yielding to it."""
     return msg

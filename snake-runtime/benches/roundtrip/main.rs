@@ -21,6 +21,10 @@
 //! - **bytes**: p50 round trip of a `snake::SharedBytes` of 4 KiB, 1 MiB, 16 MiB and 100 MiB echoed
 //!   by the sync handler (through shared memory from 64 KiB up), against the floor's round trip of
 //!   the same size, and `multiprocessing.shared_memory` with numpy between two Python processes.
+//! - **arrays** (feature `numpy`): p50 of a float32 `snake::Array` of 1 MiB and 100 MiB sent to the
+//!   sync handler, summed there (`arr.sum()`, back as a scalar) and echoed back as an array, each
+//!   against the floor's round trip of the same size, beside the same Python peer doing the same
+//!   sum and echo on float32 arrays.
 //!
 //! Why ratios to a floor: on these virtual machines a round trip is dominated by wake-ups, and
 //! waking a process on an idle core costs about 20 µs each way, so the same ping-pong is several

@@ -101,3 +101,34 @@ pub trait EchoHandle {
     /// An `async def` that returns its request.
     async fn echo_async(msg: TypedPing) -> TypedPing;
 }
+
+/// A float32 matrix for Python to sum (`array_sum`): to Python, `arr.sum()`, back as a scalar.
+#[cfg(feature = "numpy")]
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ArraySum {
+    pub(crate) matrix: snake::Array<f32, snake::ndarray::Ix2>,
+}
+
+#[cfg(feature = "numpy")]
+impl snake::ChildMessage for ArraySum {
+    type Reply = f64;
+}
+
+#[cfg(feature = "numpy")]
+snake::register_actor!(ArraySum);
+
+/// A float32 matrix Python returns as it came (`echo_sync`).
+#[cfg(feature = "numpy")]
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ArrayEcho {
+    pub(crate) seq: u64,
+    pub(crate) matrix: snake::Array<f32, snake::ndarray::Ix2>,
+}
+
+#[cfg(feature = "numpy")]
+impl snake::ChildMessage for ArrayEcho {
+    type Reply = ArrayEcho;
+}
+
+#[cfg(feature = "numpy")]
+snake::register_actor!(ArrayEcho);

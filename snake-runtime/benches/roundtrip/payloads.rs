@@ -1,7 +1,9 @@
 //! The bytes rows: `snake::SharedBytes` echoed by a Python child at each of [`BYTES_SIZES`]
 //! (through the shared-memory arenas from 64 KiB up), and what a Python user would pick instead:
 //! `multiprocessing.shared_memory` with numpy arrays between two Python processes, run as a
-//! subprocess (`benches/python/shm_peer.py`).
+//! subprocess (`benches/python/shm_peer.py`). With the `numpy` feature, the array rows: float32
+//! `snake::Array`s of [`ARRAY_SIZES`] summed in Python (`arr.sum()`, back as a scalar) and
+//! echoed back as an array, and the same peer doing the same sum and echo.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use snake::kameo::actor::ActorRef;
 use snake::{PythonActor, PythonChildProcessBuilder, PythonConfig, SharedBytes};
 
 use crate::messages::Blob;
-use crate::plan::{BYTES_SIZES, KIB_4, Plan};
+use crate::plan::{BYTES_SIZES, KIB_4, MIB_1, MIB_100, Plan};
 use crate::stats::Latency;
 
 /// The bytes rows of one placement.
@@ -20,6 +22,23 @@ pub(crate) struct Payloads {
     pub(crate) shared: [Latency; 4],
     /// The Python peer's p50 at each size above 4 KiB, if Python with numpy could run it.
     pub(crate) peer: [Option<Duration>; 4],
+    /// The array rows (feature `numpy`).
+    pub(crate) arrays: Option<ArrayRows>,
+}
+
+/// Bytes of the float32 matrices of the array rows (square: 512 and 5120 on a side).
+pub(crate) const ARRAY_SIZES: [usize; 2] = [MIB_1, MIB_100];
+
+/// The array rows of one placement, at each of [`ARRAY_SIZES`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ArrayRows {
+    /// To Python, `arr.sum()`, back as a scalar.
+    pub(crate) sum: [Latency; 2],
+    /// To Python and back as an array.
+    pub(crate) echo: [Latency; 2],
+    /// The Python peer's p50 of the same sum and echo.
+    pub(crate) peer_sum: [Option<Duration>; 2],
+    pub(crate) peer_echo: [Option<Duration>; 2],
 }
 
 pub(crate) async fn measure(plan: Plan) -> Result<Payloads, String> {
@@ -31,7 +50,17 @@ pub(crate) async fn measure(plan: Plan) -> Result<Payloads, String> {
     if actor.stop_gracefully().await.is_ok() {
         actor.wait_for_shutdown().await;
     }
-    Ok(Payloads { shared, peer: python_peer(plan) })
+    #[cfg(feature = "numpy")]
+    let arrays = Some(arrays::measure(plan).await?);
+    #[cfg(not(feature = "numpy"))]
+    let arrays = None;
+    let sizes: Vec<usize> = BYTES_SIZES.into_iter().filter(|&len| len > KIB_4).collect();
+    let peer = python_peer(plan, "bytes", &sizes);
+    let mut by_size = [None; 4];
+    for (slot, len) in by_size.iter_mut().zip(BYTES_SIZES) {
+        *slot = peer.iter().find(|&&(size, _)| size == len).map(|&(_, p50)| p50);
+    }
+    Ok(Payloads { shared, peer: by_size, arrays })
 }
 
 async fn spawn() -> Result<ActorRef<PythonActor<Blob>>, String> {
@@ -65,35 +94,144 @@ async fn round_trips(actor: &ActorRef<PythonActor<Blob>>, len: usize, (warmup, i
     Latency::from_samples(samples)
 }
 
-/// Runs the Python peer for the sizes above 4 KiB; `None` for a size it did not report (no
-/// numpy, no `python3`: the bench goes on without the row's figure).
-fn python_peer(plan: Plan) -> [Option<Duration>; 4] {
-    let mut out = [None; 4];
-    let sizes: Vec<String> = BYTES_SIZES.iter().filter(|&&len| len > KIB_4).map(ToString::to_string).collect();
+/// Runs the Python peer (`kind`: `bytes`, `sum` or `echo`) at `sizes`; the p50 of each size it
+/// reported (none without numpy or `python3`: the bench goes on without the row's figure).
+pub(crate) fn python_peer(plan: Plan, kind: &str, sizes: &[usize]) -> Vec<(usize, Duration)> {
+    let list: Vec<String> = sizes.iter().map(ToString::to_string).collect();
     let (warmup, iters) = plan.counts(usize::MAX);
     let output = Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/shm_peer.py"))
-        .args([sizes.join(","), warmup.to_string(), iters.to_string()])
+        .args([list.join(","), warmup.to_string(), iters.to_string(), kind.to_owned()])
         .output();
     let output = match output {
         Ok(output) if output.status.success() => output,
         Ok(output) => {
-            eprintln!("the Python shared-memory peer failed: {}", String::from_utf8_lossy(&output.stderr));
-            return out;
+            eprintln!("the Python shared-memory peer ({kind}) failed: {}", String::from_utf8_lossy(&output.stderr));
+            return Vec::new();
         }
         Err(e) => {
             eprintln!("the Python shared-memory peer did not start: {e}");
-            return out;
+            return Vec::new();
         }
     };
     // One `<size> <p50 ns>` line per size.
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let mut parts = line.split_whitespace().map(str::parse::<u64>);
-        if let (Some(Ok(size)), Some(Ok(nanos))) = (parts.next(), parts.next())
-            && let Some(i) = BYTES_SIZES.iter().position(|&len| len as u64 == size)
-        {
-            out[i] = Some(Duration::from_nanos(nanos));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace().map(str::parse::<u64>);
+            match (parts.next(), parts.next()) {
+                (Some(Ok(size)), Some(Ok(nanos))) => Some((size as usize, Duration::from_nanos(nanos))),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The array rows (feature `numpy`).
+#[cfg(feature = "numpy")]
+mod arrays {
+    use std::time::Instant;
+
+    use snake::kameo::actor::ActorRef;
+    use snake::ndarray::Ix2;
+    use snake::{Array, PythonActor, PythonChildProcessBuilder, PythonConfig};
+
+    use super::{ARRAY_SIZES, ArrayRows, python_peer};
+    use crate::messages::{ArrayEcho, ArraySum};
+    use crate::plan::Plan;
+    use crate::stats::Latency;
+
+    pub(super) async fn measure(plan: Plan) -> Result<ArrayRows, String> {
+        let summer: ActorRef<PythonActor<ArraySum>> = spawn("array_sum").await?;
+        let echoer: ActorRef<PythonActor<ArrayEcho>> = spawn("echo_sync").await?;
+        let zero = Latency { p50: std::time::Duration::ZERO, p99: std::time::Duration::ZERO };
+        let mut rows = ArrayRows { sum: [zero; 2], echo: [zero; 2], peer_sum: [None; 2], peer_echo: [None; 2] };
+        for (i, len) in ARRAY_SIZES.into_iter().enumerate() {
+            let matrix = matrix(len)?;
+            rows.sum[i] = sums(&summer, &matrix, plan.counts(len)).await;
+            rows.echo[i] = echoes(&echoer, &matrix, plan.counts(len)).await;
         }
+        if summer.stop_gracefully().await.is_ok() {
+            summer.wait_for_shutdown().await;
+        }
+        if echoer.stop_gracefully().await.is_ok() {
+            echoer.wait_for_shutdown().await;
+        }
+        for (kind, out) in [("sum", &mut rows.peer_sum), ("echo", &mut rows.peer_echo)] {
+            let peer = python_peer(plan, kind, &ARRAY_SIZES);
+            for (slot, len) in out.iter_mut().zip(ARRAY_SIZES) {
+                *slot = peer.iter().find(|&&(size, _)| size == len).map(|&(_, p50)| p50);
+            }
+        }
+        Ok(rows)
     }
-    out
+
+    async fn spawn<M: snake::ChildMessage>(function: &str) -> Result<ActorRef<PythonActor<M>>, String> {
+        let config = PythonConfig {
+            module_name: "bench_handlers".into(),
+            function_name: function.into(),
+            module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
+            is_async: Some(false),
+            ..PythonConfig::default()
+        };
+        PythonChildProcessBuilder::new(config)
+            .max_frame_size(256 << 20)
+            .spawn::<M>()
+            .await
+            .map_err(|e| format!("starting a child for bench_handlers.{function}: {e}"))
+    }
+
+    /// A square float32 matrix of `len` bytes, `i % 251` at element `i`, held as its bytes (as a
+    /// received array is), so that sending a clone copies nothing before the frame.
+    fn matrix(len: usize) -> Result<Array<f32, Ix2>, String> {
+        let side = ((len / 4) as f64).sqrt() as usize;
+        let owned: Array<f32, Ix2> =
+            snake::ndarray::Array2::from_shape_fn((side, side), |(r, c)| ((r * side + c) % 251) as f32).into();
+        let encoded = postcard::to_stdvec(&owned).map_err(|e| format!("encoding a matrix: {e}"))?;
+        postcard::from_bytes(&encoded).map_err(|e| format!("decoding a matrix: {e}"))
+    }
+
+    /// What `arr.sum()` of [`matrix`] is.
+    fn expected_sum(matrix: &Array<f32, Ix2>) -> f64 {
+        (0..matrix.len()).map(|i| (i % 251) as f64).sum()
+    }
+
+    /// Sequential sums; only the `ask` is timed.
+    async fn sums(
+        actor: &ActorRef<PythonActor<ArraySum>>,
+        matrix: &Array<f32, Ix2>,
+        (warmup, iters): (usize, usize),
+    ) -> Latency {
+        let expected = expected_sum(matrix);
+        let mut samples = Vec::with_capacity(iters);
+        for i in 0..warmup + iters {
+            let start = Instant::now();
+            let total = actor.ask(ArraySum { matrix: matrix.clone() }).await.expect("an array sum failed");
+            let took = start.elapsed();
+            assert!(total == expected, "sum {total}, expected {expected}");
+            if i >= warmup {
+                samples.push(took);
+            }
+        }
+        Latency::from_samples(samples)
+    }
+
+    /// Sequential echoes; only the `ask` is timed, not the check (which builds the `ndarray`).
+    async fn echoes(
+        actor: &ActorRef<PythonActor<ArrayEcho>>,
+        matrix: &Array<f32, Ix2>,
+        (warmup, iters): (usize, usize),
+    ) -> Latency {
+        let mut samples = Vec::with_capacity(iters);
+        for (i, seq) in (0..warmup + iters).zip(0u64..) {
+            let start = Instant::now();
+            let reply = actor.ask(ArrayEcho { seq, matrix: matrix.clone() }).await.expect("an array echo failed");
+            let took = start.elapsed();
+            assert!(reply.seq == seq && reply.matrix == *matrix, "echo {seq} came back with other elements");
+            if i >= warmup {
+                samples.push(took);
+            }
+        }
+        Latency::from_samples(samples)
+    }
 }

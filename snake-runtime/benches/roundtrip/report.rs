@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::floor::Floor;
-use crate::payloads::Payloads;
+use crate::payloads::{ARRAY_SIZES, Payloads};
 use crate::placement;
 use crate::plan::{BYTES_SIZES, FLOOR_MESSAGE, MIB_1, Plan, SMALL_PAYLOAD, WINDOW};
 use crate::project::Project;
@@ -254,6 +254,28 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
         if let Some(peer) = payloads.peer[i] {
             let name = format!("peer: `multiprocessing.shared_memory` + numpy, {}, p50", size(len));
             row(&mut out, [&name, &time(peer), &time(socket), &times(peer, socket), "", "", ""]);
+        }
+    }
+
+    if let Some(arrays) = &payloads.arrays {
+        for (i, len) in ARRAY_SIZES.into_iter().enumerate() {
+            let Some(at) = BYTES_SIZES.iter().position(|&bytes| bytes == len) else { continue };
+            let socket = floor.std_bytes[at].p50;
+            let target = format!("<= {TARGET_BYTES:.2}x");
+            let rows = [
+                ("sum", "to Python, `arr.sum()`, back as a scalar", arrays.sum[i].p50, arrays.peer_sum[i]),
+                ("echo", "back as an array", arrays.echo[i].p50, arrays.peer_echo[i]),
+            ];
+            for (kind, what, figure, peer) in rows {
+                let name =
+                    format!("array {kind} p50, {} float32 `Array` ({what}; floor: socket, same size)", size(len));
+                let met_it = met(ratio(figure, socket) <= TARGET_BYTES);
+                row(&mut out, [&name, &time(figure), &time(socket), &times(figure, socket), "", &target, met_it]);
+                if let Some(peer) = peer {
+                    let name = format!("peer: `multiprocessing.shared_memory` + numpy {kind}, {}, p50", size(len));
+                    row(&mut out, [&name, &time(peer), &time(socket), &times(peer, socket), "", "", ""]);
+                }
+            }
         }
     }
 

@@ -51,6 +51,9 @@ pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>>
     {
         return Ok(Some(shared));
     }
+    if let Some(shared) = exported_base(obj)? {
+        return Ok(Some(shared));
+    }
     let buffer = match pyo3::buffer::PyBuffer::<u8>::get(obj) {
         Ok(buffer) => buffer,
         // A buffer of another item type (`array('f')`, a numpy array): read its bytes.
@@ -60,6 +63,53 @@ pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>>
         },
     };
     Ok(Some(buffer.to_vec(obj.py())?.into()))
+}
+
+/// How many `.base` links [`exported_base`] follows (a reshape of a `frombuffer` is two).
+const MAX_BASE_DEPTH: usize = 8;
+
+/// The bytes of `obj` (a `numpy.ndarray`, say) as a slice of a [`SharedBuffer`]'s bytes, when
+/// its chain of `.base` objects leads to a `memoryview` of one and `obj` is a C-contiguous view
+/// within it: an array the handler received and returns unchanged is then not copied.
+fn exported_base(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>> {
+    let mut current = obj.clone();
+    let mut exporter = None;
+    for _ in 0..MAX_BASE_DEPTH {
+        if let Ok(view) = current.cast::<PyMemoryView>() {
+            exporter = Some(view.getattr("obj")?);
+            break;
+        }
+        match current.getattr_opt("base")? {
+            Some(base) if !base.is_none() => current = base,
+            _ => return Ok(None),
+        }
+    }
+    let Some(exporter) = exporter else { return Ok(None) };
+    let Ok(exporter) = exporter.cast::<SharedBuffer>() else {
+        return Ok(None);
+    };
+    let Ok(view) = PyMemoryView::from(obj) else { return Ok(None) };
+    // SAFETY: only the address and length of the buffer are read, while `view` keeps it alive.
+    let raw = unsafe {
+        let mut buffer: ffi::Py_buffer = std::mem::zeroed();
+        if ffi::PyObject_GetBuffer(view.as_ptr(), &raw mut buffer, ffi::PyBUF_C_CONTIGUOUS) != 0 {
+            ffi::PyErr_Clear();
+            return Ok(None);
+        }
+        let range = (buffer.buf as usize, usize::try_from(buffer.len).unwrap_or(0));
+        ffi::PyBuffer_Release(&raw mut buffer);
+        range
+    };
+    Ok(slice_within(&exporter.get().bytes, raw))
+}
+
+/// `whole.slice` of the bytes at address `start` of length `len`, if they lie within it.
+fn slice_within(whole: &bytes::Bytes, (start, len): (usize, usize)) -> Option<bytes::Bytes> {
+    let base = whole.as_ptr() as usize;
+    if start < base || start + len > base + whole.len() {
+        return None;
+    }
+    Some(whole.slice(start - base..start - base + len))
 }
 
 /// The bytes a `memoryview` of a [`SharedBuffer`] shows, as a slice of the exporter's bytes.
@@ -72,11 +122,5 @@ fn exported_slice(view: &Bound<'_, PyMemoryView>) -> PyResult<Option<bytes::Byte
     if !buffer.is_c_contiguous() {
         return Ok(None);
     }
-    let whole = &exporter.get().bytes;
-    let (start, len) = (buffer.buf_ptr() as usize, buffer.len_bytes());
-    let base = whole.as_ptr() as usize;
-    if start < base || start + len > base + whole.len() {
-        return Ok(None);
-    }
-    Ok(Some(whole.slice(start - base..start - base + len)))
+    Ok(slice_within(&exporter.get().bytes, (buffer.buf_ptr() as usize, buffer.len_bytes())))
 }

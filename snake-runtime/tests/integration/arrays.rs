@@ -14,6 +14,7 @@ pub fn trials() -> Vec<Trial> {
         trial("arrays::python_gets_an_ndarray_of_the_right_dtype_and_shape", small),
         trial("arrays::a_large_array_views_the_arena_read_only", large),
         trial("arrays::arrays_come_back_with_their_values", echo),
+        trial("arrays::an_echoed_array_is_handed_back_without_a_copy", handed_back),
         trial("arrays::every_element_type_crosses_both_ways", element_types),
         trial("arrays::non_contiguous_replies_are_copied_in_c_order", non_contiguous),
         trial("arrays::a_wrong_dtype_or_rank_is_a_conversion_error", wrong_replies),
@@ -121,6 +122,29 @@ async fn echo() {
         let doubled = actor.double(m.clone()).await.expect("double");
         assert_eq!(doubled.into_inner(), m.mapv(|x| x * 2.0));
     }
+}
+
+async fn handed_back() {
+    let actor = Arrays::spawn(builder()).await.expect("spawn");
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    let connections = actor_ref.ask(snake::__private::WorkerConnections).await.expect("connections");
+    let conn = connections.into_iter().next().expect("one worker");
+    let sent = matrix(1024, 1024);
+    let back = actor.echo(sent.clone()).await.expect("echo");
+    assert_eq!(*back, *sent);
+    // The child kept nothing: the reply, read in place in the parent's arena, holds the region.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (regions, bytes) = conn.shared_memory_lent().expect("shared memory is on");
+    assert_eq!(regions, 1, "the reply holds the request's region");
+    assert!(bytes >= 4 << 20, "{bytes}");
+    drop(back);
+    for _ in 0..200 {
+        if conn.shared_memory_lent() == Some((0, 0)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(conn.shared_memory_lent(), Some((0, 0)), "freed once the reply dropped");
 }
 
 async fn element_types() {

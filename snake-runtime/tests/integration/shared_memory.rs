@@ -18,7 +18,10 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::python_may_return_any_buffer", any_buffer),
         trial("shared_memory::a_kept_view_keeps_its_region_until_collected", kept_view),
         trial("shared_memory::a_dead_child_releases_its_arenas", dead_child),
+        trial("shared_memory::an_echo_hands_the_region_back_without_a_copy", handed_back),
+        trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
+        trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
     ]
 }
 
@@ -54,6 +57,8 @@ pub trait SharedMemory {
     fn inspect(data: SharedBytes) -> Inspected;
     /// Keeps a slice of the view after returning.
     fn keep(data: SharedBytes) -> u64;
+    /// Returns the view it got and keeps it.
+    fn echo_keep(data: SharedBytes) -> SharedBytes;
     /// The first and last byte of each kept view, read now.
     fn kept_firsts(request: ()) -> Vec<u8>;
     /// Drops the kept views.
@@ -64,6 +69,17 @@ pub trait SharedMemory {
     fn write_attempt(data: SharedBytes) -> String;
     /// Keeps the view and exits the process.
     fn die(data: SharedBytes) -> u64;
+}
+
+/// The same kinds of handlers in a fully typed module (`tests/python/shared_memory_typed.py`).
+#[snake::actor(module = "shared_memory_typed")]
+pub trait TypedBuffers {
+    /// Returns the view it got.
+    fn echo(blob: Blob) -> Blob;
+    /// The view without its first and last byte.
+    fn middle(data: SharedBytes) -> SharedBytes;
+    /// The bytes reversed, as new `bytes`.
+    fn reversed_copy(data: SharedBytes) -> SharedBytes;
 }
 
 fn builder() -> PythonChildProcessBuilder {
@@ -111,6 +127,8 @@ async fn round_trip() {
         assert_eq!(back.tag, 8);
         assert_eq!(back.data.len(), len);
         assert!(back.data[..] == data[..], "{len} bytes come back unchanged");
+        // A large reply is the request's region handed back: it holds it until it drops.
+        drop(back);
         assert_eq!(all_released(&conn).await, (0, 0), "the child released the {len}-byte request");
     }
 }
@@ -187,6 +205,55 @@ async fn dead_child() {
     assert_eq!(weak.strong_count(), 0, "the dead child's connection (and arenas) were dropped");
 }
 
+/// What the child and the parent hold of the parent's arena, once the child had time to release
+/// what it does not keep (a release may follow its reply by a few milliseconds).
+async fn settled(conn: &snake_ipc::Connection<PythonExecutionError>) -> (usize, usize) {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    conn.shared_memory_lent().expect("shared memory is on")
+}
+
+async fn handed_back() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    for len in [1 << 20, 20 << 20] {
+        let data = pattern(len, 11);
+        let back = actor.echo(Blob { data: data.clone(), tag: 1 }).await.expect("echo");
+        assert!(back.data[..] == data[..], "{len} bytes come back unchanged");
+        // The child kept nothing: only the reply, read in place in the parent's own arena,
+        // holds the region the request went out in.
+        let (regions, bytes) = settled(&conn).await;
+        assert_eq!(regions, 1, "the reply holds the request's region");
+        assert!(bytes >= len, "{bytes} bytes held for {len}");
+        let slice = back.data.clone().into_bytes().slice(10..20);
+        drop(back);
+        assert_eq!(settled(&conn).await.0, 1, "a slice of the reply still holds it");
+        drop(slice);
+        assert_eq!(all_released(&conn).await, (0, 0), "freed once the reply dropped");
+    }
+}
+
+async fn handed_back_and_kept() {
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    for parent_first in [true, false] {
+        let data = pattern(3 << 20, 12);
+        let back = actor.echo_keep(data.clone()).await.expect("echo_keep");
+        assert!(back[..] == data[..]);
+        assert_eq!(settled(&conn).await.0, 1, "held by both sides");
+        if parent_first {
+            drop(back);
+            assert_eq!(settled(&conn).await.0, 1, "the child's kept view holds it");
+            assert_eq!(actor.forget(()).await.expect("forget"), 1);
+        } else {
+            assert_eq!(actor.forget(()).await.expect("forget"), 1);
+            assert_eq!(settled(&conn).await.0, 1, "the parent's reply holds it");
+            assert!(back[..] == data[..], "and it was not reused meanwhile");
+            drop(back);
+        }
+        assert_eq!(all_released(&conn).await, (0, 0), "parent first: {parent_first}");
+    }
+}
+
 async fn socket_only() {
     let actor = SharedMemory::spawn(builder().shared_memory(false)).await.expect("spawn");
     let conn = connection(&actor).await;
@@ -196,4 +263,41 @@ async fn socket_only() {
     assert!(back.data[..] == data[..]);
     let seen = actor.inspect(data.clone()).await.expect("inspect");
     assert_eq!((seen.kind.as_str(), seen.readonly), ("memoryview", true));
+}
+
+/// The typed fixture answers, and passes `mypy --strict` and pyright against the stubs generated
+/// for it (`SharedBytes` is `memoryview | bytes | bytearray` there).
+async fn typed_fixture() {
+    let actor = TypedBuffers::spawn(builder()).await.expect("spawn");
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    let connections = actor_ref.ask(snake::__private::WorkerConnections).await.expect("connections");
+    let conn = connections.into_iter().next().expect("one worker");
+    let data = pattern(2 << 20, 13);
+    let back = actor.echo(Blob { data: data.clone(), tag: 41 }).await.expect("echo");
+    assert_eq!((back.tag, back.data.len()), (42, data.len()));
+    assert!(back.data[..] == data[..]);
+    let middle = actor.middle(data.clone()).await.expect("middle");
+    assert!(middle[..] == data[1..data.len() - 1]);
+    let reversed = actor.reversed_copy(data.clone()).await.expect("reversed_copy");
+    assert!(reversed.iter().eq(data.iter().rev()));
+    drop((back, middle, reversed));
+    assert_eq!(all_released(&conn).await, (0, 0));
+
+    let declarations = snake::schema::Declarations::collect();
+    let actor = declarations.actors.iter().find(|a| a.name == "TypedBuffers").expect("declared").clone();
+    let files = snake::stubs::render(&declarations.registry, &[actor], &[]).expect("stubs render");
+    let actors = &files["snake_actors.py"];
+    let middle = "def middle(self, request: memoryview | bytes | bytearray, /) -> memoryview | bytes | bytearray:";
+    assert!(actors.contains(middle), "{actors}");
+    let dir = std::env::temp_dir().join(format!("snake-buffer-stubs-{}", std::process::id()));
+    snake::stubs::write_files(&dir, &files).expect("write stubs");
+    std::fs::copy(python_dir().join("shared_memory_typed.py"), dir.join("shared_memory_typed.py")).expect("copy");
+    for (tool, args) in
+        [("mypy", &["-m", "mypy", "--strict", "--no-incremental", "."][..]), ("pyright", &["-m", "pyright", "."][..])]
+    {
+        let out = std::process::Command::new("python3").args(args).current_dir(&dir).output().expect(tool);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{tool} refused the fixture:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

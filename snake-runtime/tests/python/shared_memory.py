@@ -10,7 +10,7 @@ KEPT: list[memoryview] = []
 
 
 def echo(blob: dict[str, Any]) -> dict[str, Any]:
-    """Returns the view it got: one copy into the child's arena, none in Python."""
+    """Returns the view it got: handed back to the parent's arena, no copy at all."""
     return {"data": blob["data"], "tag": blob["tag"] + 1}
 
 
@@ -26,6 +26,12 @@ def inspect(data: memoryview) -> dict[str, Any]:
 def keep(data: memoryview) -> int:
     KEPT.append(data[1:])  # a slice keeps the whole view's region as well
     return len(KEPT)
+
+
+def echo_keep(data: memoryview) -> memoryview:
+    """Returns the view it got and keeps it as well."""
+    KEPT.append(data)
+    return data
 
 
 def kept_firsts(_: None) -> list[int]:
