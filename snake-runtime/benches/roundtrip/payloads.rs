@@ -205,8 +205,9 @@ mod arrays {
         let expected = expected_sum(matrix);
         let mut samples = Vec::with_capacity(iters);
         for i in 0..warmup + iters {
+            let request = ArraySum { matrix: matrix.clone() };
             let start = Instant::now();
-            let total = actor.ask(ArraySum { matrix: matrix.clone() }).await.expect("an array sum failed");
+            let total = actor.ask(request).await.expect("an array sum failed");
             let took = start.elapsed();
             assert!(total == expected, "sum {total}, expected {expected}");
             if i >= warmup {
@@ -224,8 +225,9 @@ mod arrays {
     ) -> Latency {
         let mut samples = Vec::with_capacity(iters);
         for (i, seq) in (0..warmup + iters).zip(0u64..) {
+            let request = ArrayEcho { seq, matrix: matrix.clone() };
             let start = Instant::now();
-            let reply = actor.ask(ArrayEcho { seq, matrix: matrix.clone() }).await.expect("an array echo failed");
+            let reply = actor.ask(request).await.expect("an array echo failed");
             let took = start.elapsed();
             assert!(reply.seq == seq && reply.matrix == *matrix, "echo {seq} came back with other elements");
             if i >= warmup {
