@@ -45,12 +45,14 @@
 //! every count and duration is cut by 10x for a smoke run.
 //!
 //! The modules follow the run: `plan` says how much to measure, `floor`, `project` and `payloads`
-//! measure (the latter two with the `messages` their children serve), `stats` turns samples into percentiles,
+//! measure (the latter two with the `messages` their children serve), `peers` runs the Python
+//! peers of the small calls, `stats` turns samples into percentiles,
 //! `placement` pins the second run, and `report` prints the tables (figures written by `units`).
 
 mod floor;
 mod messages;
 mod payloads;
+mod peers;
 mod placement;
 mod plan;
 mod project;
@@ -138,10 +140,13 @@ fn run_suite(plan: &Plan, placement: &str) -> Result<(), BoxError> {
     };
     drop(runtime);
 
+    // What a Python user would pick instead, in the same placement.
+    let peers = peers::measure(plan);
+
     // Measured again: if the machine's state changed during the run, the ratios are unreliable.
     let floor_after = floor::small_round_trips(plan)?;
 
-    let figures = Figures { floor, project, payloads, from_main, current_thread, traced, floor_after };
+    let figures = Figures { floor, project, payloads, peers, from_main, current_thread, traced, floor_after };
     print!("{}", report::table(placement, &figures));
     io::stdout().flush()?;
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::floor::Floor;
 use crate::payloads::{ARRAY_SIZES, Payloads};
+use crate::peers::Peers;
 use crate::placement;
 use crate::plan::{BYTES_SIZES, FLOOR_MESSAGE, MIB_1, Plan, SMALL_PAYLOAD, WINDOW};
 use crate::project::Project;
@@ -31,6 +32,8 @@ pub(crate) struct Figures {
     pub(crate) floor: Floor,
     pub(crate) project: Project,
     pub(crate) payloads: Payloads,
+    /// The Python peers of the small calls.
+    pub(crate) peers: Peers,
     /// Sync round trips from `block_on` on the main thread of a multi-thread runtime.
     pub(crate) from_main: Latency,
     /// Sync round trips with a current-thread parent runtime.
@@ -63,7 +66,7 @@ pub(crate) fn intro(plan: &Plan) -> String {
 }
 
 pub(crate) fn table(placement: &str, figures: &Figures) -> String {
-    let Figures { floor, project, payloads, from_main, current_thread, traced, floor_after } = figures;
+    let Figures { floor, project, payloads, peers, from_main, current_thread, traced, floor_after } = figures;
     let std_small = floor.std_small;
     let tokio_small = floor.tokio_small;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
@@ -189,6 +192,7 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
             "",
         ],
     );
+    peer_rows(&mut out, peers, floor);
     for (name, callback) in [
         ("callback round trip (Python -> Rust -> Python), blocking, p50", project.callback_sync),
         ("callback round trip, awaited in `async def`, p50", project.callback_async),
@@ -316,4 +320,34 @@ fn times(figure: Duration, floor: Duration) -> String {
 
 fn met(ok: bool) -> &'static str {
     if ok { "yes" } else { "**no**" }
+}
+
+/// The Python peers of the small calls, beside the sync rows above them.
+fn peer_rows(out: &mut String, peers: &Peers, floor: &Floor) {
+    let std_small = floor.std_small;
+    for (name, p50) in [
+        ("peer: `multiprocessing.Pipe` ping-pong, small string, p50", peers.pipe),
+        ("peer: `ProcessPoolExecutor(1)` round trip, small string, p50", peers.pool),
+    ] {
+        match p50 {
+            Some(p50) => latency_row(out, name, p50, std_small.p50, Some(floor.tokio_small.p50)),
+            None => row(out, [name, "did not run", "", "", "", "", ""]),
+        }
+    }
+    let name = format!("peer: `ProcessPoolExecutor(1)`, pipelined, {WINDOW} in flight");
+    match peers.pool_pipelined {
+        Some(calls) => row(
+            out,
+            [
+                &name,
+                &rate(calls, "calls/s"),
+                &rate(floor.pipelined, "msg/s"),
+                &format!("{:.3}x", calls / floor.pipelined),
+                "",
+                "",
+                "",
+            ],
+        ),
+        None => row(out, [&name, "did not run", "", "", "", "", ""]),
+    }
 }
