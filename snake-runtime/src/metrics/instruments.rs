@@ -16,7 +16,7 @@ mod otel {
 
     use super::super::BOUNDS_US;
 
-    /// The OpenTelemetry side of [`ActorMetrics`].
+    /// The OpenTelemetry side of [`ActorMetrics`](crate::metrics::ActorMetrics).
     #[derive(Debug)]
     pub(in super::super) struct Instruments {
         actor: [KeyValue; 1],

@@ -61,7 +61,7 @@ impl ReplySink<PythonExecutionError> for ReplyTo {
 }
 
 /// How a call's request and reply bodies cross the wire: whether each is self-describing (see
-/// [`crate::wire`]). Fixed when the call is built, from the types' `Describe` where they have one.
+/// [`snake_ipc::wire`]). Fixed when the call is built, from the types' `Describe` where they have one.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Encoding {
     pub(crate) request: bool,

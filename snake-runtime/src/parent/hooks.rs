@@ -1,6 +1,6 @@
 //! What the parent observes of each child's connection: call metrics, trace propagation, the
 //! child's log records and finished spans. The engine calls these through its
-//! [`Hooks`](snake_ipc::Hooks) trait.
+//! [`Hooks`] trait.
 
 use std::sync::Arc;
 use std::time::Duration;
