@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -30,7 +30,11 @@ pub(super) struct Reading {
     /// Why, for the main thread.
     stop: Mutex<Option<Stop>>,
     ended: Condvar,
-    /// Both reader threads started: jobs may run inline.
+    /// Reader threads that have entered their loop, detached from the interpreter.
+    ready: AtomicUsize,
+    /// Both reader threads entered their loop: jobs may run inline. Set only then, not when the
+    /// threads are spawned: a reader still attaching to the interpreter at its start needs the
+    /// GIL, which an inline job may hold for as long as it runs, and could not take over.
     inline: AtomicBool,
 }
 
@@ -137,6 +141,7 @@ impl Reading {
             done: AtomicBool::new(false),
             stop: Mutex::default(),
             ended: Condvar::new(),
+            ready: AtomicUsize::new(0),
             inline: AtomicBool::new(false),
         }
     }
@@ -163,8 +168,8 @@ impl Reading {
     }
 }
 
-/// Starts the two reader threads; returns how many started. Jobs run inline only when both did
-/// (one must be there to read while the other runs a job).
+/// Starts the two reader threads; returns how many started. Jobs run inline only once both are
+/// in their loop (one must be there to read while the other runs a job).
 pub(super) fn start_readers(
     child: &Arc<Child>,
     pool: &Arc<SyncPool>,
@@ -180,7 +185,12 @@ pub(super) fn start_readers(
             // rather than one made and destroyed per job.
             let read = std::panic::AssertUnwindSafe(|| {
                 Python::attach(|py| {
-                    py.detach(|| lead_or_follow(&child, Some(&pool), aio.as_deref(), &reading, Some(&slot)));
+                    py.detach(|| {
+                        if reading.ready.fetch_add(1, Ordering::AcqRel) + 1 == 2 {
+                            reading.inline.store(true, Ordering::Release);
+                        }
+                        lead_or_follow(&child, Some(&pool), aio.as_deref(), &reading, Some(&slot));
+                    });
                 });
             });
             if std::panic::catch_unwind(read).is_err() {
@@ -197,7 +207,6 @@ pub(super) fn start_readers(
             }
         }
     }
-    reading.inline.store(started == 2, Ordering::Release);
     started
 }
 
