@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use snake::ndarray::{self, Ix1, Ix2};
 use snake::{Array, PythonChildProcessBuilder, PythonConfig, PythonExecutionError};
 
-use crate::common::{python_dir, trial};
+use crate::common::{python_dir, trial, type_check_with_stubs};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -220,17 +220,7 @@ async fn stubs() {
     let types = &files["snake_types.py"];
     assert!(types.contains("    flags: numpy.typing.NDArray[numpy.bool_]\n"), "{types}");
     assert!(types.contains("    i64s: numpy.typing.NDArray[numpy.int64]\n"), "{types}");
-    let dir = std::env::temp_dir().join(format!("snake-array-stubs-{}", std::process::id()));
-    snake::stubs::write_files(&dir, &files).expect("write stubs");
-    std::fs::copy(python_dir().join("arrays.py"), dir.join("arrays.py")).expect("copy the fixture");
-    for (tool, args) in
-        [("mypy", &["-m", "mypy", "--strict", "--no-incremental", "."][..]), ("pyright", &["-m", "pyright", "."][..])]
-    {
-        let out = std::process::Command::new("python3").args(args).current_dir(&dir).output().expect(tool);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{tool} refused the stubs:\n{text}{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    type_check_with_stubs(&files, "arrays.py");
 }
 
 /// A child whose `import numpy` fails refuses to start, before any call, with a typed error.

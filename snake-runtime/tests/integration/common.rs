@@ -79,3 +79,20 @@ pub async fn wait_gone(pid: u32, secs: u64) -> bool {
     }
     false
 }
+
+/// Writes `stubs` (rendered stub files by name) and the fixture `fixture` from [`python_dir`] to a
+/// fresh folder, and asserts that `mypy --strict` and pyright both accept them together.
+pub fn type_check_with_stubs(stubs: &std::collections::BTreeMap<String, String>, fixture: &str) {
+    let stem = fixture.trim_end_matches(".py");
+    let dir = std::env::temp_dir().join(format!("snake-stubs-{stem}-{}", std::process::id()));
+    snake::stubs::write_files(&dir, stubs).expect("write stubs");
+    std::fs::copy(python_dir().join(fixture), dir.join(fixture)).expect("copy the fixture");
+    for (tool, args) in
+        [("mypy", &["-m", "mypy", "--strict", "--no-incremental", "."][..]), ("pyright", &["-m", "pyright", "."][..])]
+    {
+        let out = std::process::Command::new("python3").args(args).current_dir(&dir).output().expect(tool);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{tool} refused {fixture}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,7 @@ use libtest_mimic::Trial;
 use serde::{Deserialize, Serialize};
 use snake::{PythonChildProcessBuilder, PythonConfig, PythonExecutionError, SharedBytes};
 
-use crate::common::{python_dir, trial};
+use crate::common::{python_dir, trial, type_check_with_stubs};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -289,15 +289,5 @@ async fn typed_fixture() {
     let actors = &files["snake_actors.py"];
     let middle = "def middle(self, request: memoryview | bytes | bytearray, /) -> memoryview | bytes | bytearray:";
     assert!(actors.contains(middle), "{actors}");
-    let dir = std::env::temp_dir().join(format!("snake-buffer-stubs-{}", std::process::id()));
-    snake::stubs::write_files(&dir, &files).expect("write stubs");
-    std::fs::copy(python_dir().join("shared_memory_typed.py"), dir.join("shared_memory_typed.py")).expect("copy");
-    for (tool, args) in
-        [("mypy", &["-m", "mypy", "--strict", "--no-incremental", "."][..]), ("pyright", &["-m", "pyright", "."][..])]
-    {
-        let out = std::process::Command::new("python3").args(args).current_dir(&dir).output().expect(tool);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{tool} refused the fixture:\n{text}{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    type_check_with_stubs(&files, "shared_memory_typed.py");
 }
