@@ -5,13 +5,13 @@
 //! `snake::Array`s of [`ARRAY_SIZES`] summed in Python (`arr.sum()`, back as a scalar) and
 //! echoed back as an array, and the same peer doing the same sum and echo.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use snake::kameo::actor::ActorRef;
 use snake::{PythonActor, PythonChildProcessBuilder, PythonConfig, SharedBytes};
 
 use crate::messages::Blob;
+use crate::peers::run_script;
 use crate::plan::{BYTES_SIZES, KIB_4, MIB_1, MIB_100, Plan};
 use crate::stats::Latency;
 
@@ -99,23 +99,12 @@ async fn round_trips(actor: &ActorRef<PythonActor<Blob>>, len: usize, (warmup, i
 pub(crate) fn python_peer(plan: Plan, kind: &str, sizes: &[usize]) -> Vec<(usize, Duration)> {
     let list: Vec<String> = sizes.iter().map(ToString::to_string).collect();
     let (warmup, iters) = plan.counts(usize::MAX);
-    let output = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/shm_peer.py"))
-        .args([list.join(","), warmup.to_string(), iters.to_string(), kind.to_owned()])
-        .output();
-    let output = match output {
-        Ok(output) if output.status.success() => output,
-        Ok(output) => {
-            eprintln!("the Python shared-memory peer ({kind}) failed: {}", String::from_utf8_lossy(&output.stderr));
-            return Vec::new();
-        }
-        Err(e) => {
-            eprintln!("the Python shared-memory peer did not start: {e}");
-            return Vec::new();
-        }
+    let args = [list.join(","), warmup.to_string(), iters.to_string(), kind.to_owned()];
+    let Some(stdout) = run_script("shm_peer.py", &args, &format!("the Python shared-memory peer ({kind})")) else {
+        return Vec::new();
     };
     // One `<size> <p50 ns>` line per size.
-    String::from_utf8_lossy(&output.stdout)
+    stdout
         .lines()
         .filter_map(|line| {
             let mut parts = line.split_whitespace().map(str::parse::<u64>);

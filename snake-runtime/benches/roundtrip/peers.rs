@@ -19,29 +19,18 @@ pub(crate) struct Peers {
 }
 
 pub(crate) fn measure(plan: &Plan) -> Peers {
-    let output = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python/call_peers.py"))
-        .args([
-            SMALL_PAYLOAD.to_string(),
-            plan.warmup.to_string(),
-            plan.iters.to_string(),
-            WINDOW.to_string(),
-            plan.pipeline_for.as_secs_f64().to_string(),
-        ])
-        .output();
-    let output = match output {
-        Ok(output) if output.status.success() => output,
-        Ok(output) => {
-            eprintln!("the Python call peers failed: {}", String::from_utf8_lossy(&output.stderr));
-            return Peers::default();
-        }
-        Err(e) => {
-            eprintln!("the Python call peers did not start: {e}");
-            return Peers::default();
-        }
+    let args = [
+        SMALL_PAYLOAD.to_string(),
+        plan.warmup.to_string(),
+        plan.iters.to_string(),
+        WINDOW.to_string(),
+        plan.pipeline_for.as_secs_f64().to_string(),
+    ];
+    let Some(stdout) = run_script("call_peers.py", &args, "the Python call peers") else {
+        return Peers::default();
     };
     let mut peers = Peers::default();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in stdout.lines() {
         let mut parts = line.split_whitespace();
         let (Some(name), Some(Ok(value))) = (parts.next(), parts.next().map(str::parse::<u64>)) else {
             continue;
@@ -54,4 +43,22 @@ pub(crate) fn measure(plan: &Plan) -> Peers {
         }
     }
     peers
+}
+
+/// Runs `benches/python/{script}` with `args` under `python3` and returns what it printed, or
+/// `None` (said on stderr, naming `what`) if it did not start or failed: the bench goes on
+/// without those rows' figures.
+pub(crate) fn run_script(script: &str, args: &[String], what: &str) -> Option<String> {
+    let path = format!("{}/benches/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    match Command::new("python3").arg(path).args(args).output() {
+        Ok(output) if output.status.success() => Some(String::from_utf8_lossy(&output.stdout).into_owned()),
+        Ok(output) => {
+            eprintln!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+            None
+        }
+        Err(e) => {
+            eprintln!("{what} did not start: {e}");
+            None
+        }
+    }
 }
