@@ -111,7 +111,14 @@ where
         Target::Local(local) => {
             let encoding = Encoding::of::<Req, Rep>();
             let body = wire::Body::new(request, encoding.request).map_err(PythonExecutionError::from)?;
-            match send_direct(&local.direct, key, method, body, retry, &tracing::Span::current()) {
+            // A stopped actor's pool may not have withdrawn its workers yet (that happens in
+            // `on_stop`, after the mailbox closed): its calls go to the mailbox, which refuses them.
+            let sent = if local.actor.is_alive() {
+                send_direct(&local.direct, key, method, body, retry, &tracing::Span::current())
+            } else {
+                Err(body)
+            };
+            match sent {
                 Ok(reply) => {
                     // The sender goes only with the connection, as kameo's goes with the actor.
                     let body = reply.await.map_err(|_| PythonExecutionError::ActorStopped)??;
