@@ -9,10 +9,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
-use super::tasks::{drain_loop, finish_pumps, read_frame, read_loop, supervise, wait_status, write_all};
+use super::socket::Socket;
+use super::tasks::{drain_loop, finish_pumps, read_frame, read_loop, supervise, wait_status};
 use super::{Connection, Setup, State};
 use crate::error::{ExitStatus, IpcError, PeerError};
 use crate::frame::{FrameDecoder, FrameKind, Header, encode_frame};
@@ -47,8 +47,7 @@ impl<E: PeerError> Connection<E> {
             payload,
         );
         let io_error = |e: io::Error| E::from(IpcError::Protocol(e.into()));
-        socket.set_nonblocking(true).map_err(io_error)?;
-        let socket = UnixStream::from_std(socket).map_err(io_error)?;
+        let socket = Socket::new(socket).map_err(io_error)?;
 
         let mut hello_frame = Vec::new();
         encode_frame(&mut hello_frame, &Header::new(FrameKind::Hello, 0), &hello, limits.max_frame_size)
@@ -56,7 +55,7 @@ impl<E: PeerError> Connection<E> {
         let decoder = FrameDecoder::new(limits.max_frame_size);
         let mut buf = BytesMut::with_capacity(64 * 1024);
         let handshake = async {
-            write_all(&socket, &hello_frame).await?;
+            socket.write_all(&hello_frame).await?;
             read_frame(&socket, &decoder, &mut buf).await
         };
         let outcome = tokio::select! {

@@ -17,6 +17,7 @@ mod callbacks;
 mod calls;
 mod handshake;
 mod probes;
+mod socket;
 mod tasks;
 
 use std::collections::HashMap;
@@ -25,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::net::UnixStream;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use self::callbacks::CallbackStreamControl;
@@ -34,6 +34,7 @@ use self::calls::Pending;
 pub use self::calls::ReplySink;
 pub use self::probes::MAX_OUTSTANDING_PROBES;
 use self::probes::Outstanding;
+use self::socket::Socket;
 use crate::error::{ExitStatus, IpcError, PeerError};
 use crate::frame::{FrameKind, Header, encode_frame};
 use crate::hooks::Hooks;
@@ -109,7 +110,7 @@ enum Control {
 
 /// See the module docs. Made by [`Connection::establish`]; shared as `Arc<Connection<E>>`.
 pub struct Connection<E: PeerError> {
-    socket: UnixStream,
+    socket: Socket,
     outbox: Outbox,
     drain_wake: Notify,
     /// Wakes the reader when a call arrives while its sweep is disarmed.

@@ -1,15 +1,14 @@
 //! The tasks of one connection: the reader (the only code that reads the socket), the drainer
 //! (writes what a direct write could not), and the supervisor (owns the process).
 
-use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
+use super::socket::Socket;
 use super::{Connection, Control};
 use crate::error::{ExitStatus, IpcError, PeerError, ProtocolError};
 use crate::frame::{Frame, FrameDecoder, FrameKind, Header};
@@ -25,21 +24,9 @@ const STAY_ARMED: Duration = Duration::from_millis(100);
 /// How long to wait for an exit status after the channel closed, before calling it unknown.
 const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
 
-pub(super) async fn write_all(socket: &UnixStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        socket.writable().await?;
-        match socket.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Reads until one whole frame is buffered. Only used before the reader task exists.
 pub(super) async fn read_frame(
-    socket: &UnixStream,
+    socket: &Socket,
     decoder: &FrameDecoder,
     buf: &mut BytesMut,
 ) -> Result<Option<Frame>, ProtocolError> {
@@ -47,12 +34,8 @@ pub(super) async fn read_frame(
         if let Some(frame) = decoder.decode(buf)? {
             return Ok(Some(frame));
         }
-        socket.readable().await?;
-        match socket.try_read_buf(buf) {
-            Ok(0) => return Ok(None),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e.into()),
+        if socket.read_buf(buf).await? == 0 {
+            return Ok(None);
         }
     }
 }
@@ -88,26 +71,16 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
         }
         tokio::select! {
             biased;
-            ready = conn.socket.readable() => {
+            read = conn.socket.read_buf(&mut buf) => match read {
+                Ok(0) => break 'read None,
+                Ok(_) => {}
                 // A failing read (`ECONNRESET` when the child died with frames unread) means the
                 // same as end-of-stream: the child is gone, and how it went is its exit status.
-                if let Err(err) = ready {
+                Err(err) => {
                     tracing::debug!(child_pid = conn.pid, error = %err, "reading from the child failed");
                     break 'read None;
                 }
-                if buf.capacity() - buf.len() < 16 * 1024 {
-                    buf.reserve(64 * 1024);
-                }
-                match conn.socket.try_read_buf(&mut buf) {
-                    Ok(0) => break 'read None,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => {
-                        tracing::debug!(child_pid = conn.pid, error = %e, "reading from the child failed");
-                        break 'read None;
-                    }
-                }
-            }
+            },
             _ = sweep.tick(), if armed => conn.sweep(),
             // A call arrived while the sweep was disarmed: loop, so that it is armed again.
             () = conn.work.notified() => {}
@@ -216,7 +189,7 @@ pub(super) async fn drain_loop<E: PeerError>(conn: Arc<Connection<E>>) {
             return;
         }
         while let Some(chunk) = conn.outbox.take_backlog() {
-            if write_all(&conn.socket, &chunk).await.is_err() {
+            if conn.socket.write_all(&chunk).await.is_err() {
                 conn.outbox.close();
                 break;
             }

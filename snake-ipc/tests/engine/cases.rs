@@ -29,6 +29,7 @@ pub fn trials() -> Vec<Trial> {
         trial("another_fingerprint_is_refused", another_fingerprint_is_refused),
         trial("the_upper_layer_may_refuse_the_welcome", the_upper_layer_may_refuse_the_welcome),
         trial("many_calls_are_in_flight_at_once", many_calls_are_in_flight_at_once),
+        trial("calls_past_the_sockets_buffer_wait_for_room_and_arrive_intact", calls_past_the_sockets_buffer),
         trial("a_dropped_call_is_cancelled_in_the_child", a_dropped_call_is_cancelled_in_the_child),
         trial("a_dropped_call_is_cancelled_without_other_traffic", a_dropped_call_is_cancelled_without_other_traffic),
         trial("a_full_window_queues_calls_without_blocking_the_caller", a_full_window_queues_calls),
@@ -196,6 +197,22 @@ async fn many_calls_are_in_flight_at_once() -> Result<(), Failed> {
     let replies = futures_join(calls).await;
     for (i, reply) in replies.into_iter().enumerate() {
         assert_eq!(reply?, i as u32);
+    }
+    Ok(())
+}
+
+/// 48 calls of 512 KiB each in flight: far more than the socket holds, so most are queued and
+/// written by the drainer as the child reads, and the replies fill the parent's reads whole.
+async fn calls_past_the_sockets_buffer() -> Result<(), Failed> {
+    let conn = start().await?;
+    let body = |i: u64| -> Vec<u8> { (0..512 * 1024u64).map(|n| ((n * 31 + i * 7) % 251) as u8).collect() };
+    let mut waits = Vec::new();
+    for i in 0..48u64 {
+        waits.push(send(&conn, child::ECHO, body(i)).await);
+    }
+    for (i, wait) in waits.into_iter().enumerate() {
+        let reply = tokio::time::timeout(Duration::from_secs(20), wait).await.map_err(|_| "no hang")???;
+        assert!(postcard::from_bytes::<Vec<u8>>(&reply)? == body(i as u64), "call {i} came back intact");
     }
     Ok(())
 }
