@@ -5,9 +5,14 @@
 //! already due to drain. The loop drains every queued command in one callback, so a burst of
 //! calls costs one wake-up.
 //!
-//! A handler's `SystemExit` or `KeyboardInterrupt` is that call's error: asyncio records it on the
-//! task and then lets it escape `run_forever`, which is simply entered again, and the task's
-//! done-callback reports it. If the loop thread ends for any other reason than the child's
+//! A handler task's first step runs as soon as the task is made, inside the drain
+//! ([`first_step_now`]): a handler that returns without waiting replies there, with no further
+//! turn of the loop.
+//!
+//! A handler's `SystemExit` or `KeyboardInterrupt` is that call's error. Raised in the first step,
+//! the task records it and the reply reports it. Raised later, asyncio records it on the task and
+//! then lets it escape `run_forever`, which is simply entered again, and the task's done-callback
+//! reports it. If the loop thread ends for any other reason than the child's
 //! shutdown, the child exits ([`LOOP_ENDED`]), so the parent sees it die and its restart policy
 //! applies, instead of every later `async` call waiting for a loop that is gone.
 
@@ -317,7 +322,7 @@ fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_
     let traced = child.spans.begin(id, job.trace, job.received);
     let started = SystemTime::now();
     let mut converted = started;
-    let launched = (|| -> Result<Bound<'_, PyAny>, PythonExecutionError> {
+    let launched = (|| -> Result<Launched<'_>, PythonExecutionError> {
         let py_err = |err: PyErr| python::exception(py, &err);
         let coroutine = match job.credit {
             None => {
@@ -357,13 +362,17 @@ fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_
             started,
             converted,
         };
+        if job.credit.is_none() && first_step_now(py, event_loop, &task) && is_done(&task) {
+            return Ok(Launched::Finished(task, done));
+        }
         task.call_method1(intern!(py, "add_done_callback"), (done,)).map_err(py_err)?;
-        Ok(task)
+        Ok(Launched::Running(task))
     })();
     match launched {
-        Ok(task) => {
+        Ok(Launched::Running(task)) => {
             state.tasks().insert(id, task.unbind());
         }
+        Ok(Launched::Finished(task, done)) => done.finish(&task),
         Err(err) => {
             state.sinks().remove(&id);
             child.send_error(id, &err);
@@ -374,6 +383,70 @@ fn start_task(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>, event_
             }
         }
     }
+}
+
+/// A handler task, just created.
+enum Launched<'py> {
+    /// Still running: its done-callback replies.
+    Running(Bound<'py, PyAny>),
+    /// Done within its first step, which [`first_step_now`] ran: nobody has replied yet.
+    Finished(Bound<'py, PyAny>, TaskDone),
+}
+
+/// Runs the first step of `task`, just created, now instead of on the loop's next turn; true if
+/// it ran.
+///
+/// A handler that returns without waiting on anything (most do, or do so on their first step)
+/// then replies at once, without the two more turns of the loop (each a `select` and a pass over
+/// the ready queue) that its first step and its done-callback would take. The step is the task's
+/// own, popped from the loop's ready queue, so it runs as the task would run it: in the task's
+/// context, with `asyncio.current_task()` set. That queue is private to asyncio: if its last entry
+/// is not this task's step (another Python version, or a thread scheduled something in between),
+/// nothing is popped and the task runs as scheduled.
+fn first_step_now(py: Python<'_>, event_loop: &Bound<'_, PyAny>, task: &Bound<'_, PyAny>) -> bool {
+    let Ok(Some(step)) = scheduled_step(py, event_loop, task) else { return false };
+    if step.ready.call_method0(intern!(py, "pop")).is_err() {
+        return false;
+    }
+    // The step records whatever the handler raised on the task, and re-raises only `SystemExit`
+    // and `KeyboardInterrupt` (which asyncio lets escape the loop); the task's result reports
+    // those too, so they end this call only.
+    if let Err(err) = step.context.call_method1(intern!(py, "run"), (step.callback,))
+        && !is_done(task)
+    {
+        eprintln!("snake child: a handler task's first step failed: {}", python::capture(py, &err));
+    }
+    true
+}
+
+/// The first step of a task, as the loop's ready queue holds it.
+struct Step<'py> {
+    ready: Bound<'py, PyAny>,
+    context: Bound<'py, PyAny>,
+    callback: Bound<'py, PyAny>,
+}
+
+/// The task's first step, if it is the last entry of the loop's ready queue (and nothing else).
+fn scheduled_step<'py>(
+    py: Python<'py>,
+    event_loop: &Bound<'py, PyAny>,
+    task: &Bound<'py, PyAny>,
+) -> PyResult<Option<Step<'py>>> {
+    let ready = event_loop.getattr(intern!(py, "_ready"))?;
+    let handle = ready.get_item(-1)?;
+    let callback = handle.getattr(intern!(py, "_callback"))?;
+    let ours = callback.getattr(intern!(py, "__self__"))?.is(task)
+        && handle.getattr(intern!(py, "_args"))?.len()? == 0
+        && !handle.getattr(intern!(py, "_cancelled"))?.is_truthy()?;
+    if !ours {
+        return Ok(None);
+    }
+    let context = handle.getattr(intern!(py, "_context"))?;
+    Ok(Some(Step { ready, context, callback }))
+}
+
+fn is_done(task: &Bound<'_, PyAny>) -> bool {
+    task.call_method0(intern!(task.py(), "done")).and_then(|done| done.is_truthy()).unwrap_or(false)
 }
 
 /// The done-callback of one handler task: sends its reply, error or cancellation. Stream tasks
@@ -393,6 +466,12 @@ struct TaskDone {
 #[pymethods]
 impl TaskDone {
     fn __call__(&self, task: &Bound<'_, PyAny>) {
+        self.finish(task);
+    }
+}
+
+impl TaskDone {
+    fn finish(&self, task: &Bound<'_, PyAny>) {
         let py = task.py();
         self.state.tasks().remove(&self.id);
         let cancelled = task.call_method0(intern!(py, "cancelled")).and_then(|c| c.is_truthy()).unwrap_or(false);

@@ -14,6 +14,7 @@ pub fn trials() -> Vec<Trial> {
     vec![
         trial("calls::sync_echo_round_trips", sync_echo_round_trips),
         trial("calls::async_echo_round_trips", async_echo_round_trips),
+        trial("calls::async_handlers_run_in_their_own_task", async_handlers_run_in_their_own_task),
         trial("calls::actor_listed_in_the_entry_macro_is_served", listed_actor_is_served),
         trial("calls::deeply_nested_message_round_trips", deeply_nested_message_round_trips),
         trial("calls::ten_thousand_concurrent_async_asks_are_matched", ten_thousand_concurrent_asks),
@@ -44,6 +45,23 @@ async fn async_echo_round_trips() {
     let actor = builder("echo_async").spawn::<Text>().await.expect("spawn");
     let reply = actor.ask(Text { text: "async".into() }).await.expect("echo");
     assert_eq!(reply, Text { text: "async".into() });
+}
+
+/// A handler that returns within its first step runs that step at once, on the loop, but still
+/// as its own task: `asyncio.current_task()` and `asyncio.timeout` work as with one that awaits.
+async fn async_handlers_run_in_their_own_task() {
+    let actor = builder("in_a_task").spawn::<Text>().await.expect("spawn");
+    let calls: FuturesUnordered<_> = (0..20)
+        .map(|n| {
+            let actor = actor.clone();
+            let text = if n % 2 == 0 { "now" } else { "await" };
+            async move { (text, actor.ask(Text { text: text.into() }).await) }
+        })
+        .collect();
+    let replies: Vec<_> = calls.collect().await;
+    for (text, reply) in replies {
+        assert_eq!(reply.expect("reply").text, format!("{text}: task=True same=True"));
+    }
 }
 
 async fn listed_actor_is_served() {

@@ -131,7 +131,10 @@ async def loop_faults(msg):
         time.sleep(float(arg))
         return "unblocked"
     if kind == "stop":
+        # Still running when the loop stops: a handler that returned at once would be answered
+        # within its first step, before the loop ends.
         asyncio.get_running_loop().stop()
+        await asyncio.sleep(0)
         return "stopped"
     return f"ok:{arg}"
 

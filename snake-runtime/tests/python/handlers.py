@@ -16,6 +16,17 @@ async def echo_async(msg):
     return msg
 
 
+async def in_a_task(msg):
+    """What an `async def` handler sees of asyncio, answering without an await (`now`) or after
+    one (`await`): its own task, the same one throughout, and `asyncio.timeout`, which needs it."""
+    task = asyncio.current_task()
+    async with asyncio.timeout(5):
+        if msg["text"] == "await":
+            await asyncio.sleep(0)
+    same = asyncio.current_task() is task
+    return {"text": f"{msg['text']}: task={task is not None and not task.done()} same={same}"}
+
+
 def fail(msg):
     raise ValueError(f"bad value: {msg['text']}")
 
