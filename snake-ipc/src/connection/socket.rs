@@ -1,20 +1,22 @@
-//! The parent's end of the socket, registered with the tokio reactor for reading only.
+//! The parent's end of the socket, as registered with the tokio reactor.
 //!
-//! A `tokio::net::UnixStream` is registered for both directions, edge-triggered. On a Unix
-//! socket every read the child makes frees room in the parent's send buffer, and the kernel
-//! reports that as a write-readiness edge: with both directions registered, each call would
-//! wake the reactor's thread once more for nothing (measured with `--bench sync_loop`: about one
-//! more context switch per call on the parent's worker threads). Writes here are direct
-//! non-blocking sends ([`crate::outbox`]), which need no readiness; only a write that finds the
-//! socket full waits, and only that wait registers a duplicate of the descriptor for write
-//! readiness, dropped when the write is done.
-//!
-//! A read that fills less than the room it was given found the socket empty: readiness is
+//! An `AsyncFd` rather than a `tokio::net::UnixStream`, for one thing the stream cannot do: a
+//! read that fills less than the room it was given found the socket empty, and readiness is
 //! cleared then (as tokio's own `AsyncRead` does), which saves the read that would only return
-//! `EWOULDBLOCK` after every reply.
+//! `EWOULDBLOCK` after every reply. Writes are direct non-blocking sends ([`crate::outbox`]);
+//! only a write that finds the socket full waits for write readiness.
+//!
+//! The socket stays registered for writing too, although nothing waits for that while the
+//! socket has room, and on a Unix socket every read the child makes then wakes the reactor's
+//! thread with a write edge, for nothing. Registering it for reading alone removed that wake
+//! (one context switch fewer per call, measured with `--bench sync_loop`) and helped pinned
+//! (`--bench roundtrip`, two runs each: async p50 20.8 to 19.4-19.6 µs), but unpinned the async
+//! p50 went from 32 to 48 µs and the awaited callback from 32 to 47 µs. The likely cause: with
+//! the parent's core idle rather than busy with that wake, the scheduler moves the child's
+//! asyncio thread to it, and waking an idle virtual CPU costs more than the wake saved.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
 use bytes::{BufMut, BytesMut};
@@ -24,16 +26,17 @@ use tokio::io::unix::AsyncFd;
 use crate::outbox::send_nonblocking;
 
 pub(super) struct Socket {
-    readable: AsyncFd<UnixStream>,
+    socket: AsyncFd<UnixStream>,
 }
 
 impl Socket {
-    /// Makes `stream` non-blocking and registers it for reading on the current runtime.
+    /// Makes `stream` non-blocking and registers it on the current runtime.
     pub(super) fn new(stream: UnixStream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
-        // SAFETY: `UnixStream` and `OwnedFd` own their descriptor, open until they drop with the
-        // `AsyncFd`, and always return that one.
-        Ok(Self { readable: unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE)? } })
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        // SAFETY: the `UnixStream` owns its descriptor, open until it drops with the `AsyncFd`,
+        // and always returns that one.
+        Ok(Self { socket: unsafe { AsyncFd::register_with_interest(stream, interest)? } })
     }
 
     /// Waits until the socket is readable and reads once into `buf`'s spare room (kept at 16 KiB
@@ -44,7 +47,7 @@ impl Socket {
             buf.reserve(64 * 1024);
         }
         loop {
-            let mut guard = self.readable.readable().await?;
+            let mut guard = self.socket.readable().await?;
             let spare = buf.spare_capacity_mut();
             let room = spare.len();
             let read = guard.try_io(|socket| {
@@ -72,31 +75,14 @@ impl Socket {
 
     /// Writes all of `data`, waiting for room when the socket is full.
     pub(super) async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
-        // Registered only once a send found the socket full (see the module docs).
-        let mut writable: Option<AsyncFd<OwnedFd>> = None;
         while !data.is_empty() {
-            let sent = match send_nonblocking(self.as_fd(), data) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    let writable = match &mut writable {
-                        Some(writable) => writable,
-                        None => {
-                            let duplicate = self.as_fd().try_clone_to_owned()?;
-                            // SAFETY: as in `new`.
-                            writable.insert(unsafe { AsyncFd::register_with_interest(duplicate, Interest::WRITABLE)? })
-                        }
-                    };
-                    let mut guard = writable.writable().await?;
-                    match guard.try_io(|socket| send_nonblocking(socket.as_fd(), data)) {
-                        Ok(sent) => sent,
-                        Err(_would_block) => continue,
-                    }
-                }
-                sent => sent,
-            };
-            match sent {
-                Ok(n) => data = &data[n..],
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
+            let mut guard = self.socket.writable().await?;
+            match guard.try_io(|socket| send_nonblocking(socket.as_fd(), data)) {
+                Ok(Ok(n)) => data = &data[n..],
+                Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(err)) => return Err(err),
+                // `EWOULDBLOCK`: readiness was cleared; wait for room.
+                Err(_would_block) => {}
             }
         }
         Ok(())
@@ -105,6 +91,6 @@ impl Socket {
 
 impl AsFd for Socket {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.readable.get_ref().as_fd()
+        self.socket.get_ref().as_fd()
     }
 }
