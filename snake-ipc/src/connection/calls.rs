@@ -143,10 +143,14 @@ impl<E: PeerError> Connection<E> {
             && let Ok(permit) = Arc::clone(&self.window).try_acquire_owned()
         {
             let mut out = FrameOut::new(&mut frame, header, self.limits.max_frame_size, Some(shm));
-            return match out.put(&request) {
+            match out.put(&request) {
                 Ok(()) => self.send_call(id, method, frame, reply, span, permit),
                 Err(err) => reply.complete(Err(E::from(IpcError::Protocol(err)))),
-            };
+            }
+            // The views the frame handed back ranges of may go now: it is in the outbox, ahead
+            // of any release of theirs.
+            crate::shm::handback::after_send();
+            return;
         }
         if let Err(err) = encode_frame(&mut frame, &header, &request, self.limits.max_frame_size) {
             return reply.complete(Err(E::from(IpcError::Protocol(err))));

@@ -47,7 +47,7 @@ impl Drop for Written {
 static REGISTRY: Mutex<BTreeMap<u64, Weak<Written>>> = Mutex::new(BTreeMap::new());
 
 /// A random non-zero token.
-fn new_token() -> u64 {
+pub(super) fn new_token() -> u64 {
     let mut token = [0u8; 8];
     // SAFETY: getrandom writes at most `token.len()` bytes into `token`.
     let n = unsafe { libc::getrandom(token.as_mut_ptr().cast(), token.len(), 0) };
@@ -61,15 +61,18 @@ fn new_token() -> u64 {
 }
 
 impl Outgoing {
-    pub(crate) fn new(memory: Memory) -> Self {
-        Self { shared: Arc::new(Written { memory, alloc: Mutex::default(), token: 0 }) }
-    }
-
     /// An arena whose regions the peer may hand back by reference ([`resolve`]).
     pub(crate) fn registered(memory: Memory) -> Self {
-        let token = new_token();
+        Self::registered_as(memory, new_token())
+    }
+
+    /// [`registered`](Self::registered) under a token chosen by the peer, which must know it
+    /// (a child's arena, named by the parent at spawn). Token 0 registers nothing.
+    pub(crate) fn registered_as(memory: Memory, token: u64) -> Self {
         let shared = Arc::new(Written { memory, alloc: Mutex::default(), token });
-        REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).insert(token, Arc::downgrade(&shared));
+        if token != 0 {
+            REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).insert(token, Arc::downgrade(&shared));
+        }
         Self { shared }
     }
 
@@ -397,7 +400,7 @@ pub(crate) mod tests {
         assert!(dup >= 0);
         // SAFETY: `dup` is open and owned by nothing else.
         let reader = unsafe { Memory::adopt(dup, limit, Access::Read) }.expect("adopt");
-        (Outgoing::new(memory), Incoming::new(reader))
+        (Outgoing::registered_as(memory, 0), Incoming::new(reader))
     }
 
     #[test]

@@ -12,9 +12,11 @@
 //! as before. A memfd lives as long as its last descriptor or mapping: when either process dies,
 //! its half goes with it, and nothing is left once both are gone.
 //!
-//! A value the child received in place and returns unchanged is handed back as a reference to
-//! its range of the parent's arena, read in place there ([`handback`]): the region is then held
-//! until both the child released its view and the parent's value dropped.
+//! A value one side received in place and sends back unchanged is handed back as a reference to
+//! its range of the peer's arena, read in place there ([`handback`]): the region is then held
+//! until both the side that received it released its view and the peer's value dropped. The
+//! child hands back what it received in a call; the parent, what a reply brought it from that
+//! same child.
 //!
 //! A region the peer names outside the arena is a [`ShmError::BadRegion`] for the frame that named
 //! it alone; a release of a region the writer did not lend is a [`ShmError::BadRelease`] and
@@ -35,9 +37,10 @@ use self::memory::{Access, Memory};
 use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
 
 /// Set in a child's environment to
-/// `<arena to the child>,<arena to the parent>,<limit>,<threshold>,<token>` (two descriptor
-/// numbers, two byte counts, and the token by which the child hands back ranges of the arena to
-/// the child, see [`handback`]) when shared memory is on.
+/// `<arena to the child>,<arena to the parent>,<limit>,<threshold>,<token>,<child token>` (two
+/// descriptor numbers, two byte counts, the token by which the child hands back ranges of the
+/// arena to the child, and the one by which the parent hands back ranges of the arena to the
+/// parent, see [`handback`]) when shared memory is on.
 pub const ENV_SHM: &str = "SNAKE_SHM";
 
 /// Default size from which a frame travels through shared memory (64 KiB).
@@ -114,11 +117,10 @@ pub struct Arenas {
     /// The arena the peer writes and this side reads.
     pub incoming: Incoming,
     config: ShmConfig,
-    /// In a child: the parent's token for the incoming arena, by which frames hand its ranges
-    /// back ([`handback`]); 0 in the parent, which does not hand back.
+    /// The peer's token for the incoming arena, by which frames hand its ranges back
+    /// ([`handback`]); 0 when they cannot.
     peer_token: u64,
-    /// In the parent: the holds a [`FrameKind::Hold`] frame took, for the frame of that id that
-    /// follows it.
+    /// The holds a [`FrameKind::Hold`] frame took, for the frame of that id that follows it.
     holds: Mutex<Option<(u64, Holds)>>,
 }
 
@@ -127,7 +129,9 @@ impl Arenas {
     pub fn create(config: ShmConfig) -> std::io::Result<Self> {
         let to_child = Memory::create(c"snake-to-child", config.limit, Access::Write)?;
         let to_parent = Memory::create(c"snake-to-parent", config.limit, Access::Read)?;
-        Ok(Self::new(Outgoing::registered(to_child), Incoming::new(to_parent), config, 0))
+        // The child registers its arena under this token, named in its environment.
+        let child_token = arena::new_token();
+        Ok(Self::new(Outgoing::registered(to_child), Incoming::new(to_parent), config, child_token))
     }
 
     fn new(outgoing: Outgoing, incoming: Incoming, config: ShmConfig, peer_token: u64) -> Self {
@@ -142,8 +146,9 @@ impl Arenas {
     /// In the parent: the descriptors the child inherits, and the [`ENV_SHM`] value naming them.
     pub(crate) fn for_child(&self) -> ([RawFd; 2], String) {
         let fds = [self.outgoing.raw_fd(), self.incoming.raw_fd()];
-        let token = self.outgoing.token();
-        (fds, format!("{},{},{},{},{token}", fds[0], fds[1], self.config.limit, self.config.threshold))
+        let (token, child_token) = (self.outgoing.token(), self.peer_token);
+        let (limit, threshold) = (self.config.limit, self.config.threshold);
+        (fds, format!("{},{},{limit},{threshold},{token},{child_token}", fds[0], fds[1]))
     }
 
     /// In a child: its arenas, from [`ENV_SHM`]; `None` when shared memory is off. The variable is
@@ -161,10 +166,10 @@ impl Arenas {
         let parts: Option<Vec<u64>> =
             value.to_str().and_then(|s| s.split(',').map(|part| part.parse::<u64>().ok()).collect());
         let parts = parts
-            .and_then(|v| <[u64; 5]>::try_from(v).ok())
-            .map(|[a, b, c, d, token]| ([a, b, c, d].map(|n| usize::try_from(n).ok()), token));
-        let Some(([Some(to_child), Some(to_parent), Some(limit), Some(threshold)], token)) = parts else {
-            return Some(Err(format!("{ENV_SHM} is not `fd,fd,limit,threshold,token`")));
+            .and_then(|v| <[u64; 6]>::try_from(v).ok())
+            .map(|[a, b, c, d, token, own_token]| ([a, b, c, d].map(|n| usize::try_from(n).ok()), token, own_token));
+        let Some(([Some(to_child), Some(to_parent), Some(limit), Some(threshold)], token, own_token)) = parts else {
+            return Some(Err(format!("{ENV_SHM} is not `fd,fd,limit,threshold,token,token`")));
         };
         let fd = |n: usize| RawFd::try_from(n).map_err(|_| format!("{ENV_SHM}: {n} is not a descriptor"));
         let adopt = |n: usize, access: Access| -> Result<Memory, String> {
@@ -174,8 +179,8 @@ impl Arenas {
             unsafe { Memory::adopt(fd, limit, access) }.map_err(|e| format!("{ENV_SHM}: descriptor {fd}: {e}"))
         };
         let arenas = adopt(to_child, Access::Read).and_then(|incoming| {
-            let outgoing = adopt(to_parent, Access::Write)?;
-            Ok(Self::new(Outgoing::new(outgoing), Incoming::new(incoming), ShmConfig { threshold, limit }, token))
+            let outgoing = Outgoing::registered_as(adopt(to_parent, Access::Write)?, own_token);
+            Ok(Self::new(outgoing, Incoming::new(incoming), ShmConfig { threshold, limit }, token))
         });
         Some(arenas)
     }
@@ -269,20 +274,23 @@ impl Arenas {
     }
 
     /// Takes back the region of a [`FrameKind::Shared`] frame that will not be sent after all (a
-    /// call refused before it went out); any other frame is left alone.
+    /// call refused before it went out); `frame` may be preceded by a [`FrameKind::Hold`] frame
+    /// ([`FrameOut::put`]). Any other frame is left alone.
     pub fn discard(&self, frame: &[u8]) {
         let mut buf = bytes::BytesMut::from(frame);
-        if let Ok(Some(frame)) = crate::frame::FrameDecoder::new(frame.len()).decode(&mut buf)
-            && frame.header.kind == FrameKind::Shared
-            && let Ok(region) = frame.decode_body::<Region>()
-        {
-            let _ = self.outgoing.release(&[region]);
+        let decoder = crate::frame::FrameDecoder::new(frame.len());
+        while let Ok(Some(frame)) = decoder.decode(&mut buf) {
+            if frame.header.kind == FrameKind::Shared
+                && let Ok(region) = frame.decode_body::<Region>()
+            {
+                let _ = self.outgoing.release(&[region]);
+            }
         }
     }
 
-    /// In the parent: holds the regions a [`FrameKind::Hold`] frame names, for the next frame
-    /// (see [`Self::with_holds`]). A range of no region lent to the child is an error, and
-    /// nothing is held: whatever refers to it fails to resolve.
+    /// Holds the regions a [`FrameKind::Hold`] frame names, for the next frame (see
+    /// [`Self::with_holds`]). A range of no region lent to the peer is an error, and nothing is
+    /// held: whatever refers to it fails to resolve.
     pub fn hold(&self, frame: &Frame) -> Result<(), ProtocolError> {
         let parts: Vec<Region> = frame.decode_body()?;
         let holds = self.outgoing.hold(&parts)?;
@@ -326,8 +334,9 @@ impl<'a> FrameOut<'a> {
     }
 
     /// Encodes `body` as the frame's body. On error the buffer is left empty.
-    /// In a child, bytes of the body that lie in the parent's arena may be handed back
-    /// ([`handback`]): the buffer then holds a [`FrameKind::Hold`] frame before the frame.
+    /// Bytes of the body that lie in the peer's arena may be handed back ([`handback`]): the
+    /// buffer then holds a [`FrameKind::Hold`] frame before the frame, and the views they were
+    /// read from must live until it is sent ([`handback::after_send`]).
     pub fn put<T: Serialize + ?Sized>(&mut self, body: &T) -> Result<(), ProtocolError> {
         self.buf.clear();
         let Some(shm) = self.shm else {
@@ -349,7 +358,7 @@ impl<'a> FrameOut<'a> {
     }
 }
 
-/// A frame body that holds the regions of the parent's arena it hands back.
+/// A frame body that holds the regions of this side's arena that it hands back.
 struct HeldBody {
     body: bytes::Bytes,
     _holds: Holds,
@@ -388,7 +397,7 @@ mod tests {
             unsafe { Memory::adopt(dup, parent.config.limit, access) }.expect("adopt")
         };
         Arenas::new(
-            Outgoing::new(adopt(fds[1], Access::Write)),
+            Outgoing::registered_as(adopt(fds[1], Access::Write), parent.peer_token),
             Incoming::new(adopt(fds[0], Access::Read)),
             parent.config,
             parent.outgoing.token(),
@@ -538,6 +547,63 @@ mod tests {
     }
 
     #[test]
+    fn the_parent_hands_back_a_range_of_the_childs_arena_which_the_child_holds() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let releases = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&releases);
+        parent.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+
+        // A reply from the child, in its arena; the parent keeps its payload.
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 239) as u8).collect();
+        let reply = parent
+            .open(&read_one(&child.offload(&frame(FrameKind::Reply, 3, &payload)).expect("offloaded")), 1 << 30)
+            .expect("opens");
+        let value = reply.body.slice(reply.body.len() - payload.len()..);
+        drop(reply);
+
+        // Sent to the same child in a call: a reference crosses, after a hold.
+        let mut buf = Vec::new();
+        FrameOut::new(&mut buf, Header::new(FrameKind::Call, 4), 1 << 30, Some(&parent))
+            .put(&Echo(value.clone()))
+            .expect("encodes");
+        let frames = read_all(&buf);
+        assert_eq!(
+            frames.iter().map(|f| (f.header.kind, f.header.id)).collect::<Vec<_>>(),
+            vec![(FrameKind::Hold, 4), (FrameKind::Call, 4)]
+        );
+        assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
+        drop(value);
+        handback::after_send();
+        assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
+        let release = releases.lock().expect("lock").pop().expect("released after the send");
+
+        // The child reads the hold before the parent's release, then the call.
+        let mut frames = frames.into_iter();
+        child.hold(&frames.next().expect("hold")).expect("a region lent to the parent");
+        child.released(&read_one(&release)).expect("lent");
+        assert_eq!(child.outgoing.lent().0, 1, "the hold keeps the region");
+        let call = child.with_holds(frames.next().expect("call"));
+        #[derive(serde::Deserialize)]
+        enum Wire {
+            Inline(serde_bytes::ByteBuf),
+            HandBack(handback::HandBack),
+        }
+        let reference = match call.decode_body().expect("a body") {
+            Wire::HandBack(reference) => reference,
+            Wire::Inline(bytes) => panic!("{} bytes were copied", bytes.len()),
+        };
+        assert_eq!(reference.token, parent.peer_token);
+        let bytes = resolve(reference.token, reference.region()).expect("resolves in the child's arena");
+        assert!(bytes[..] == payload[..], "the child reads the payload in place");
+        drop(call);
+        assert_eq!(child.outgoing.lent().0, 1, "the child's value still holds the region");
+        drop(bytes);
+        assert_eq!(child.outgoing.lent(), (0, 0));
+        assert_eq!(parent.outgoing.lent(), (0, 0), "nothing was copied into the parent's arena");
+    }
+
+    #[test]
     fn a_forged_reference_is_refused_and_changes_nothing() {
         let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
         let lent = parent.outgoing.place(&[3; 8192]).expect("room");
@@ -565,7 +631,8 @@ mod tests {
     fn the_environment_value_names_both_descriptors_and_the_config() {
         let parent = Arenas::create(ShmConfig { threshold: 4096, limit: 2 << 20 }).expect("arenas");
         let (fds, value) = parent.for_child();
-        assert_eq!(value, format!("{},{},{},4096,{}", fds[0], fds[1], 2 << 20, parent.outgoing.token()));
-        assert_ne!(parent.outgoing.token(), 0);
+        let tokens = (parent.outgoing.token(), parent.peer_token);
+        assert_eq!(value, format!("{},{},{},4096,{},{}", fds[0], fds[1], 2 << 20, tokens.0, tokens.1));
+        assert!(tokens.0 != 0 && tokens.1 != 0 && tokens.0 != tokens.1, "{tokens:?}");
     }
 }

@@ -590,7 +590,21 @@ fn dispatch(
             }
             return None;
         }
+        // Taken here, in the order frames arrive: before any release of those ranges that the
+        // parent sends after the call referring to them.
+        (FrameKind::Hold, Some(shm)) => {
+            // Nothing is held then: the call that refers to the ranges fails to decode them.
+            if let Err(err) = shm.hold(&frame) {
+                eprintln!("snake child: refused a shared-memory hold: {err}");
+            }
+            return None;
+        }
         _ => frame,
+    };
+    // The holds last as long as the call's body, and the values decoded from it take their own.
+    let frame = match &child.shm {
+        Some(shm) => shm.with_holds(frame),
+        None => frame,
     };
     let Header { kind, id, method, trace } = frame.header;
     let mode = child.mode(method);

@@ -20,6 +20,7 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::a_dead_child_releases_its_arenas", dead_child),
         trial("shared_memory::an_echo_hands_the_region_back_without_a_copy", handed_back),
         trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
+        trial("shared_memory::a_reply_sent_back_to_its_child_crosses_by_reference", reply_sent_back),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
         trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
     ]
@@ -252,6 +253,46 @@ async fn handed_back_and_kept() {
         }
         assert_eq!(all_released(&conn).await, (0, 0), "parent first: {parent_first}");
     }
+}
+
+/// A large reply lies in the child's arena; sent back to the same child, it crosses as a
+/// reference to that range, which the child holds while Python keeps its view. To another
+/// child it is copied.
+async fn reply_sent_back() {
+    const SIZE: u64 = 2 << 20;
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    let made = actor.make(Make { size: SIZE, kind: "fill-7".into() }).await.expect("make");
+    assert!(made.len() == SIZE as usize && made.iter().all(|&b| b == 7));
+    assert_eq!(actor.keep(made.clone()).await.expect("keep"), 1);
+    assert_eq!(settled(&conn).await, (0, 0), "nothing was copied into the parent's arena");
+    // Only the child's kept view holds the range now; the child's later replies, written into
+    // its arena and released as they drop, must not reuse it.
+    drop(made);
+    for seed in 10..16u8 {
+        let other = actor.make(Make { size: SIZE, kind: format!("fill-{seed}") }).await.expect("make");
+        assert!(other.iter().all(|&b| b == seed));
+        drop(other);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(actor.kept_firsts(()).await.expect("kept"), vec![7, 7], "after reply {seed}");
+    }
+    assert_eq!(actor.forget(()).await.expect("forget"), 1);
+
+    // Echoed: the child received a view of its own arena and returns it, as a copy.
+    let made = actor.make(Make { size: SIZE, kind: "fill-9".into() }).await.expect("make");
+    let back = actor.echo(Blob { data: made.clone(), tag: 3 }).await.expect("echo");
+    assert!(back.data[..] == made[..] && back.tag == 4);
+    drop(back);
+
+    // Another child cannot read this child's arena: the value is copied to it.
+    let other = SharedMemory::spawn(builder()).await.expect("spawn");
+    let other_conn = connection(&other).await;
+    assert_eq!(other.keep(made.clone()).await.expect("keep"), 1);
+    let (regions, bytes) = settled(&other_conn).await;
+    assert!(regions == 1 && bytes >= SIZE as usize, "copied into the parent's arena: {regions} {bytes}");
+    assert_eq!(other.kept_firsts(()).await.expect("kept"), vec![9, 9]);
+    assert_eq!(other.forget(()).await.expect("forget"), 1);
+    assert_eq!(all_released(&other_conn).await, (0, 0));
 }
 
 async fn socket_only() {

@@ -48,6 +48,8 @@ def forget(_: None) -> int:
 
 def make(request: dict[str, Any]) -> object:
     size, kind = request["size"], request["kind"]
+    if kind.startswith("fill-"):
+        return bytes([int(kind[5:])]) * size
     payload = bytes(i % 251 for i in range(size))
     if kind == "bytes":
         return payload
