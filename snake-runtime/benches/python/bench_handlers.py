@@ -14,6 +14,17 @@ def echo_sync(msg: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
+def make_blob(size: int) -> bytes:
+    """`size` zero bytes: the reply lies in the child's arena (from 64 KiB up)."""
+    return bytes(size)
+
+
+def blob_len(data: memoryview | bytes | bytearray) -> int:
+    """The length of the buffer it got, a view of the child's own arena when Rust sends back a
+    buffer this child made: the handoff row moves no payload at all."""
+    return len(data)
+
+
 def array_sum(msg: dict[str, Any]) -> float:
     """`arr.sum()` of the float32 matrix it got (a read-only view of the received frame)."""
     return float(msg["matrix"].sum(dtype="float64"))

@@ -102,6 +102,15 @@ pub trait EchoHandle {
     async fn echo_async(msg: TypedPing) -> TypedPing;
 }
 
+/// A buffer made in the child and sent back to it: a handoff of bytes already in the arena.
+#[snake::actor(module = "bench_handlers")]
+pub trait Handoff {
+    /// `size` bytes made in Python; from 64 KiB up the reply lies in the child's arena.
+    fn make_blob(size: u64) -> snake::SharedBytes;
+    /// The length of the buffer it got; a buffer the same child made crosses by reference.
+    fn blob_len(data: snake::SharedBytes) -> u64;
+}
+
 /// A float32 matrix for Python to sum (`array_sum`): to Python, `arr.sum()`, back as a scalar.
 #[cfg(feature = "numpy")]
 #[derive(Debug, Serialize, Deserialize)]

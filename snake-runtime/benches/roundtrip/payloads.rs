@@ -3,16 +3,18 @@
 //! `multiprocessing.shared_memory` with numpy arrays between two Python processes, run as a
 //! subprocess (`benches/python/shm_peer.py`). With the `numpy` feature, the array rows: float32
 //! `snake::Array`s of [`ARRAY_SIZES`] summed in Python (`arr.sum()`, back as a scalar) and
-//! echoed back as an array, and the same peer doing the same sum and echo.
+//! echoed back as an array, and the same peer doing the same sum and echo. And the handoff row: a
+//! 16 MiB buffer the child made, sent back to it (by reference to its own arena) to a handler
+//! that returns its length.
 
 use std::time::{Duration, Instant};
 
 use snake::kameo::actor::ActorRef;
 use snake::{PythonActor, PythonChildProcessBuilder, PythonConfig, SharedBytes};
 
-use crate::messages::Blob;
+use crate::messages::{Blob, Handoff};
 use crate::peers::run_script;
-use crate::plan::{BYTES_SIZES, KIB_4, MIB_1, MIB_100, Plan};
+use crate::plan::{BYTES_SIZES, KIB_4, MIB_1, MIB_16, MIB_100, Plan};
 use crate::stats::Latency;
 
 /// The bytes rows of one placement.
@@ -24,7 +26,12 @@ pub(crate) struct Payloads {
     pub(crate) peer: [Option<Duration>; 4],
     /// The array rows (feature `numpy`).
     pub(crate) arrays: Option<ArrayRows>,
+    /// A [`HANDOFF_SIZE`] buffer already in the child's arena, sent to it and measured.
+    pub(crate) handoff: Latency,
 }
+
+/// Bytes of the handoff row's buffer.
+pub(crate) const HANDOFF_SIZE: usize = MIB_16;
 
 /// Bytes of the float32 matrices of the array rows (square: 512 and 5120 on a side).
 pub(crate) const ARRAY_SIZES: [usize; 2] = [MIB_1, MIB_100];
@@ -50,6 +57,7 @@ pub(crate) async fn measure(plan: Plan) -> Result<Payloads, String> {
     if actor.stop_gracefully().await.is_ok() {
         actor.wait_for_shutdown().await;
     }
+    let handoff = handoffs(plan).await?;
     #[cfg(feature = "numpy")]
     let arrays = Some(arrays::measure(plan).await?);
     #[cfg(not(feature = "numpy"))]
@@ -60,7 +68,7 @@ pub(crate) async fn measure(plan: Plan) -> Result<Payloads, String> {
     for (slot, len) in by_size.iter_mut().zip(BYTES_SIZES) {
         *slot = peer.iter().find(|&&(size, _)| size == len).map(|&(_, p50)| p50);
     }
-    Ok(Payloads { shared, peer: by_size, arrays })
+    Ok(Payloads { shared, peer: by_size, arrays, handoff })
 }
 
 async fn spawn() -> Result<ActorRef<PythonActor<Blob>>, String> {
@@ -92,6 +100,35 @@ async fn round_trips(actor: &ActorRef<PythonActor<Blob>>, len: usize, (warmup, i
         }
     }
     Latency::from_samples(samples)
+}
+
+/// Sequential calls that send a buffer the child made back to it: only a reference crosses, and
+/// the handler returns its length, so the call costs what a small one does.
+async fn handoffs(plan: Plan) -> Result<Latency, String> {
+    let config = PythonConfig {
+        module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
+        ..PythonConfig::default()
+    };
+    let builder = PythonChildProcessBuilder::new(config).max_frame_size(256 << 20);
+    let handoff = Handoff::spawn(builder).await.map_err(|e| format!("starting the handoff child: {e}"))?;
+    let made = handoff.make_blob(HANDOFF_SIZE as u64).await.map_err(|e| format!("make_blob: {e}"))?;
+    let (warmup, iters) = plan.counts(0);
+    let mut samples = Vec::with_capacity(iters);
+    for i in 0..warmup + iters {
+        let start = Instant::now();
+        let len = handoff.blob_len(made.clone()).await.expect("a handoff failed");
+        let took = start.elapsed();
+        assert_eq!(len, HANDOFF_SIZE as u64, "the handler saw the whole buffer");
+        if i >= warmup {
+            samples.push(took);
+        }
+    }
+    if let Some(actor) = handoff.actor_ref()
+        && actor.stop_gracefully().await.is_ok()
+    {
+        actor.wait_for_shutdown().await;
+    }
+    Ok(Latency::from_samples(samples))
 }
 
 /// Runs the Python peer (`kind`: `bytes`, `sum` or `echo`) at `sizes`; the p50 of each size it

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::floor::Floor;
-use crate::payloads::{ARRAY_SIZES, Payloads};
+use crate::payloads::{ARRAY_SIZES, HANDOFF_SIZE, Payloads};
 use crate::peers::Peers;
 use crate::placement;
 use crate::plan::{BYTES_SIZES, FLOOR_MESSAGE, MIB_1, Plan, SMALL_PAYLOAD, WINDOW};
@@ -21,6 +21,8 @@ const TARGET_STREAM_ITEMS: f64 = 200_000.0;
 const TARGET_TRACING_OVERHEAD: f64 = 1.10;
 /// Bytes round trips from 1 MiB up, as a fraction of the socket's own round trip of that size.
 const TARGET_BYTES: f64 = 0.5;
+/// A buffer already in the arena costs what a small call costs: no payload moves.
+const TARGET_HANDOFF: f64 = 1.25;
 
 /// How far the floor may move between the start and the end of a run before the table says
 /// its ratios are unreliable.
@@ -260,6 +262,25 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
             row(&mut out, [&name, &time(peer), &time(socket), &times(peer, socket), "", "", ""]);
         }
     }
+
+    let handoff = payloads.handoff.p50;
+    let handoff_name = format!(
+        "bytes handoff p50, {} `SharedBytes` the child made, sent back to it (a reference; the handler returns its length; floor: socket, 64 B)",
+        size(HANDOFF_SIZE)
+    );
+    let handoff_ratio = ratio(handoff, project.sync_typed.p50);
+    row(
+        &mut out,
+        [
+            &handoff_name,
+            &time(handoff),
+            &time(std_small.p50),
+            &times(handoff, std_small.p50),
+            &format!("{handoff_ratio:.2}x typed call"),
+            &format!("<= {TARGET_HANDOFF:.2}x typed call p50"),
+            met(handoff_ratio <= TARGET_HANDOFF),
+        ],
+    );
 
     if let Some(arrays) = &payloads.arrays {
         for (i, len) in ARRAY_SIZES.into_iter().enumerate() {
