@@ -69,9 +69,10 @@ impl ArrayElement for bool {
 ///
 /// - Rust -> Python: the handler gets a **read-only** array (`arr.flags.writeable` is `False`)
 ///   that views the received frame without a copy; a frame past the builder's
-///   `shared_memory_threshold` lies in shared memory, so the array views the arena. Its data may
-///   not be aligned for the dtype (`arr.flags.aligned` can be `False`): numpy computes on it all
-///   the same. `arr.copy()` gives a writable array.
+///   `shared_memory_threshold` lies in shared memory, so the array views the arena. There its
+///   data (from 4 KiB) starts on a 64-byte boundary; an array that came over the socket may not
+///   be aligned for the dtype (`arr.flags.aligned` can be `False`): numpy computes on it all the
+///   same, if slower. `arr.copy()` gives a writable array.
 /// - Python -> Rust: the handler returns a `numpy.ndarray` of exactly this dtype (no casting) and
 ///   rank; anything else is a conversion error naming the path (`reply.embedding: expected
 ///   float32 array of rank 2, got float64 array of rank 1`). A non-contiguous array (a slice with
@@ -81,7 +82,8 @@ impl ArrayElement for bool {
 ///
 /// In Rust it derefs to `ndarray::Array<T, D>`. A value decoded from a frame keeps that frame's
 /// bytes and builds the `ndarray` (one copy) the first time it is dereferenced;
-/// [`into_inner`](Self::into_inner) takes it out.
+/// [`into_inner`](Self::into_inner) takes it out. [`view`](Self::view) reads those bytes in place
+/// instead when they are aligned for `T`, as a large array's are in shared memory.
 ///
 /// ```
 /// use snake::{Array, ndarray};
@@ -110,6 +112,34 @@ impl<T: ArrayElement, D: Dimension> Array<T, D> {
             Repr::Owned(array) => array,
             Repr::Shared { bytes, dim, built } => built.into_inner().unwrap_or_else(|| build(&bytes, dim)),
         }
+    }
+
+    /// A view of the elements. For an array decoded from a frame whose elements are aligned for
+    /// `T` (a large one that came through shared memory is), it reads them in place, without
+    /// the copy that dereferencing makes; otherwise it views the `ndarray`. It shadows
+    /// `ndarray`'s own `view`, with the same result.
+    ///
+    /// ```
+    /// use snake::{Array, ndarray};
+    /// let a: Array<f32, ndarray::Ix1> = ndarray::array![1.0, 2.0, 3.0].into();
+    /// assert_eq!(a.view().sum(), 6.0);
+    /// ```
+    pub fn view(&self) -> ndarray::ArrayView<'_, T, D> {
+        if let Repr::Shared { bytes, dim, built } = &self.repr
+            && built.get().is_none()
+            && (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
+        {
+            let len = bytes.len() / std::mem::size_of::<T>();
+            // SAFETY: the bytes are aligned for `T` (just checked), hold exactly `len` valid
+            // values of `T` (`checked_dim` at decoding: `ArrayElement` types have no padding and,
+            // for `bool`, only 0 and 1 were accepted), are never written while a value holds
+            // them (a received frame, or a region of an arena held by it), and live as long as
+            // `self`, which the view borrows.
+            let elements = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), len) };
+            return ndarray::ArrayView::from_shape(dim.clone(), elements)
+                .unwrap_or_else(|_| unreachable!("the element count was checked"));
+        }
+        (**self).view()
     }
 
     /// The shape, and the elements' bytes in C order (a copy only for an `ndarray` not in C order).

@@ -95,13 +95,19 @@ impl Serialize for Raw<'_> {
 }
 
 /// The name and variants of the wire form of a buffer in a format that is not human-readable
-/// (postcard): the bytes, or a range of the receiver's own arena handed back to it.
+/// (postcard): the bytes, a range of the receiver's own arena handed back to it, or the bytes
+/// laid out on an aligned boundary of the arena the frame is written into.
 const WIRE: &str = "SharedBytes";
-const VARIANTS: &[&str] = &["Inline", "HandBack"];
+const VARIANTS: &[&str] = &["Inline", "HandBack", "Aligned"];
+
+/// Zeros to pad an `Aligned` buffer with.
+static ZEROS: [u8; snake_ipc::shm::align::ALIGN] = [0; snake_ipc::shm::align::ALIGN];
 
 /// A buffer's wire form: in a human-readable format its bytes; else an enum of the bytes
-/// (`Inline`) or, when the child returns bytes it received in place, a
-/// [`HandBack`](snake_ipc::shm::handback::HandBack) to the parent's arena.
+/// (`Inline`), a [`HandBack`](snake_ipc::shm::handback::HandBack) to the receiver's arena when
+/// the bytes came from there, or, for a large buffer encoded straight into an arena, the bytes
+/// between padding that puts them on an aligned boundary (`Aligned`, see
+/// [`snake_ipc::shm::align`]).
 pub(crate) struct Wire<'a> {
     /// The bytes.
     pub bytes: &'a [u8],
@@ -114,10 +120,38 @@ impl Serialize for Wire<'_> {
         if serializer.is_human_readable() {
             return serializer.serialize_bytes(self.bytes);
         }
-        match self.shared.and_then(snake_ipc::shm::handback::refer) {
-            Some(reference) => serializer.serialize_newtype_variant(WIRE, 1, VARIANTS[1], &reference),
-            None => serializer.serialize_newtype_variant(WIRE, 0, VARIANTS[0], &Raw(self.bytes)),
+        if let Some(reference) = self.shared.and_then(snake_ipc::shm::handback::refer) {
+            return serializer.serialize_newtype_variant(WIRE, 1, VARIANTS[1], &reference);
         }
+        if self.bytes.len() >= snake_ipc::shm::align::MIN_ALIGNED {
+            // The content starts past the variant, `pad` and the padding's length (a byte each),
+            // the padding, and the content's own length.
+            let ahead = 3 + snake_ipc::shm::align::varint_len(self.bytes.len());
+            if let Some(pad) = snake_ipc::shm::align::padding(ahead) {
+                return serializer.serialize_newtype_variant(WIRE, 2, VARIANTS[2], &Aligned { pad, bytes: self.bytes });
+            }
+        }
+        serializer.serialize_newtype_variant(WIRE, 0, VARIANTS[0], &Raw(self.bytes))
+    }
+}
+
+/// `(pad, [0; pad], bytes, [0; ALIGN - 1 - pad])`: always `ALIGN - 1` bytes of padding, so that
+/// sizing (where `pad` is not known yet) and writing agree.
+struct Aligned<'a> {
+    pad: usize,
+    bytes: &'a [u8],
+}
+
+impl Serialize for Aligned<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let pad = self.pad.min(ZEROS.len() - 1);
+        let mut tuple = serializer.serialize_tuple(4)?;
+        tuple.serialize_element(&(pad as u8))?;
+        tuple.serialize_element(&Raw(&ZEROS[..pad]))?;
+        tuple.serialize_element(&Raw(self.bytes))?;
+        tuple.serialize_element(&Raw(&ZEROS[..ZEROS.len() - 1 - pad]))?;
+        tuple.end()
     }
 }
 
@@ -202,8 +236,56 @@ impl<'de> Visitor<'de> for WireVisitor {
                     de::Error::custom(err)
                 })
             }
-            other => Err(de::Error::invalid_value(de::Unexpected::Unsigned(u64::from(other)), &"variant 0 or 1")),
+            2 => access.tuple_variant(4, AlignedVisitor),
+            other => Err(de::Error::invalid_value(de::Unexpected::Unsigned(u64::from(other)), &"variant 0, 1 or 2")),
         }
+    }
+}
+
+/// Reads an `Aligned` buffer: its padding is skipped, its bytes are read as `Inline` ones.
+struct AlignedVisitor;
+
+impl<'de> Visitor<'de> for AlignedVisitor {
+    type Value = SharedBytes;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a padded buffer")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SharedBytes, A::Error> {
+        let missing = |at: usize| de::Error::invalid_length(at, &"4 elements");
+        let _pad: u8 = seq.next_element()?.ok_or_else(|| missing(0))?;
+        seq.next_element_seed(Skipped)?.ok_or_else(|| missing(1))?;
+        let bytes = seq.next_element_seed(InlineSeed)?.ok_or_else(|| missing(2))?;
+        seq.next_element_seed(Skipped)?.ok_or_else(|| missing(3))?;
+        Ok(bytes)
+    }
+}
+
+/// Bytes read and dropped (an `Aligned` buffer's padding), without a copy.
+struct Skipped;
+
+impl<'de> de::DeserializeSeed<'de> for Skipped {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_bytes(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skipped {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("padding bytes")
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, _: &'de [u8]) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<(), E> {
+        Ok(())
     }
 }
 

@@ -22,6 +22,7 @@
 //! it alone; a release of a region the writer did not lend is a [`ShmError::BadRelease`] and
 //! changes nothing.
 
+pub mod align;
 mod alloc;
 mod arena;
 pub mod handback;
@@ -218,8 +219,13 @@ impl Arenas {
         let encode_error = |e: postcard::Error| ProtocolError::Encode { message: e.to_string() };
         let header_len =
             postcard::serialize_with_flavor(header, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
-        let body_len =
-            postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
+        // Large buffers in the body are laid out aligned ([`align`]): sized here with their
+        // padding, placed once the region is known.
+        let body_len = {
+            let _sizing = align::Scope::enter(None);
+            postcard::serialize_with_flavor(body, align::Counting(postcard::ser_flavors::Size::default()))
+                .map_err(encode_error)?
+        };
         let len = header_len + body_len;
         if len < self.config.threshold {
             return Ok(None);
@@ -230,7 +236,11 @@ impl Arenas {
         let filled = self.outgoing.fill(len, |target| {
             let (head, rest) = target.split_at_mut(header_len);
             postcard::to_slice(header, head).map_err(encode_error)?;
-            let written = postcard::to_slice(body, rest).map_err(encode_error)?.len();
+            let _placing = align::Scope::enter(Some(rest.as_ptr() as usize));
+            let written =
+                postcard::serialize_with_flavor(body, align::Counting(postcard::ser_flavors::Slice::new(rest)))
+                    .map_err(encode_error)?
+                    .len();
             if written == body_len {
                 Ok(())
             } else {

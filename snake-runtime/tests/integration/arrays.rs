@@ -33,6 +33,8 @@ pub struct ArrayInfo {
     pub corner: f64,
     pub writeable: bool,
     pub in_shared_memory: bool,
+    /// The data starts on a 64-byte boundary.
+    pub aligned: bool,
     pub owner: String,
 }
 
@@ -108,6 +110,7 @@ async fn large() {
     assert_eq!(seen.corner, f64::from(m[[1023, 1023]]));
     assert!(!seen.writeable);
     assert!(seen.in_shared_memory, "the array's data lies in the memfd arena: no copy");
+    assert!(seen.aligned, "laid out on a 64-byte boundary of the arena");
     assert_eq!(seen.owner, "SharedBuffer");
     let refused = actor.write_attempt(m).await.expect("write_attempt");
     assert!(refused.starts_with("ValueError: assignment destination is read-only"), "{refused}");
@@ -124,6 +127,20 @@ async fn echo() {
     }
 }
 
+/// Whether `address` lies in a mapping of a memfd (an arena), from `/proc/self/maps`.
+fn in_a_memfd(address: *const u8) -> bool {
+    let address = address as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    maps.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        let range = fields.next().unwrap_or_default();
+        let path = fields.nth(4).unwrap_or_default();
+        let (start, end) = range.split_once('-').unwrap_or_default();
+        let (start, end) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16));
+        matches!((start, end), (Ok(start), Ok(end)) if (start..end).contains(&address)) && path.starts_with("/memfd:")
+    })
+}
+
 async fn handed_back() {
     let actor = Arrays::spawn(builder()).await.expect("spawn");
     let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
@@ -131,6 +148,10 @@ async fn handed_back() {
     let conn = connections.into_iter().next().expect("one worker");
     let sent = matrix(1024, 1024);
     let back = actor.echo(sent.clone()).await.expect("echo");
+    // Aligned in the arena, so a view reads the elements in place, before any copy was made.
+    let view = back.view();
+    assert!(in_a_memfd(view.as_ptr().cast()), "the view reads the arena in place");
+    assert_eq!(view, sent.view());
     assert_eq!(*back, *sent);
     // The child kept nothing: the reply, read in place in the parent's arena, holds the region.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -264,6 +264,7 @@ async fn reply_sent_back() {
     let conn = connection(&actor).await;
     let made = actor.make(Make { size: SIZE, kind: "fill-7".into() }).await.expect("make");
     assert!(made.len() == SIZE as usize && made.iter().all(|&b| b == 7));
+    assert_eq!(made.as_ptr() as usize % snake_ipc::shm::align::ALIGN, 0, "laid out aligned in the arena");
     assert_eq!(actor.keep(made.clone()).await.expect("keep"), 1);
     assert_eq!(settled(&conn).await, (0, 0), "nothing was copied into the parent's arena");
     // Only the child's kept view holds the range now; the child's later replies, written into

@@ -39,6 +39,7 @@ def inspect(matrix: npt.NDArray[np.float32]) -> "ArrayInfo":
         "corner": float(matrix[-1, -1]) if matrix.size else 0.0,
         "writeable": bool(matrix.flags.writeable),
         "in_shared_memory": _mapping_of(address).startswith("/memfd:"),
+        "aligned": address % 64 == 0,
         "owner": owner,
     }
 
