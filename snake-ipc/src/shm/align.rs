@@ -5,7 +5,7 @@
 //! 144 µs one byte off here), and its elements can be read in place.
 //!
 //! While [`Arenas::encode_frame`](super::Arenas::encode_frame) encodes a frame's body, a postcard
-//! flavor ([`Counting`]) counts the bytes written so far on this thread, and the encoder names
+//! flavor (`Counting`) counts the bytes written so far on this thread, and the encoder names
 //! the address the body starts at (unknown in the pass that only sizes the frame). A buffer type
 //! asks [`padding`] how many bytes to put before its content. Both passes must produce the same
 //! size, so a buffer's layout always spends [`ALIGN`] - 1 bytes on padding, split before and
