@@ -1,19 +1,21 @@
-//! Handing a range back to its writer: bytes the child received in place (a slice of a region
-//! of the parent's arena) and returns unchanged cross back as a reference to that range, not as
-//! a copy in the child's arena, and the parent reads them in place in its own arena.
+//! Handing a range back to its writer: bytes one side received in place (a slice of a region of
+//! the peer's arena) and sends back unchanged cross as a reference to that range, not as a copy
+//! in its own arena, and the peer reads them in place in its own arena. The child hands back what
+//! a call brought it; the parent, what a reply from the same child brought it.
 //!
-//! While [`FrameOut::put`](super::FrameOut::put) encodes a frame on a side that may hand back
-//! (the child), a serde type that holds [`Bytes`] asks [`refer`] whether they lie in the
-//! incoming arena; if so it writes the returned [`HandBack`] instead of the bytes, and the frame
-//! goes out preceded by a [`FrameKind::Hold`](crate::FrameKind::Hold) frame naming those ranges.
-//! The parent's reader takes a hold on their regions when it reads that frame, before anything
-//! that follows, and keeps it with the next frame's body; a decoder that meets a `HandBack`
-//! takes its own hold through [`resolve`](super::resolve). A region is reused only once the
-//! child released its view and every hold dropped, in whatever order.
+//! While [`FrameOut::put`](super::FrameOut::put) encodes a frame, a serde type that holds
+//! [`Bytes`] asks [`refer`] whether they lie in the incoming arena; if so it writes the returned
+//! [`HandBack`] instead of the bytes, and the frame goes out preceded by a
+//! [`FrameKind::Hold`](crate::FrameKind::Hold) frame naming those ranges. The receiver's reader
+//! takes a hold on their regions when it reads that frame, before anything that follows, and
+//! keeps it with the next frame's body; a decoder that meets a `HandBack` takes its own hold
+//! through [`resolve`](super::resolve). A region is reused only once the side that received it
+//! released its view and every hold dropped, in whatever order.
 //!
-//! The child must not release its view before the Hold frame is written, or the parent could
+//! The sender must not release its view before the Hold frame is written, or the receiver could
 //! reuse the region first: the views a frame hands back are kept until the thread that encoded
-//! it has sent it ([`after_send`], called by the writer after every push).
+//! it has sent it ([`after_send`], called after every push: by the child's writer, and by
+//! `Connection::call` in the parent).
 
 use std::cell::RefCell;
 use std::sync::Arc;
