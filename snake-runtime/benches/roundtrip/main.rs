@@ -39,7 +39,7 @@
 //! with `SNAKE_BENCH_PIN=0`, which sets the main thread's affinity before any runtime or child
 //! exists, so that every thread and child process inherits it.
 //!
-//! The design targets (sync p50 within 1.5x the floor, async p50 within 3x, pipelined sync at
+//! The design targets (sync p50 within 1.5x the floor, async p50 within 2x, pipelined sync at
 //! least 100,000 calls/s) are reported, never asserted: this is a report, not a test. Only a
 //! wrong echo fails the run.
 //!
