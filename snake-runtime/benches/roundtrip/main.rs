@@ -43,9 +43,10 @@
 //! least 100,000 calls/s) are reported, never asserted: this is a report, not a test. Only a
 //! wrong echo fails the run.
 //!
-//! `cargo bench -p snake-runtime` runs the full suite (about 20 s for both placements, once
-//! built). Without `--bench` (as under `cargo test --benches`) or with `SNAKE_BENCH_QUICK=1`,
-//! every count and duration is cut by 10x for a smoke run.
+//! `cargo bench -p snake-runtime` runs the full suite (about a minute for both placements, with
+//! the Python peers and the `numpy` rows, once built). Without `--bench` (as under
+//! `cargo test --benches`) or with `SNAKE_BENCH_QUICK=1`, every count and duration is cut by 10x
+//! for a smoke run.
 //!
 //! The modules follow the run: `plan` says how much to measure, `floor`, `project` and `payloads`
 //! measure (the latter two with the `messages` their children serve), `peers` runs the Python
