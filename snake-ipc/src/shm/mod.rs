@@ -491,35 +491,59 @@ mod tests {
         std::iter::from_fn(|| decoder.decode(&mut buf).expect("valid")).collect()
     }
 
+    /// What `reader` sends back of `payload`, which `writer` sent it in place (`kind`, `id`):
+    /// the value it kept (a slice of the frame it received), the frames it wrote (a `Hold`,
+    /// then the frame), their bytes on the wire, and the release frames `reader` sends.
+    struct SentBack {
+        value: bytes::Bytes,
+        frames: Vec<Frame>,
+        wire_len: usize,
+        releases: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    fn send_back(writer: &Arenas, reader: &Arenas, kind: FrameKind, id: u64, payload: &[u8]) -> SentBack {
+        let releases = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&releases);
+        reader.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+        let received = reader
+            .open(&read_one(&writer.offload(&frame(FrameKind::Call, id, payload)).expect("offloaded")), 1 << 30)
+            .expect("opens");
+        let value = received.body.slice(received.body.len() - payload.len()..);
+        drop(received);
+        let mut buf = Vec::new();
+        FrameOut::new(&mut buf, Header::new(kind, id), 1 << 30, Some(reader))
+            .put(&Echo(value.clone()))
+            .expect("encodes");
+        let frames = read_all(&buf);
+        assert_eq!(
+            frames.iter().map(|f| (f.header.kind, f.header.id)).collect::<Vec<_>>(),
+            vec![(FrameKind::Hold, id), (kind, id)]
+        );
+        SentBack { value, frames, wire_len: buf.len(), releases }
+    }
+
+    /// The reference `frame`'s body carries in place of the bytes (it panics on a copy).
+    fn reference_in(frame: &Frame) -> handback::HandBack {
+        #[derive(serde::Deserialize)]
+        enum Wire {
+            Inline(serde_bytes::ByteBuf),
+            HandBack(handback::HandBack),
+        }
+        match frame.decode_body().expect("a body") {
+            Wire::HandBack(reference) => reference,
+            Wire::Inline(bytes) => panic!("{} bytes were copied", bytes.len()),
+        }
+    }
+
     #[test]
     fn a_range_handed_back_is_held_until_the_child_and_the_parent_both_let_go() {
         for child_first in [true, false] {
             let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
             let child = child_of(&parent);
-            let releases = Arc::new(Mutex::new(Vec::new()));
-            let sink = Arc::clone(&releases);
-            child.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
-
             let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
-            let request = child
-                .open(&read_one(&parent.offload(&frame(FrameKind::Call, 5, &payload)).expect("offloaded")), 1 << 30)
-                .expect("opens");
-            let view: serde_bytes::ByteBuf = request.decode_body().expect("body");
-            assert_eq!(view.len(), payload.len());
-            // The child's value: the payload as a slice of the request it received in place.
-            let value = request.body.slice(request.body.len() - payload.len()..);
-            drop(request);
-
-            let mut buf = Vec::new();
-            FrameOut::new(&mut buf, Header::new(FrameKind::Reply, 5), 1 << 30, Some(&child))
-                .put(&Echo(value.clone()))
-                .expect("encodes");
-            let frames = read_all(&buf);
-            assert_eq!(
-                frames.iter().map(|f| (f.header.kind, f.header.id)).collect::<Vec<_>>(),
-                vec![(FrameKind::Hold, 5), (FrameKind::Reply, 5)]
-            );
-            assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
+            let SentBack { value, frames, wire_len, releases } =
+                send_back(&parent, &child, FrameKind::Reply, 5, &payload);
+            assert!(wire_len < 100, "only a reference crosses: {wire_len} bytes");
             // The child still holds its view until the frames are sent; then lets go of it.
             drop(value);
             std::thread::sleep(arena::RELEASE_WINDOW * 4);
@@ -531,15 +555,7 @@ mod tests {
             let mut frames = frames.into_iter();
             parent.hold(&frames.next().expect("hold")).expect("a region lent to the child");
             let reply = parent.with_holds(frames.next().expect("reply"));
-            #[derive(serde::Deserialize)]
-            enum Wire {
-                Inline(serde_bytes::ByteBuf),
-                HandBack(handback::HandBack),
-            }
-            let reference = match reply.decode_body().expect("a body") {
-                Wire::HandBack(reference) => reference,
-                Wire::Inline(bytes) => panic!("{} bytes were copied", bytes.len()),
-            };
+            let reference = reference_in(&reply);
             let bytes = resolve(reference.token, reference.region()).expect("resolves");
             assert!(bytes[..] == payload[..], "the parent reads the payload in place");
             drop(reply);
@@ -560,29 +576,10 @@ mod tests {
     fn the_parent_hands_back_a_range_of_the_childs_arena_which_the_child_holds() {
         let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
         let child = child_of(&parent);
-        let releases = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&releases);
-        parent.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
-
-        // A reply from the child, in its arena; the parent keeps its payload.
+        // A reply from the child, in its arena, sent back to the same child in a call.
         let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 239) as u8).collect();
-        let reply = parent
-            .open(&read_one(&child.offload(&frame(FrameKind::Reply, 3, &payload)).expect("offloaded")), 1 << 30)
-            .expect("opens");
-        let value = reply.body.slice(reply.body.len() - payload.len()..);
-        drop(reply);
-
-        // Sent to the same child in a call: a reference crosses, after a hold.
-        let mut buf = Vec::new();
-        FrameOut::new(&mut buf, Header::new(FrameKind::Call, 4), 1 << 30, Some(&parent))
-            .put(&Echo(value.clone()))
-            .expect("encodes");
-        let frames = read_all(&buf);
-        assert_eq!(
-            frames.iter().map(|f| (f.header.kind, f.header.id)).collect::<Vec<_>>(),
-            vec![(FrameKind::Hold, 4), (FrameKind::Call, 4)]
-        );
-        assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
+        let SentBack { value, frames, wire_len, releases } = send_back(&child, &parent, FrameKind::Call, 4, &payload);
+        assert!(wire_len < 100, "only a reference crosses: {wire_len} bytes");
         drop(value);
         handback::after_send();
         assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
@@ -594,15 +591,7 @@ mod tests {
         child.released(&read_one(&release)).expect("lent");
         assert_eq!(child.outgoing.lent().0, 1, "the hold keeps the region");
         let call = child.with_holds(frames.next().expect("call"));
-        #[derive(serde::Deserialize)]
-        enum Wire {
-            Inline(serde_bytes::ByteBuf),
-            HandBack(handback::HandBack),
-        }
-        let reference = match call.decode_body().expect("a body") {
-            Wire::HandBack(reference) => reference,
-            Wire::Inline(bytes) => panic!("{} bytes were copied", bytes.len()),
-        };
+        let reference = reference_in(&call);
         assert_eq!(reference.token, parent.peer_token);
         let bytes = resolve(reference.token, reference.region()).expect("resolves in the child's arena");
         assert!(bytes[..] == payload[..], "the child reads the payload in place");
