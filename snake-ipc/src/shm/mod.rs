@@ -352,6 +352,17 @@ impl<'a> FrameOut<'a> {
         let Some(shm) = self.shm else {
             return encode_frame(self.buf, &self.header, body, self.max_frame_size);
         };
+        // A body too small to hold a buffer worth handing back or aligning (every such buffer
+        // is at least that long), or to go through the arena, is encoded as usual: most calls
+        // and replies skip the per-thread bookkeeping of both.
+        let encode_error = |e: postcard::Error| ProtocolError::Encode { message: e.to_string() };
+        let header_len = postcard::serialize_with_flavor(&self.header, postcard::ser_flavors::Size::default())
+            .map_err(encode_error)?;
+        let body_len =
+            postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default()).map_err(encode_error)?;
+        if body_len < handback::MIN_HANDBACK.min(align::MIN_ALIGNED) && header_len + body_len < shm.config.threshold {
+            return encode_frame(self.buf, &self.header, body, self.max_frame_size);
+        }
         let scope = (shm.peer_token != 0).then(|| handback::Scope::enter(shm.incoming.memory(), shm.peer_token));
         match shm.encode_frame(&self.header, body, self.max_frame_size)? {
             Some(frame) => *self.buf = frame,
