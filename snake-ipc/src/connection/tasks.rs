@@ -13,6 +13,7 @@ use super::{Connection, Control};
 use crate::error::{ExitStatus, IpcError, PeerError, ProtocolError};
 use crate::frame::{Frame, FrameDecoder, FrameKind, Header};
 use crate::records::{LogRecord, SpanRecord};
+use crate::shm::Admitted;
 
 /// How often the reader looks for abandoned or overdue calls while any are pending.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(20);
@@ -112,39 +113,27 @@ pub(super) async fn read_loop<E: PeerError>(conn: Arc<Connection<E>>, decoder: F
 }
 
 fn dispatch<E: PeerError>(conn: &Arc<Connection<E>>, frame: Frame) -> Result<(), ProtocolError> {
-    let frame = match (frame.header.kind, &conn.shm) {
-        (FrameKind::Shared, Some(shm)) => match shm.open(&frame, conn.limits.max_frame_size) {
-            Ok(inner) => inner,
-            // A bad region fails the call it belongs to, not the connection.
-            Err(err) => {
-                tracing::warn!(child_pid = conn.pid, error = %err, "refused a shared-memory frame");
-                let answers_a_call = [FrameKind::Reply, FrameKind::Error, FrameKind::StreamItem]
-                    .iter()
-                    .any(|&kind| kind as u32 == frame.header.method);
-                if answers_a_call {
-                    let _ = conn.complete(frame.header.id, Err(E::from(IpcError::Protocol(err))));
-                }
-                return Ok(());
-            }
-        },
-        (FrameKind::Release, Some(shm)) => {
-            if let Err(err) = shm.released(&frame) {
-                tracing::warn!(child_pid = conn.pid, error = %err, "refused a shared-memory release");
-            }
-            return Ok(());
-        }
-        (FrameKind::Hold, Some(shm)) => {
-            // Nothing is held then: the frame that refers to the ranges fails to decode them.
-            if let Err(err) = shm.hold(&frame) {
-                tracing::warn!(child_pid = conn.pid, error = %err, "refused a shared-memory hold");
-            }
-            return Ok(());
-        }
-        _ => frame,
+    let admitted = match &conn.shm {
+        Some(shm) => shm.admit(frame, conn.limits.max_frame_size),
+        None => Admitted::Frame(frame),
     };
-    let frame = match &conn.shm {
-        Some(shm) => shm.with_holds(frame),
-        None => frame,
+    let frame = match admitted {
+        Admitted::Frame(frame) => frame,
+        Admitted::Done => return Ok(()),
+        Admitted::Refused { what, error } => {
+            tracing::warn!(child_pid = conn.pid, error = %error, "refused a shared-memory {what}");
+            return Ok(());
+        }
+        // A bad region fails the call it belongs to, not the connection.
+        Admitted::BadRegion { id, kind, error } => {
+            tracing::warn!(child_pid = conn.pid, error = %error, "refused a shared-memory frame");
+            let answers_a_call =
+                [FrameKind::Reply, FrameKind::Error, FrameKind::StreamItem].iter().any(|&answer| answer as u32 == kind);
+            if answers_a_call {
+                let _ = conn.complete(id, Err(E::from(IpcError::Protocol(error))));
+            }
+            return Ok(());
+        }
     };
     let Header { kind, id, method, trace } = frame.header;
     match kind {

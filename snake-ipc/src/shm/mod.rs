@@ -327,6 +327,63 @@ impl Arenas {
     }
 }
 
+/// What to do with a frame read from the socket, shared memory considered ([`Arenas::admit`]).
+#[derive(Debug)]
+pub enum Admitted {
+    /// A frame to dispatch: read in place when it came through the arena, and holding the
+    /// regions the [`FrameKind::Hold`] frame before it named.
+    Frame(Frame),
+    /// A [`FrameKind::Release`] or [`FrameKind::Hold`] frame, done with.
+    Done,
+    /// A release or a hold that was refused (`what` says which); nothing changed, and the frame
+    /// that refers to a refused hold fails to decode its ranges.
+    Refused {
+        /// `"release"` or `"hold"`.
+        what: &'static str,
+        /// Why.
+        error: ProtocolError,
+    },
+    /// A [`FrameKind::Shared`] frame whose region was refused: it fails the call it belongs to
+    /// (frame `id`, of kind `kind`), not the channel.
+    BadRegion {
+        /// The frame's id.
+        id: u64,
+        /// The kind of the frame the region was to hold (`FrameKind as u32`).
+        kind: u32,
+        /// Why.
+        error: ProtocolError,
+    },
+}
+
+impl Arenas {
+    /// Takes a frame read from the socket, in the order frames arrive: opens a
+    /// [`FrameKind::Shared`] one in place, takes back released regions, takes the holds a
+    /// [`FrameKind::Hold`] frame names (before any release of those ranges the peer sends after
+    /// the frame that refers to them), and attaches them to the next frame.
+    pub fn admit(&self, frame: Frame, max_frame_size: usize) -> Admitted {
+        let frame = match frame.header.kind {
+            FrameKind::Shared => match self.open(&frame, max_frame_size) {
+                Ok(inner) => inner,
+                Err(error) => {
+                    return Admitted::BadRegion { id: frame.header.id, kind: frame.header.method, error };
+                }
+            },
+            FrameKind::Release => {
+                return self
+                    .released(&frame)
+                    .map_or_else(|error| Admitted::Refused { what: "release", error }, |()| Admitted::Done);
+            }
+            FrameKind::Hold => {
+                return self
+                    .hold(&frame)
+                    .map_or_else(|error| Admitted::Refused { what: "hold", error }, |()| Admitted::Done);
+            }
+            _ => frame,
+        };
+        Admitted::Frame(self.with_holds(frame))
+    }
+}
+
 /// Where one frame is encoded: straight into the outgoing arena when it is large enough and
 /// fits, else into a buffer as usual. Either way the buffer then holds the frame to send.
 #[derive(Debug)]

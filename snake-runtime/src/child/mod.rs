@@ -47,7 +47,7 @@ use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyTuple};
 
 use snake_ipc::handshake::write_welcome;
-use snake_ipc::shm::{Arenas, FrameOut, release_frame};
+use snake_ipc::shm::{Admitted, Arenas, FrameOut, release_frame};
 use snake_ipc::writer::ChildWriter;
 
 use crate::codec::{CallbackCodec, MethodCodec};
@@ -569,42 +569,26 @@ fn dispatch(
     frame: Frame,
     inline: Option<(&Slot, &mut Option<Job>)>,
 ) -> Option<Stop> {
-    let frame = match (frame.header.kind, &child.shm) {
-        (FrameKind::Shared, Some(shm)) => match shm.open(&frame, child.max_frame_size) {
-            Ok(inner) => inner,
-            // A bad region fails the call it starts, not the channel.
-            Err(err) => {
-                let starts_a_call =
-                    [FrameKind::Call, FrameKind::OpenStream].iter().any(|&kind| kind as u32 == frame.header.method);
-                if starts_a_call {
-                    child.send_error(frame.header.id, &PythonExecutionError::Protocol(err));
-                } else {
-                    eprintln!("snake child: refused a shared-memory frame: {err}");
-                }
-                return None;
-            }
-        },
-        (FrameKind::Release, Some(shm)) => {
-            if let Err(err) = shm.released(&frame) {
-                eprintln!("snake child: refused a shared-memory release: {err}");
-            }
-            return None;
-        }
-        // Taken here, in the order frames arrive: before any release of those ranges that the
-        // parent sends after the call referring to them.
-        (FrameKind::Hold, Some(shm)) => {
-            // Nothing is held then: the call that refers to the ranges fails to decode them.
-            if let Err(err) = shm.hold(&frame) {
-                eprintln!("snake child: refused a shared-memory hold: {err}");
-            }
-            return None;
-        }
-        _ => frame,
+    let admitted = match &child.shm {
+        Some(shm) => shm.admit(frame, child.max_frame_size),
+        None => Admitted::Frame(frame),
     };
-    // The holds last as long as the call's body, and the values decoded from it take their own.
-    let frame = match &child.shm {
-        Some(shm) => shm.with_holds(frame),
-        None => frame,
+    let frame = match admitted {
+        Admitted::Frame(frame) => frame,
+        Admitted::Done => return None,
+        Admitted::Refused { what, error } => {
+            eprintln!("snake child: refused a shared-memory {what}: {error}");
+            return None;
+        }
+        // A bad region fails the call it starts, not the channel.
+        Admitted::BadRegion { id, kind, error } => {
+            if [FrameKind::Call, FrameKind::OpenStream].iter().any(|&start| start as u32 == kind) {
+                child.send_error(id, &PythonExecutionError::Protocol(error));
+            } else {
+                eprintln!("snake child: refused a shared-memory frame: {error}");
+            }
+            return None;
+        }
     };
     let Header { kind, id, method, trace } = frame.header;
     let mode = child.mode(method);
