@@ -187,7 +187,7 @@ fn build<T: ArrayElement, D: Dimension>(bytes: &[u8], dim: D) -> ndarray::Array<
 /// for `T`; else why not.
 fn checked_dim<T: ArrayElement, D: Dimension>(shape: &[usize], bytes: &[u8]) -> Result<D, String> {
     if D::NDIM.is_some_and(|rank| rank != shape.len()) {
-        return Err(format!("{} of rank {}", expected::<T, D>(), shape.len()));
+        return Err(format!("{} array of rank {}", T::DTYPE, shape.len()));
     }
     let count = shape.iter().try_fold(1usize, |n, &axis| n.checked_mul(axis));
     let size = std::mem::size_of::<T>();
@@ -333,7 +333,11 @@ impl<'de, T: ArrayElement, D: Dimension> Visitor<'de> for ArrayVisitor<T, D> {
         let (shape, bytes) = match incoming::take() {
             Some(read) => (read.shape, read.bytes),
             None => {
-                let WireIn(shape, bytes) = WireIn::deserialize(deserializer)?;
+                let WireIn(shape, bytes, dtype) = WireIn::deserialize(deserializer)?;
+                if let Some(dtype) = dtype.filter(|dtype| dtype != T::DTYPE) {
+                    let got = format_args!("{dtype} array of rank {}", shape.len());
+                    return Err(de::Error::custom(format_args!("expected {}, got {got}", expected::<T, D>())));
+                }
                 (shape, bytes)
             }
         };
@@ -343,8 +347,10 @@ impl<'de, T: ArrayElement, D: Dimension> Visitor<'de> for ArrayVisitor<T, D> {
     }
 }
 
-/// The wire form read back; bytes lent from the frame body are kept as a slice of it.
-struct WireIn(Vec<usize>, bytes::Bytes);
+/// The wire form read back; bytes lent from the frame body are kept as a slice of it. A numpy
+/// array that `serde_py` read without knowing its type (in an untagged, internally tagged or
+/// flattened type) comes as this too, with its dtype's name third.
+struct WireIn(Vec<usize>, bytes::Bytes, Option<String>);
 
 impl<'de> Deserialize<'de> for WireIn {
     fn deserialize<De: Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
@@ -366,7 +372,9 @@ impl<'de> Visitor<'de> for WireInVisitor {
         let bytes = seq
             .next_element::<crate::shared_bytes::SharedBytes>()?
             .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-        Ok(WireIn(shape, bytes.into_bytes()))
+        // The wire form is a pair, whose sequence ends here.
+        let dtype = seq.next_element::<String>()?;
+        Ok(WireIn(shape, bytes.into_bytes(), dtype))
     }
 }
 

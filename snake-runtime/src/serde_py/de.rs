@@ -86,6 +86,22 @@ impl<'a, 'py> Deserializer<'a, 'py> {
         }
     }
 
+    /// What `deserialize_any` makes of an object that is none of the types it knows first: with
+    /// the `numpy` feature, a `numpy.ndarray` is an array's parts (a newtype that only
+    /// [`Array`](crate::Array) reads back); any other object with the buffer protocol (a
+    /// `memoryview`, an `array.array`) is its bytes.
+    #[cold]
+    fn any_buffer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        #[cfg(feature = "numpy")]
+        if let Some(parts) = super::ndarray::parts(self.obj)? {
+            return visitor.visit_newtype_struct(parts);
+        }
+        match super::buffer::bytes_of(self.obj)? {
+            Some(bytes) => visitor.visit_bytes(&bytes),
+            None => Err(self.mismatch("None, bool, int, float, str, bytes-like object, list, tuple, set or dict")),
+        }
+    }
+
     #[cold]
     fn mismatch(&self, expected: &str) -> Error {
         Error::type_mismatch(expected, self.obj)
@@ -241,7 +257,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, '_> {
                 Deserializer::at_depth(int.as_any(), self.depth, self.unknown_keys).visit_int(visitor)
             }
             Some(NumpyScalar::Float(float)) => visitor.visit_f64(float),
-            None => Err(self.mismatch("None, bool, int, float, str, bytes, list, tuple, set or dict")),
+            None => self.any_buffer(visitor),
         }
     }
 

@@ -26,7 +26,9 @@
 //! `#[serde(tag = ..)]`, `#[serde(tag = .., content = ..)]`, `#[serde(untagged)]` and
 //! `#[serde(flatten)]`) follows the Python type: `None` -> unit, `bool`, `int` (as `i64` if it
 //! fits, else `u64`, `i128`, `u128`), `float`, `str`, `bytes`/`bytearray`, `list`/`tuple`/`set` ->
-//! sequence, `dict`/`Mapping` -> map.
+//! sequence, `dict`/`Mapping` -> map, any other object with the buffer protocol (a `memoryview`,
+//! an `array.array`) -> bytes. With the `numpy` feature a `numpy.ndarray` keeps its shape and
+//! dtype there, for an `Array` to read back with its dtype and rank checked.
 //!
 //! Details beyond the table:
 //! - `Some(None)` of an `Option<Option<T>>` (and `Some(())`) becomes `None` in Python and reads
@@ -43,7 +45,8 @@
 //!   `f32::MAX`, as serde_json does.
 //! - Values buffered by serde (inside untagged or internally tagged enums, or flattened fields)
 //!   go through serde's own buffer, which has no 128-bit integers: there, integers must fit in 64
-//!   bits, and errors carry the path only down to the buffered value.
+//!   bits, errors carry the path only down to the buffered value, and a buffer (`SharedBytes`,
+//!   `Array`) is copied once more, into that buffer.
 //! - Keys a struct does not have are skipped by [`from_python`] and refused by
 //!   [`from_python_strict_at`], which typed messages go through (opt-out:
 //!   `#[snake(allow_unknown_keys)]`).

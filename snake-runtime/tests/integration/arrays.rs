@@ -18,6 +18,7 @@ pub fn trials() -> Vec<Trial> {
         trial("arrays::every_element_type_crosses_both_ways", element_types),
         trial("arrays::non_contiguous_replies_are_copied_in_c_order", non_contiguous),
         trial("arrays::a_wrong_dtype_or_rank_is_a_conversion_error", wrong_replies),
+        trial("arrays::arrays_cross_inside_untagged_and_flattened_types", untagged_and_flattened),
         trial("arrays::stubs_type_arrays_for_mypy_and_pyright", stubs),
         trial("arrays::a_child_without_numpy_fails_at_spawn", without_numpy),
     ]
@@ -49,6 +50,29 @@ pub struct ArrayRecord {
     pub flags: Array<bool, Ix1>,
 }
 
+/// An array or a name: untagged, so sent as a self-describing tree and read from Python without
+/// knowing which it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+#[serde(untagged)]
+pub enum Features {
+    Dense(Array<f32, Ix2>),
+    Named(String),
+}
+
+/// Row ids beside an array, flattened into one dict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct Labeled {
+    pub label: String,
+    #[serde(flatten)]
+    pub rows: Rows,
+}
+
+/// The flattened part of [`Labeled`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct Rows {
+    pub ids: Array<i64, Ix1>,
+}
+
 /// Handlers that take and return arrays.
 #[snake::actor(module = "arrays")]
 pub trait Arrays {
@@ -66,6 +90,10 @@ pub trait Arrays {
     fn echo_record(record: ArrayRecord) -> ArrayRecord;
     /// A reply of a kind, right or wrong.
     fn make(kind: String) -> Array<f32, Ix2>;
+    /// An array doubled; a name upper-cased, or for `"float64"`, a float64 array.
+    fn transform(features: Features) -> Features;
+    /// The ids reversed, the label repeated.
+    fn relabel(labeled: Labeled) -> Labeled;
 }
 
 fn builder() -> PythonChildProcessBuilder {
@@ -222,6 +250,26 @@ async fn wrong_replies() {
     }
     let err = actor.make("float64_rank1".into()).await.expect_err("wrong");
     assert!(err.to_string().contains("reply: expected float32 array of rank 2, got float64 array of rank 1"), "{err}");
+}
+
+async fn untagged_and_flattened() {
+    let actor = Arrays::spawn(builder()).await.expect("spawn");
+    // 2 MiB: the tree crosses in shared memory.
+    let m = matrix(512, 1024);
+    let doubled: Array<f32, Ix2> = m.mapv(|x| x * 2.0).into();
+    assert_eq!(actor.transform(Features::Dense(m)).await.expect("transform"), Features::Dense(doubled));
+    let named = actor.transform(Features::Named("cat".into())).await.expect("transform");
+    assert_eq!(named, Features::Named("CAT".into()));
+    // A float64 array is no variant: not read as float32s.
+    let err = actor.transform(Features::Named("float64".into())).await.expect_err("float64");
+    let PythonExecutionError::Conversion { error: ref source, .. } = err else {
+        panic!("not a conversion error: {err:?}")
+    };
+    assert!(source.to_string().contains("did not match any variant of untagged enum Features"), "{err}");
+    let ids: Array<i64, Ix1> = ndarray::Array1::from_iter(0..10_000i64).into();
+    let back = actor.relabel(Labeled { label: "ab".into(), rows: Rows { ids } }).await.expect("relabel");
+    let reversed: Array<i64, Ix1> = ndarray::Array1::from_iter((0..10_000i64).rev()).into();
+    assert_eq!(back, Labeled { label: "abab".into(), rows: Rows { ids: reversed } });
 }
 
 /// The stubs name `numpy.typing.NDArray[numpy.float32]` (etc.), and the fixture module, checked

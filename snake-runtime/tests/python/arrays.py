@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from snake_types import ArrayInfo, ArrayRecord
+    from snake_types import ArrayInfo, ArrayRecord, Features, Labeled
 
 
 def _mapping_of(address: int) -> str:
@@ -94,3 +94,17 @@ def make(kind: str) -> Any:
     if kind == "list":
         return base.tolist()
     return None
+
+
+def transform(features: "Features") -> "Features":
+    """An untagged enum: an array doubled, a name upper-cased (`"float64"`: a float64 array)."""
+    if isinstance(features, np.ndarray):
+        return (features * 2).astype(np.float32)
+    if features == "float64":
+        return np.ones((2, 2))  # type: ignore[return-value]
+    return features.upper()
+
+
+def relabel(labeled: "Labeled") -> "Labeled":
+    """A flattened struct: the ids reversed (not C-contiguous), the label repeated."""
+    return {"label": labeled["label"] * 2, "ids": labeled["ids"][::-1]}

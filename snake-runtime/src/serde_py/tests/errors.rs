@@ -260,6 +260,9 @@ fn unreadable_python_objects_say_what_they_are() {
         Int(i64),
     }
     let err = read_err::<Anything>("object()");
-    assert_eq!(err.kind, mismatch("None, bool, int, float, str, bytes, list, tuple, set or dict", "object"));
+    assert_eq!(
+        err.kind,
+        mismatch("None, bool, int, float, str, bytes-like object, list, tuple, set or dict", "object")
+    );
     assert_eq!(read_err::<f64>("1j").kind, mismatch("float", "complex"));
 }

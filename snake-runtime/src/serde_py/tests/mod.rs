@@ -2,6 +2,7 @@
 
 mod attributes;
 mod bench;
+mod buffers;
 mod collections;
 mod enums;
 mod errors;

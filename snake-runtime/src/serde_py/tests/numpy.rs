@@ -8,7 +8,7 @@ use super::*;
 
 /// Whether numpy can be imported; prints why the test does nothing when it cannot. On CI (`CI`
 /// set) a missing numpy fails the test instead, so the cases never go unrun there.
-fn have_numpy(test: &str) -> bool {
+pub(super) fn have_numpy(test: &str) -> bool {
     let found = with_py(|py| py.import("numpy").is_ok());
     if !found {
         assert!(

@@ -1,0 +1,132 @@
+//! Buffers read where serde does not know the Rust type yet (`deserialize_any`: untagged,
+//! internally tagged and flattened types): a `memoryview` or other buffer-protocol object is its
+//! bytes, and (feature `numpy`) a `numpy.ndarray` keeps its shape and dtype for `Array`.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::SharedBytes;
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum NumberOrBlob {
+    Number(i64),
+    Blob(SharedBytes),
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Payload {
+    data: SharedBytes,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Envelope {
+    id: u32,
+    #[serde(flatten)]
+    payload: Payload,
+}
+
+#[test]
+fn buffers_of_unknown_shape_are_their_bytes() {
+    let blob = |bytes: &[u8]| NumberOrBlob::Blob(SharedBytes::from(bytes.to_vec()));
+    assert_reads("memoryview(b'\\x00\\xff')", blob(&[0, 255]));
+    assert_reads("memoryview(b'0123456789')[2:5]", blob(b"234"));
+    assert_reads("__import__('array').array('H', [1, 256])", blob(&[1, 0, 0, 1]));
+    assert_reads("7", NumberOrBlob::Number(7));
+    assert_reads(
+        "{'id': 3, 'data': memoryview(b'\\x01\\x02')}",
+        Envelope { id: 3, payload: Payload { data: SharedBytes::from(vec![1, 2]) } },
+    );
+    // What Rust sent comes back through the untagged enum and the flattened struct.
+    assert_round_trip(&blob(&[9; 300]));
+    assert_round_trip(&Envelope { id: 1, payload: Payload { data: SharedBytes::from(vec![4; 70]) } });
+    let err = read_err::<Envelope>("{'id': 3, 'data': object()}");
+    assert_eq!(
+        err.kind,
+        mismatch("None, bool, int, float, str, bytes-like object, list, tuple, set or dict", "object")
+    );
+}
+
+#[cfg(feature = "numpy")]
+mod arrays {
+    use ndarray::{Ix1, Ix2, array};
+
+    use super::*;
+    use crate::Array;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Tensor {
+        Matrix(Array<f32, Ix2>),
+        Ids(Array<i64, Ix1>),
+        Label(String),
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Embedding {
+        vector: Array<f32, Ix1>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Row {
+        id: u32,
+        #[serde(flatten)]
+        embedding: Embedding,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "kind")]
+    enum Input {
+        Vector { values: Array<f32, Ix1> },
+        Text { text: String },
+    }
+
+    fn have_numpy(test: &str) -> bool {
+        super::super::numpy::have_numpy(test)
+    }
+
+    #[test]
+    fn arrays_of_unknown_shape_keep_their_dtype_and_shape() {
+        if !have_numpy("arrays_of_unknown_shape_keep_their_dtype_and_shape") {
+            return;
+        }
+        let np = "__import__('numpy')";
+        assert_reads(
+            &format!("{np}.arange(6, dtype='float32').reshape(2, 3)"),
+            Tensor::Matrix(array![[0.0f32, 1.0, 2.0], [3.0, 4.0, 5.0]].into()),
+        );
+        assert_reads(&format!("{np}.arange(3, dtype='int64')"), Tensor::Ids(array![0i64, 1, 2].into()));
+        // Not C-contiguous: read in C order all the same.
+        assert_reads(
+            &format!("{np}.arange(12, dtype='float32').reshape(3, 4)[:, ::2]"),
+            Tensor::Matrix(array![[0.0f32, 2.0], [4.0, 6.0], [8.0, 10.0]].into()),
+        );
+        assert_reads("'cat'", Tensor::Label("cat".to_owned()));
+        // Same size, other dtype: no variant takes it, rather than reading int32s as float32s.
+        let err = read_err::<Tensor>(&format!("{np}.arange(6, dtype='int32').reshape(2, 3)"));
+        assert!(err.to_string().contains("did not match any variant"), "{err}");
+        assert_round_trip(&Tensor::Matrix(array![[1.5f32, -2.0]].into()));
+    }
+
+    #[test]
+    fn flattened_and_internally_tagged_arrays_are_checked() {
+        if !have_numpy("flattened_and_internally_tagged_arrays_are_checked") {
+            return;
+        }
+        let np = "__import__('numpy')";
+        assert_reads(
+            &format!("{{'id': 5, 'vector': {np}.ones(2, dtype='float32')}}"),
+            Row { id: 5, embedding: Embedding { vector: array![1.0f32, 1.0].into() } },
+        );
+        let err = read_err::<Row>(&format!("{{'id': 5, 'vector': {np}.ones(2)}}"));
+        assert_eq!(err.to_string(), "expected float32 array of rank 1, got float64 array of rank 1");
+        let err = read_err::<Row>(&format!("{{'id': 5, 'vector': {np}.ones((1, 2), dtype='float32')}}"));
+        assert_eq!(err.to_string(), "expected float32 array of rank 1, got float32 array of rank 2");
+        assert_reads(
+            &format!("{{'kind': 'Vector', 'values': {np}.zeros(1, dtype='float32')}}"),
+            Input::Vector { values: array![0.0f32].into() },
+        );
+        assert_round_trip(&Row { id: 1, embedding: Embedding { vector: array![0.25f32, 4.0].into() } });
+        assert_round_trip(&Input::Vector { values: array![3.0f32].into() });
+    }
+}
