@@ -133,6 +133,22 @@ pub(crate) fn register_module(py: Python<'_>) -> PyResult<()> {
     module.add_class::<CallbackStreamIter>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("IN_CHILD", true)?;
+    // `log_handler` is set when `logging` is first imported (see `logs`): asking for it first
+    // imports `logging`.
+    let getattr = pyo3::types::PyCFunction::new_closure(py, None, None, |args, _kwargs| {
+        let py = args.py();
+        let name = args.get_item(0)?;
+        if name.eq("log_handler")? {
+            py.import("logging")?;
+            if let Some(handler) = py.import("snake")?.dict().get_item("log_handler")? {
+                return Ok(handler.unbind());
+            }
+        }
+        Err::<Py<PyAny>, _>(pyo3::exceptions::PyAttributeError::new_err(format!(
+            "module 'snake' has no attribute {name}"
+        )))
+    })?;
+    module.setattr("__getattr__", getattr)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules.set_item("snake", &module)?;
     modules.set_item("kameo", &module)?;

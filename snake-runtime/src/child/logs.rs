@@ -9,10 +9,18 @@
 //! the handler is also exposed as `snake.log_handler` for code that rebuilds the logging
 //! configuration (`dictConfig`, `basicConfig(force=True)`) and wants to keep forwarding.
 //!
+//! `logging` is not imported for this: with what it pulls in (`re`, `traceback`, `threading`) it
+//! would cost a child's start 10 to 20 ms. The handler is attached when something imports
+//! `logging` (a finder on `sys.meta_path` sees the import, [`AFTER_IMPORT`]), right after the
+//! module ran and before the importing code goes on; or at once, when `logging` is already
+//! imported. Until then `warnings.showwarning` forwards warnings itself, with the same fields;
+//! `logging.captureWarnings(True)` takes over from it once `logging` is in.
+//!
 //! The user's module is imported during the handshake, before the handler is attached: records
 //! logged at import time are not forwarded (those at `WARNING` and above still reach stderr
 //! through `logging.lastResort`, and from there the parent's stderr pump). The root logger's level
-//! is set before the import, though, so a level the module sets for itself wins.
+//! is set as soon as `logging` is imported, though (or before the user's module, when it already
+//! is), so a level the module sets for itself wins.
 //!
 //! Log frames do not answer a call, so they are not bounded by the in-flight window like every
 //! other frame in the outbox: while the parent falls behind, at most [`BACKLOG_BUDGET`] bytes of
@@ -20,8 +28,8 @@
 //! warning once the channel has caught up. A logging call never blocks on the parent.
 
 use std::ffi::CStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::ffi::c_str;
 use pyo3::prelude::*;
@@ -48,20 +56,98 @@ fn python_level(level: &str) -> u32 {
     }
 }
 
-/// Sets the root logger's level from the parent's log level. Called before the user's module is
-/// imported, so that whatever the module configures for itself takes precedence.
-pub(crate) fn set_root_level(py: Python<'_>, level: &str) -> PyResult<()> {
-    py.import("logging")?.call_method0("getLogger")?.call_method1("setLevel", (python_level(level),))?;
+/// Python's `logging.WARNING`, the level of forwarded warnings.
+const WARNING: u32 = 30;
+
+/// Calls a function right after a module's first import; see the file's docs.
+const AFTER_IMPORT: &CStr = c_str!(include_str!("embedded/after_import.py"));
+
+/// What is forwarded until `logging` is imported.
+struct Pending {
+    /// The root logger's level, set when `logging` is imported.
+    level: u32,
+    /// The forwarder, once the child is up: the handler is attached when `logging` is imported.
+    forwarder: Option<Py<Forwarder>>,
+}
+
+/// Set while `logging` has not been imported yet (the import finder is armed).
+static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+
+fn pending() -> MutexGuard<'static, Option<Pending>> {
+    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `logging`, if it has been imported.
+fn imported_logging<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(py.import("sys")?.getattr("modules")?.call_method1("get", ("logging",))?).map(|m| (!m.is_none()).then_some(m))
+}
+
+fn set_level(logging: &Bound<'_, PyAny>, level: u32) -> PyResult<()> {
+    logging.call_method0("getLogger")?.call_method1("setLevel", (level,))?;
     Ok(())
 }
 
-/// Attaches the forwarding handler to the root logger, at `level` (records below it are not sent
-/// whatever the loggers admit), and captures warnings.
+/// Sets the root logger's level from the parent's log level: now if `logging` is imported, else
+/// when it is. Called before the user's module is imported, so that whatever the module
+/// configures for itself takes precedence.
+pub(crate) fn set_root_level(py: Python<'_>, level: &str) -> PyResult<()> {
+    let level = python_level(level);
+    if let Some(logging) = imported_logging(py)? {
+        return set_level(&logging, level);
+    }
+    *pending() = Some(Pending { level, forwarder: None });
+    let arrived = pyo3::types::PyCFunction::new_closure(py, None, None, |args, _kwargs| {
+        let logging = args.get_item(0)?;
+        logging_imported(&logging)
+    })?;
+    let hook = PyModule::from_code(py, AFTER_IMPORT, c"<snake after_import>", c"_snake_after_import")?;
+    hook.getattr("after_import")?.call1(("logging", arrived))?;
+    Ok(())
+}
+
+/// `logging` was just imported: sets the root level and, if the child is up, attaches the handler.
+fn logging_imported(logging: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Some(Pending { level, forwarder }) = pending().take() else { return Ok(()) };
+    set_level(logging, level)?;
+    match forwarder {
+        Some(forwarder) => attach(logging, forwarder.bind(logging.py())),
+        None => Ok(()),
+    }
+}
+
+/// Forwards records (at `level` and above, whatever the loggers admit) and warnings: attaches the
+/// handler to the root logger now if `logging` is imported, else when it is, forwarding warnings
+/// directly until then.
 pub(crate) fn install(py: Python<'_>, child: &Arc<Child>, level: &str) -> PyResult<()> {
-    let logging = py.import("logging")?;
+    let forwarder = Forwarder {
+        child: Arc::clone(child),
+        level: python_level(level),
+        queued: AtomicUsize::new(0),
+        dropped: AtomicU64::new(0),
+    };
+    let forwarder = Bound::new(py, forwarder)?;
+    if let Some(logging) = imported_logging(py)? {
+        return attach(&logging, &forwarder);
+    }
+    let mut pending = pending();
+    match pending.as_mut() {
+        Some(pending) => pending.forwarder = Some(forwarder.clone().unbind()),
+        // `logging` was imported meanwhile: the finder already fired.
+        None => {
+            drop(pending);
+            let logging = py.import("logging")?;
+            return attach(&logging, &forwarder);
+        }
+    }
+    py.import("warnings")?.setattr("showwarning", forwarder.getattr("show_warning")?)?;
+    Ok(())
+}
+
+/// Attaches the handler to the root logger and routes warnings through `logging`.
+fn attach(logging: &Bound<'_, PyAny>, forwarder: &Bound<'_, Forwarder>) -> PyResult<()> {
+    let py = logging.py();
     let source = PyModule::from_code(py, HANDLER, c"<snake logging>", c"_snake_logging")?;
-    let forwarder = Forwarder { child: Arc::clone(child), queued: AtomicUsize::new(0), dropped: AtomicU64::new(0) };
-    let handler = source.getattr("SnakeHandler")?.call1((python_level(level), forwarder))?;
+    let handler = source.getattr("SnakeHandler")?.call1((forwarder.get().level, forwarder))?;
     logging.call_method0("getLogger")?.call_method1("addHandler", (&handler,))?;
     logging.call_method1("captureWarnings", (true,))?;
     py.import("snake")?.setattr("log_handler", handler)?;
@@ -72,6 +158,8 @@ pub(crate) fn install(py: Python<'_>, child: &Arc<Child>, level: &str) -> PyResu
 #[pyclass(frozen)]
 struct Forwarder {
     child: Arc<Child>,
+    /// The handler's level, Python's number for the parent's log level.
+    level: u32,
     /// Bytes of log frames pushed since the writer last had nothing queued.
     queued: AtomicUsize,
     /// Records dropped since then.
@@ -104,6 +192,40 @@ impl Forwarder {
         // A lookup failure only loses the correlation, never the record.
         let call = callback::current_call(py).unwrap_or(0);
         self.forward(call, record);
+    }
+
+    /// `warnings.showwarning` until `logging` is imported: forwards the warning as
+    /// `logging.captureWarnings` would, to the `py.warnings` logger at `WARNING`.
+    #[pyo3(signature = (message, category, filename, lineno, file=None, line=None))]
+    #[allow(clippy::too_many_arguments, reason = "the signature of warnings.showwarning")]
+    fn show_warning(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        category: &Bound<'_, PyAny>,
+        filename: &Bound<'_, PyAny>,
+        lineno: i64,
+        file: Option<&Bound<'_, PyAny>>,
+        line: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        // Where `warnings` would print the warning, and its source line: nothing to print here.
+        let _ = (file, line);
+        if self.level > WARNING {
+            return Ok(());
+        }
+        let category = category.getattr("__name__")?;
+        let record = LogRecord {
+            source: LogSource::Warning,
+            level: WARNING,
+            logger: "py.warnings".into(),
+            message: format!("{}: {}", category.str()?.to_string_lossy(), message.str()?.to_string_lossy()),
+            file: Some(filename.str()?.to_string_lossy().into_owned()),
+            line: u32::try_from(lineno).ok().filter(|&line| line > 0),
+            exception: None,
+        };
+        let call = callback::current_call(py).unwrap_or(0);
+        self.forward(call, record);
+        Ok(())
     }
 }
 

@@ -33,6 +33,7 @@ pub fn trials() -> Vec<Trial> {
         logged("logs::users_own_handler_still_receives_records", users_own_handler),
         logged("logs::burst_of_ten_thousand_records_all_arrive_with_the_reply", burst),
         logged("logs::burst_below_the_level_sends_nothing", burst_below_level),
+        logged("logs::logging_is_imported_only_by_the_module_that_logs", late_logging),
     ]
 }
 
@@ -257,6 +258,45 @@ async fn warning(capture: Capture) {
     let line = source.lines().position(|l| l.contains("warnings.warn(\"careful\")")).expect("warn line") + 1;
     assert!(event.field("file").is_some_and(|f| f.ends_with("logging_handlers.py")), "{event:?}");
     assert_eq!(event.field("line"), Some(line.to_string().as_str()));
+}
+
+/// A module that does not import `logging` does not get it imported for it: warnings are
+/// forwarded all the same, and the handler is attached when a handler first imports `logging`.
+async fn late_logging(capture: Capture) {
+    let actor = PythonChildProcessBuilder::new(config("late_logging", "run"))
+        .log_level(Level::DEBUG)
+        .spawn::<LogOp>()
+        .await
+        .expect("spawn");
+    let loaded = actor.ask(op("loaded", 0)).await.expect("loaded");
+    assert!(loaded.captured.is_empty(), "nothing imported logging: {:?}", loaded.captured);
+    actor.ask(op("warn", 0)).await.expect("warn");
+    let source = std::fs::read_to_string(python_dir().join("late_logging.py")).expect("source");
+    let line = source.lines().position(|l| l.contains("warnings.warn(f\"early")).expect("warn line") + 1;
+    let events = capture.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].level, Level::WARN);
+    assert_eq!(events[0].message, "UserWarning: early 0");
+    assert_eq!(events[0].field("source"), Some("warning"));
+    assert_eq!(events[0].field("logger"), Some("py.warnings"));
+    assert!(events[0].field("file").is_some_and(|f| f.ends_with("late_logging.py")), "{:?}", events[0]);
+    assert_eq!(events[0].field("line"), Some(line.to_string().as_str()));
+    assert!(events[0].call.is_some(), "the warning is in the call's span");
+
+    // The import attaches the handler and sets the root level (DEBUG) before the handler logs.
+    let logged = actor.ask(op("log", 7)).await.expect("log");
+    assert_eq!(logged.captured, ["SnakeHandler", "DEBUG"]);
+    let events = capture.with_message("late line 7");
+    assert_eq!(events.len(), 1, "{:?}", capture.events());
+    assert_eq!(events[0].field("logger"), Some("late"));
+    assert_eq!(events[0].level, Level::INFO);
+    // From now on warnings go through `logging`, still forwarded once.
+    actor.ask(op("warn", 1)).await.expect("warn again");
+    let warnings: Vec<_> = capture.events().into_iter().filter(|e| e.field("source") == Some("warning")).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[1].message.starts_with("UserWarning: early 1"), "{:?}", warnings[1]);
+    let loaded = actor.ask(op("loaded", 0)).await.expect("loaded");
+    assert_eq!(loaded.captured, ["logging"]);
 }
 
 async fn users_own_handler(capture: Capture) {
