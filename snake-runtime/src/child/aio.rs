@@ -278,8 +278,10 @@ fn report_escaped(py: Python<'_>, state: &LoopState, err: &PyErr) {
 /// command would leave a call unstarted or a callback unanswered forever.
 fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult<()> {
     let mut sink = [0u8; 64];
+    // A short read emptied the pipe (a writer only writes once `pending_wake` is cleared below),
+    // so there is no second `read` to see `EAGAIN`.
     // SAFETY: `sink` is valid for its length and the fd is the pipe's open, non-blocking read end.
-    while unsafe { libc::read(state.wake_read.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+    while unsafe { libc::read(state.wake_read.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len()) } == sink.len() as isize {}
     state.pending_wake.store(false, Ordering::Release);
     let commands = std::mem::take(&mut *state.commands());
     let Some(event_loop) = state.event_loop.get() else { return Ok(()) };
