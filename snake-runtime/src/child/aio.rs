@@ -280,8 +280,9 @@ fn drain(py: Python<'_>, state: &Arc<LoopState>, child: &Arc<Child>) -> PyResult
     let mut sink = [0u8; 64];
     // A short read emptied the pipe (a writer only writes once `pending_wake` is cleared below),
     // so there is no second `read` to see `EAGAIN`.
+    let full = sink.len() as isize;
     // SAFETY: `sink` is valid for its length and the fd is the pipe's open, non-blocking read end.
-    while unsafe { libc::read(state.wake_read.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len()) } == sink.len() as isize {}
+    while unsafe { libc::read(state.wake_read.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len()) } == full {}
     state.pending_wake.store(false, Ordering::Release);
     let commands = std::mem::take(&mut *state.commands());
     let Some(event_loop) = state.event_loop.get() else { return Ok(()) };

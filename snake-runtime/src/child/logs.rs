@@ -149,6 +149,16 @@ fn attach(logging: &Bound<'_, PyAny>, forwarder: &Bound<'_, Forwarder>) -> PyRes
     let source = PyModule::from_code(py, HANDLER, c"<snake logging>", c"_snake_logging")?;
     let handler = source.getattr("SnakeHandler")?.call1((forwarder.get().level, forwarder))?;
     logging.call_method0("getLogger")?.call_method1("addHandler", (&handler,))?;
+    // `logging` restores what it replaces once `captureWarnings(False)`: Python's own, not the
+    // forwarder that stood in until now.
+    let warnings = py.import("warnings")?;
+    let standing_in = warnings
+        .getattr("showwarning")
+        .and_then(|show| show.getattr("__self__"))
+        .is_ok_and(|owner| owner.is_instance_of::<Forwarder>());
+    if standing_in {
+        warnings.setattr("showwarning", warnings.getattr("_showwarning_orig")?)?;
+    }
     logging.call_method1("captureWarnings", (true,))?;
     py.import("snake")?.setattr("log_handler", handler)?;
     Ok(())

@@ -297,6 +297,8 @@ async fn late_logging(capture: Capture) {
     assert!(warnings[1].message.starts_with("UserWarning: early 1"), "{:?}", warnings[1]);
     let loaded = actor.ask(op("loaded", 0)).await.expect("loaded");
     assert_eq!(loaded.captured, ["logging"]);
+    let uncaptured = actor.ask(op("uncapture", 0)).await.expect("uncapture");
+    assert_eq!(uncaptured.captured, ["True"], "Python's own showwarning is back");
 }
 
 async fn users_own_handler(capture: Capture) {

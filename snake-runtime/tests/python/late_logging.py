@@ -22,4 +22,11 @@ def run(msg):
 
         logging.getLogger("late").info("late line %d", msg["n"])
         captured = [type(handler).__name__, logging.getLevelName(logging.getLogger().level)]
+    elif op == "uncapture":
+        import logging
+
+        # What `logging` puts back is Python's own `showwarning`, as without snake.
+        logging.captureWarnings(False)
+        captured = [str(warnings.showwarning is warnings._showwarning_orig)]
+        logging.captureWarnings(True)
     return {"pid": os.getpid(), "n": msg["n"], "captured": captured}
