@@ -107,6 +107,7 @@ pub(crate) fn set_root_level(py: Python<'_>, level: &str) -> PyResult<()> {
 
 /// `logging` was just imported: sets the root level and, if the child is up, attaches the handler.
 fn logging_imported(logging: &Bound<'_, PyAny>) -> PyResult<()> {
+    // The lock is let go at the end of this statement, before any Python runs.
     let Some(Pending { level, forwarder }) = pending().take() else { return Ok(()) };
     set_level(logging, level)?;
     match forwarder {
@@ -129,17 +130,20 @@ pub(crate) fn install(py: Python<'_>, child: &Arc<Child>, level: &str) -> PyResu
     if let Some(logging) = imported_logging(py)? {
         return attach(&logging, &forwarder);
     }
-    let mut pending = pending();
-    match pending.as_mut() {
-        Some(pending) => pending.forwarder = Some(forwarder.clone().unbind()),
-        // `logging` was imported meanwhile: the finder already fired.
-        None => {
-            drop(pending);
-            let logging = py.import("logging")?;
-            return attach(&logging, &forwarder);
-        }
-    }
+    // Warnings first: should `logging` arrive in between, `attach` puts Python's own back.
     py.import("warnings")?.setattr("showwarning", forwarder.getattr("show_warning")?)?;
+    // No Python runs while the lock is held: the finder takes it with the GIL held.
+    let stored = match pending().as_mut() {
+        Some(pending) => {
+            pending.forwarder = Some(forwarder.clone().unbind());
+            true
+        }
+        None => false,
+    };
+    if !stored {
+        // `logging` was imported meanwhile: the finder already fired, without a forwarder.
+        return attach(py.import("logging")?.as_any(), &forwarder);
+    }
     Ok(())
 }
 
