@@ -14,6 +14,7 @@ use crate::error::PythonExecutionError;
 use crate::message::CallbackError;
 use crate::protocol::FrameKind;
 use crate::schema::Describe;
+use crate::shared_bytes::with_source;
 
 /// The encoded reply of a callback, or why there is none.
 pub type CallbackFuture = snake_ipc::CallbackFuture<PythonExecutionError>;
@@ -106,8 +107,9 @@ where
     R: serde::Serialize + Describe,
     Fut: Future<Output = Result<R, CallbackError>> + Send + 'static,
 {
+    // A `SharedBytes` in the argument stays a slice of the frame (in shared memory when large).
     let decoded: Result<A, PythonExecutionError> =
-        wire::decode(arg, A::SELF_DESCRIBING, FrameKind::Callback).map_err(Into::into);
+        with_source(arg, || wire::decode(arg, A::SELF_DESCRIBING, FrameKind::Callback)).map_err(Into::into);
     let future = decoded.map(f);
     Box::pin(async move {
         let reply = future?.await.map_err(|err| PythonExecutionError::CallbackFailed {

@@ -92,8 +92,9 @@ fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: boo
 pub struct CallbackCodec {
     /// The callback's name, for error messages.
     pub name: fn() -> &'static str,
-    /// Converts the Python argument and appends it postcard-encoded.
-    pub arg_from_python: fn(&Bound<'_, PyAny>, &mut Vec<u8>) -> Result<(), PythonExecutionError>,
+    /// Converts the Python argument and writes the callback frame's body: `head`, then the
+    /// argument (straight into shared memory when the body is large).
+    pub arg_from_python: fn(&Bound<'_, PyAny>, CallbackHead, &mut FrameOut<'_>) -> Result<(), PythonExecutionError>,
     /// Decodes the postcard reply and builds the Python value.
     pub reply_to_python: for<'py> fn(Python<'py>, &[u8]) -> Result<Bound<'py, PyAny>, PythonExecutionError>,
 }
@@ -139,11 +140,35 @@ impl CallbackCodec {
 
 fn callback_arg_from_python<C: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool, const STRICT: bool>(
     value: &Bound<'_, PyAny>,
-    out: &mut Vec<u8>,
+    head: CallbackHead,
+    out: &mut FrameOut<'_>,
 ) -> Result<(), PythonExecutionError> {
     let arg: C = read(value, "callback", STRICT)
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })?;
-    Ok(wire::encode(&arg, SELF_DESCRIBING, out)?)
+    // Postcard writes a pair as its two parts one after the other: the head, then the argument.
+    Ok(out.put(&(head, wire::Body::new(arg, SELF_DESCRIBING)?))?)
+}
+
+/// What a callback frame's body starts with, before the argument: the id of the call it was
+/// made from (0 for none) and, for a streaming callback, how many items the child takes at first.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackHead {
+    /// The call the callback was made from.
+    pub origin: u64,
+    /// A streaming callback's first credit.
+    pub window: Option<u32>,
+}
+
+impl Serialize for CallbackHead {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(1 + usize::from(self.window.is_some()))?;
+        tuple.serialize_element(&self.origin)?;
+        if let Some(window) = &self.window {
+            tuple.serialize_element(window)?;
+        }
+        tuple.end()
+    }
 }
 
 fn callback_reply_to_python<'py, R: DeserializeOwned + Serialize, const SELF_DESCRIBING: bool>(

@@ -22,12 +22,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
+use snake_ipc::shm::FrameOut;
 
 use super::Child;
 use super::pool::Cancelled;
-use crate::codec::CallbackCodec;
-use crate::error::{ProtocolError, PythonExecutionError};
-use crate::protocol::{FrameKind, Header, encode_frame_with};
+use crate::codec::{CallbackCodec, CallbackHead};
+use crate::error::PythonExecutionError;
+use crate::protocol::{FrameKind, Header};
 use crate::shared_bytes::with_source;
 
 pyo3::create_exception!(
@@ -226,13 +227,9 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
     let mut frame = Vec::with_capacity(64);
     let trace = child.spans.of(origin).map(|traced| traced.python_context());
     let header = Header { kind: FrameKind::Callback, id, method: index, trace };
-    encode_frame_with(&mut frame, &header, child.max_frame_size, |out| {
-        postcard::to_extend(&origin, std::mem::take(out))
-            .map(|filled| *out = filled)
-            .map_err(|e| PythonExecutionError::from(ProtocolError::Encode { message: e.to_string() }))?;
-        (codec.arg_from_python)(msg, out)
-    })
-    .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
+    let mut out = FrameOut::new(&mut frame, header, child.max_frame_size, child.shm.as_ref());
+    (codec.arg_from_python)(msg, CallbackHead { origin, window: None }, &mut out)
+        .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
 
     if let Some(handle) = on_loop {
         let future = handle.event_loop.bind(py).call_method0("create_future")?;
@@ -357,13 +354,9 @@ pub(crate) fn callback_stream(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResul
     let mut frame = Vec::with_capacity(64);
     let trace = child.spans.of(origin).map(|traced| traced.python_context());
     let header = Header { kind: FrameKind::OpenCallbackStream, id, method: index, trace };
-    encode_frame_with(&mut frame, &header, child.max_frame_size, |out| {
-        postcard::to_extend(&(origin, CALLBACK_STREAM_WINDOW), std::mem::take(out))
-            .map(|filled| *out = filled)
-            .map_err(|e| PythonExecutionError::from(ProtocolError::Encode { message: e.to_string() }))?;
-        (codec.arg_from_python)(msg, out)
-    })
-    .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
+    let mut out = FrameOut::new(&mut frame, header, child.max_frame_size, child.shm.as_ref());
+    (codec.arg_from_python)(msg, CallbackHead { origin, window: Some(CALLBACK_STREAM_WINDOW) }, &mut out)
+        .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
     let inbox = Arc::new(Inbox { index, state: Mutex::default(), arrived: std::sync::Condvar::new() });
     {
         let mut streams = callbacks.streams();

@@ -11,6 +11,7 @@ use crate::callbacks::{self, CallbackFuture, CallbackStates, States};
 use crate::error::{ProtocolError, PythonExecutionError};
 use crate::message::{CallbackHandler, ChildCallbackMessage};
 use crate::protocol::FrameKind;
+use crate::shared_bytes::with_source;
 
 /// The dispatcher of the low-level API: one callback type `C`, answered by clones of `H`.
 pub(crate) struct HandlerDispatch<C, H> {
@@ -28,7 +29,8 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> CallbackDispatch<PythonExec
     fn call(&self, _index: u32, arg: Bytes) -> CallbackFuture {
         let mut handler = self.handler.clone();
         Box::pin(async move {
-            let msg: C = postcard::from_bytes(&arg)
+            // A `SharedBytes` in the argument stays a slice of the frame (in shared memory when large).
+            let msg: C = with_source(&arg, || postcard::from_bytes(&arg))
                 .map_err(|e| ProtocolError::Decode { kind: FrameKind::Callback, message: e.to_string() })?;
             let reply = handler.handle(msg).await.map_err(|err| PythonExecutionError::CallbackFailed {
                 callback: std::any::type_name::<C>().to_owned(),
@@ -42,7 +44,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> CallbackDispatch<PythonExec
         let mut handler = self.handler.clone();
         Box::pin(async move {
             let callback = || std::any::type_name::<C>().to_owned();
-            let msg: C = postcard::from_bytes(&arg)
+            let msg: C = with_source(&arg, || postcard::from_bytes(&arg))
                 .map_err(|e| ProtocolError::Decode { kind: FrameKind::OpenCallbackStream, message: e.to_string() })?;
             let stream = handler.handle_stream(msg).await.map_err(|err| PythonExecutionError::CallbackFailed {
                 callback: callback(),

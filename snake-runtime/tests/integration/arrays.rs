@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use snake::ndarray::{self, Ix1, Ix2};
 use snake::{Array, PythonChildProcessBuilder, PythonConfig, PythonExecutionError};
 
-use crate::common::{python_dir, trial, type_check_with_stubs};
+use crate::common::{in_a_memfd, python_dir, trial, type_check_with_stubs};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -153,20 +153,6 @@ async fn echo() {
         let doubled = actor.double(m.clone()).await.expect("double");
         assert_eq!(doubled.into_inner(), m.mapv(|x| x * 2.0));
     }
-}
-
-/// Whether `address` lies in a mapping of a memfd (an arena), from `/proc/self/maps`.
-fn in_a_memfd(address: *const u8) -> bool {
-    let address = address as usize;
-    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
-    maps.lines().any(|line| {
-        let mut fields = line.split_whitespace();
-        let range = fields.next().unwrap_or_default();
-        let path = fields.nth(4).unwrap_or_default();
-        let (start, end) = range.split_once('-').unwrap_or_default();
-        let (start, end) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16));
-        matches!((start, end), (Ok(start), Ok(end)) if (start..end).contains(&address)) && path.starts_with("/memfd:")
-    })
 }
 
 async fn handed_back() {

@@ -11,7 +11,7 @@ use libtest_mimic::Trial;
 use snake::{CallbackError, CallbackHandler, PythonActor, PythonChildProcessBuilder, PythonExecutionError};
 use tokio::sync::Notify;
 
-use crate::common::{config, handler_error, trial};
+use crate::common::{config, handler_error, in_a_memfd, trial};
 use crate::messages::*;
 
 pub fn trials() -> Vec<Trial> {
@@ -31,6 +31,7 @@ pub fn trials() -> Vec<Trial> {
         trial("callbacks::stream_answer_consumed_with_for", || stream_back("stream_sync", 300)),
         trial("callbacks::stream_answer_error_mid_stream", stream_back_error),
         trial("callbacks::stream_answer_dropped_when_python_stops", stream_back_dropped),
+        trial("callbacks::a_large_argument_is_read_in_place_from_shared_memory", large_argument),
     ]
 }
 
@@ -80,6 +81,12 @@ impl CallbackHandler<Cb> for Service {
                 Ok(CbReply::Text("opened".into()))
             }
             Cb::Count { .. } => Err(CallbackError::new("`Count` is only answered as a stream")),
+            Cb::Measure { data } => Ok(CbReply::Text(format!(
+                "{} bytes of {:?}, in shared memory: {}",
+                data.len(),
+                data.iter().copied().max(),
+                in_a_memfd(data.as_ptr())
+            ))),
         }
     }
 
@@ -308,4 +315,14 @@ async fn stream_back_dropped() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the Rust stream of a million items was not dropped when Python stopped consuming it");
+}
+
+/// A large `SharedBytes` in a low-level callback's argument crosses in shared memory and the
+/// handler reads it there; a small one crosses the socket.
+async fn large_argument() {
+    let actor = builder("callbacks", "measure", Service::default()).spawn::<MeasureCb>().await.expect("spawn");
+    let large = actor.ask(MeasureCb { size: 1 << 20 }).await.expect("large");
+    assert_eq!(large, CbReply::Text("1048576 bytes of Some(9), in shared memory: true".into()));
+    let small = actor.ask(MeasureCb { size: 10 }).await.expect("small");
+    assert_eq!(small, CbReply::Text("10 bytes of Some(9), in shared memory: false".into()));
 }

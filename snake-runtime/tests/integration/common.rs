@@ -96,3 +96,17 @@ pub fn type_check_with_stubs(stubs: &std::collections::BTreeMap<String, String>,
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether `address` lies in a memfd mapping of this process (shared memory, read in place).
+pub fn in_a_memfd(address: *const u8) -> bool {
+    let address = address as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    maps.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        let range = fields.next().unwrap_or_default();
+        let path = fields.nth(4).unwrap_or_default();
+        let (start, end) = range.split_once('-').unwrap_or_default();
+        let (start, end) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16));
+        matches!((start, end), (Ok(start), Ok(end)) if (start..end).contains(&address)) && path.starts_with("/memfd:")
+    })
+}

@@ -190,6 +190,7 @@ pub enum Cb {
     Reenter { depth: u32 },
     Wait {},
     Count { n: u64, fail_at: Option<u64> },
+    Measure { data: snake::SharedBytes },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +214,13 @@ pub struct Fanned {
     pub answer: String,
 }
 calling_back!(FanOut => Vec<Fanned>);
+
+/// How many bytes Python builds and passes to the `Measure` callback.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeasureCb {
+    pub size: u64,
+}
+calling_back!(MeasureCb => CbReply);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailWith {

@@ -9,7 +9,7 @@ use libtest_mimic::Trial;
 use serde::{Deserialize, Serialize};
 use snake::{PythonChildProcessBuilder, PythonConfig, PythonExecutionError, SharedBytes};
 
-use crate::common::{python_dir, trial, type_check_with_stubs};
+use crate::common::{in_a_memfd, python_dir, trial, type_check_with_stubs};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -21,6 +21,7 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::an_echo_hands_the_region_back_without_a_copy", handed_back),
         trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
         trial("shared_memory::a_reply_sent_back_to_its_child_crosses_by_reference", reply_sent_back),
+        trial("shared_memory::large_callback_arguments_are_written_into_the_arena", callback_arguments),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
         trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
     ]
@@ -49,6 +50,28 @@ pub struct Make {
     pub kind: String,
 }
 
+/// What the Rust side of a callback saw of the bytes Python passed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, snake::PyMessage)]
+pub struct Received {
+    pub length: u64,
+    pub checksum: u64,
+    /// The bytes lie in a memfd mapping: they crossed in shared memory and were not copied out.
+    pub in_shared_memory: bool,
+    /// They start on a 64-byte boundary: written into the arena as the frame was encoded.
+    pub aligned: bool,
+}
+
+/// Describes the bytes Python passed, where they lie.
+#[snake::callback]
+async fn shm_received(data: SharedBytes) -> Received {
+    Received {
+        length: data.len() as u64,
+        checksum: checksum(&data),
+        in_shared_memory: in_a_memfd(data.as_ptr()),
+        aligned: (data.as_ptr() as usize).is_multiple_of(snake_ipc::shm::align::ALIGN),
+    }
+}
+
 /// Handlers that receive and return `SharedBytes`.
 #[snake::actor(module = "shared_memory")]
 pub trait SharedMemory {
@@ -70,6 +93,10 @@ pub trait SharedMemory {
     fn write_attempt(data: SharedBytes) -> String;
     /// Keeps the view and exits the process.
     fn die(data: SharedBytes) -> u64;
+    /// Passes the bytes `make` would build to the `shm_received` callback; its answer.
+    fn call_back(request: Make) -> Received;
+    /// Passes the view it got to the `shm_received` callback; its answer.
+    fn relay(data: SharedBytes) -> Received;
 }
 
 /// The same kinds of handlers in a fully typed module (`tests/python/shared_memory_typed.py`).
@@ -294,6 +321,24 @@ async fn reply_sent_back() {
     assert_eq!(other.kept_firsts(()).await.expect("kept"), vec![9, 9]);
     assert_eq!(other.forget(()).await.expect("forget"), 1);
     assert_eq!(all_released(&other_conn).await, (0, 0));
+}
+
+/// A callback's argument is encoded straight into the child's arena, as a reply is, and a view
+/// the handler received goes back by reference.
+async fn callback_arguments() {
+    const SIZE: u64 = 1 << 20;
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    let built = actor.call_back(Make { size: SIZE, kind: "fill-5".into() }).await.expect("call_back");
+    let expected = checksum(&vec![5u8; SIZE as usize]);
+    assert_eq!(built, Received { length: SIZE, checksum: expected, in_shared_memory: true, aligned: true });
+    let small = actor.call_back(Make { size: 100, kind: "fill-5".into() }).await.expect("call_back");
+    assert_eq!((small.length, small.in_shared_memory), (100, false), "a small argument goes over the socket");
+    // The view the handler got, passed on: a reference to the parent's own arena, no copy.
+    let sent = pattern(SIZE as usize, 3);
+    let relayed = actor.relay(sent.clone()).await.expect("relay");
+    assert_eq!(relayed, Received { length: SIZE, checksum: checksum(&sent), in_shared_memory: true, aligned: true });
+    assert_eq!(all_released(&conn).await, (0, 0), "the region the call used is released");
 }
 
 async fn socket_only() {

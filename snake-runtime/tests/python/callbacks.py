@@ -26,6 +26,11 @@ async def fan_out(msg):
     return [{"key": key, "answer": answer["Text"]} for key, answer in zip(keys, answers)]
 
 
+def measure(msg):
+    """Passes `size` bytes of 9 to the Rust callback handler, which describes them."""
+    return kameo.callback_handle({"Measure": {"data": bytes([9]) * msg["size"]}})
+
+
 def fail(msg):
     """The Rust handler fails; the exception propagates unhandled."""
     return snake.callback_handle({"Fail": {"message": msg["text"]}})

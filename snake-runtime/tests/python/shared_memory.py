@@ -75,3 +75,17 @@ def write_attempt(data: memoryview) -> str:
 def die(data: memoryview) -> int:
     KEPT.append(data)
     os._exit(9)
+
+
+def call_back(request: dict[str, Any]) -> Any:
+    """Passes the bytes `make` would build to the `shm_received` callback."""
+    import snake_callbacks
+
+    return snake_callbacks.shm_received(make(request))
+
+
+def relay(data: memoryview) -> Any:
+    """Passes the view it got to the `shm_received` callback."""
+    import snake_callbacks
+
+    return snake_callbacks.shm_received(data)
