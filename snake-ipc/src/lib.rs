@@ -38,7 +38,7 @@ pub mod writer;
 
 pub use crate::connection::{
     CallbackDispatch, CallbackFuture, CallbackStreamFuture, Connection, EncodedStream, Limits, MAX_OUTSTANDING_PROBES,
-    ReplySink, Setup,
+    ReplyBody, ReplySink, Setup,
 };
 pub use crate::error::{ExitStatus, IpcError, PeerError, ProtocolError};
 pub use crate::frame::{

@@ -104,7 +104,7 @@ fn first_duplicate<'a>(sorted: impl IntoIterator<Item = &'a str>) -> Option<&'a 
 pub fn run_callback<A, R, Fut>(name: &'static str, arg: &Bytes, f: impl FnOnce(A) -> Fut) -> CallbackFuture
 where
     A: serde::de::DeserializeOwned + Describe,
-    R: serde::Serialize + Describe,
+    R: serde::Serialize + Describe + Send + 'static,
     Fut: Future<Output = Result<R, CallbackError>> + Send + 'static,
 {
     // A `SharedBytes` in the argument stays a slice of the frame (in shared memory when large).
@@ -116,9 +116,7 @@ where
             callback: name.to_owned(),
             message: err.message().to_owned(),
         })?;
-        let mut body = Vec::new();
-        wire::encode(&reply, R::SELF_DESCRIBING, &mut body)?;
-        Ok(body)
+        Ok(snake_ipc::ReplyBody::value(reply, R::SELF_DESCRIBING))
     })
 }
 

@@ -8,15 +8,53 @@ use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
+use serde::Serialize;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use super::Connection;
 use crate::error::{IpcError, PeerError, ProtocolError};
 use crate::frame::{FrameKind, Header, TraceContext, encode_frame, encode_frame_with};
+use crate::shm::FrameOut;
 
-/// The encoded reply of a callback, or why there is none.
-pub type CallbackFuture<E> = Pin<Box<dyn Future<Output = Result<Vec<u8>, E>> + Send>>;
+/// The reply of a callback, or why there is none.
+pub type CallbackFuture<E> = Pin<Box<dyn Future<Output = Result<ReplyBody, E>> + Send>>;
+
+/// Writes a callback reply's body into its frame.
+type Encode = Box<dyn for<'a> FnOnce(&mut FrameOut<'a>) -> Result<(), ProtocolError> + Send>;
+
+/// A callback's reply body: bytes already encoded, or a value encoded as its frame is written,
+/// straight into shared memory when the frame is large (one copy of a large buffer, where
+/// encoded bytes take two more: into the frame, then into the arena).
+pub enum ReplyBody {
+    /// The body, encoded.
+    Encoded(Vec<u8>),
+    /// The reply value, to encode.
+    Value(Encode),
+}
+
+impl ReplyBody {
+    /// `value`, encoded when its frame is written: as postcard, or as its self-describing tree
+    /// (see [`wire`](crate::wire)).
+    pub fn value<T: Serialize + Send + 'static>(value: T, self_describing: bool) -> Self {
+        Self::Value(Box::new(move |out| crate::wire::encode_frame_body(&value, self_describing, out)))
+    }
+}
+
+impl From<Vec<u8>> for ReplyBody {
+    fn from(body: Vec<u8>) -> Self {
+        Self::Encoded(body)
+    }
+}
+
+impl std::fmt::Debug for ReplyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Encoded(body) => f.debug_tuple("Encoded").field(&body.len()).finish(),
+            Self::Value(_) => f.write_str("Value(..)"),
+        }
+    }
+}
 
 /// The encoded items of a streaming callback.
 pub type EncodedStream<E> = Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, E>> + Send + 'static>>;
@@ -241,8 +279,25 @@ impl<E: PeerError> Connection<E> {
         }
     }
 
-    fn callback_reply(&self, id: u64, result: Result<Vec<u8>, E>) {
+    fn callback_reply(&self, id: u64, result: Result<ReplyBody, E>) {
         let mut frame = Vec::with_capacity(64);
+        let result = match result {
+            Ok(ReplyBody::Value(encode)) => {
+                let header = Header::new(FrameKind::CallbackReply, id);
+                match encode(&mut FrameOut::new(&mut frame, header, self.limits.max_frame_size, self.shm.as_ref())) {
+                    Ok(()) => {
+                        self.send(&frame);
+                        // The views the frame handed back ranges of may go now: it is in the
+                        // outbox, ahead of any release of theirs.
+                        crate::shm::handback::after_send();
+                        return;
+                    }
+                    Err(err) => Err(E::from(IpcError::Protocol(err))),
+                }
+            }
+            Ok(ReplyBody::Encoded(body)) => Ok(body),
+            Err(err) => Err(err),
+        };
         let encoded = match &result {
             Ok(body) => encode_frame_with(
                 &mut frame,

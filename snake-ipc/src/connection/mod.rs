@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use self::callbacks::CallbackStreamControl;
-pub use self::callbacks::{CallbackDispatch, CallbackFuture, CallbackStreamFuture, EncodedStream};
+pub use self::callbacks::{CallbackDispatch, CallbackFuture, CallbackStreamFuture, EncodedStream, ReplyBody};
 use self::calls::Pending;
 pub use self::calls::ReplySink;
 pub use self::probes::MAX_OUTSTANDING_PROBES;

@@ -357,7 +357,7 @@ impl CallbackDispatch<IpcError> for Shout {
         Box::pin(async move {
             let arg: String = postcard::from_bytes(&arg)
                 .map_err(|e| IpcError::CallbackFailed { callback: "shout".into(), message: e.to_string() })?;
-            Ok(postcard::to_stdvec(&format!("{}!{index}", arg.to_uppercase())).expect("encodes"))
+            Ok(postcard::to_stdvec(&format!("{}!{index}", arg.to_uppercase())).expect("encodes").into())
         })
     }
 

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use snake_ipc::{CallbackDispatch, CallbackStreamFuture, EncodedStream};
+use snake_ipc::{CallbackDispatch, CallbackStreamFuture, EncodedStream, ReplyBody};
 
 use crate::callbacks::{self, CallbackFuture, CallbackStates, States};
 use crate::error::{ProtocolError, PythonExecutionError};
@@ -36,7 +36,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> CallbackDispatch<PythonExec
                 callback: std::any::type_name::<C>().to_owned(),
                 message: err.message().to_owned(),
             })?;
-            postcard::to_stdvec(&reply).map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
+            Ok(ReplyBody::value(reply, false))
         })
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use libtest_mimic::Trial;
 use serde::{Deserialize, Serialize};
-use snake::{PythonChildProcessBuilder, PythonConfig, PythonExecutionError, SharedBytes};
+use snake::{CallbackError, PythonChildProcessBuilder, PythonConfig, PythonExecutionError, SharedBytes};
 
 use crate::common::{in_a_memfd, python_dir, trial, type_check_with_stubs};
 
@@ -72,6 +72,14 @@ async fn shm_received(data: SharedBytes) -> Received {
     }
 }
 
+/// `size` bytes of N, for `kind` `fill-N`: what Python fetches from Rust.
+#[snake::callback]
+async fn shm_fill(request: Make) -> Result<SharedBytes, CallbackError> {
+    let fill = request.kind.strip_prefix("fill-").and_then(|n| n.parse().ok());
+    let fill: u8 = fill.ok_or_else(|| CallbackError::new(format!("not a fill: {}", request.kind)))?;
+    Ok(SharedBytes::from(vec![fill; request.size as usize]))
+}
+
 /// Handlers that receive and return `SharedBytes`.
 #[snake::actor(module = "shared_memory")]
 pub trait SharedMemory {
@@ -97,6 +105,8 @@ pub trait SharedMemory {
     fn call_back(request: Make) -> Received;
     /// Passes the view it got to the `shm_received` callback; its answer.
     fn relay(data: SharedBytes) -> Received;
+    /// What it got back from the `shm_fill` callback, and where it lies.
+    fn fetch(request: Make) -> Received;
 }
 
 /// The same kinds of handlers in a fully typed module (`tests/python/shared_memory_typed.py`).
@@ -339,6 +349,12 @@ async fn callback_arguments() {
     let relayed = actor.relay(sent.clone()).await.expect("relay");
     assert_eq!(relayed, Received { length: SIZE, checksum: checksum(&sent), in_shared_memory: true, aligned: true });
     assert_eq!(all_released(&conn).await, (0, 0), "the region the call used is released");
+
+    // The other way: Rust's reply is written into the parent's arena as its frame is encoded, and
+    // Python reads it there.
+    let fetched = actor.fetch(Make { size: SIZE, kind: "fill-6".into() }).await.expect("fetch");
+    assert_eq!(fetched, Received { length: SIZE, checksum: expected / 5 * 6, in_shared_memory: true, aligned: true });
+    assert_eq!(all_released(&conn).await, (0, 0), "released once Python dropped the view");
 }
 
 async fn socket_only() {

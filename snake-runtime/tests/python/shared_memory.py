@@ -89,3 +89,29 @@ def relay(data: memoryview) -> Any:
     import snake_callbacks
 
     return snake_callbacks.shm_received(data)
+
+
+def _mapping_of(address: int) -> str:
+    """The /proc/self/maps path of the mapping that holds `address` ('' for anonymous memory)."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if start <= address < end:
+                return fields[5].strip() if len(fields) > 5 else ""
+    return "?"
+
+
+def fetch(request: dict[str, Any]) -> dict[str, Any]:
+    """What the `shm_fill` callback answers, and where it lies."""
+    import numpy as np
+    import snake_callbacks
+
+    view = snake_callbacks.shm_fill(request)
+    address = int(np.frombuffer(view, dtype=np.uint8).__array_interface__["data"][0])
+    return {
+        "length": len(view),
+        "checksum": sum(view[:: max(1, len(view) // 4096)]) + view[-1],
+        "in_shared_memory": _mapping_of(address).startswith("/memfd:"),
+        "aligned": address % 64 == 0,
+    }
