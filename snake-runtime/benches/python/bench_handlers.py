@@ -63,6 +63,36 @@ async def callback_latencies_async(msg: dict[str, Any]) -> list[int]:
     return took
 
 
+def callback_fetch(request: dict[str, Any]) -> list[int]:
+    """Times blocking callbacks that fetch `size` bytes from Rust (a read-only view), in ns."""
+    import snake_callbacks
+
+    took = []
+    for _ in range(request["iters"]):
+        start = time.perf_counter_ns()
+        view = snake_callbacks.bench_fetch(request["size"])
+        took.append(time.perf_counter_ns() - start)
+        assert len(view) == request["size"]
+    return took
+
+
+_PUSHED: dict[int, bytes] = {}
+
+
+def callback_push(request: dict[str, Any]) -> list[int]:
+    """Times blocking callbacks that send `size` bytes (a `bytes`, made once) to Rust, in ns."""
+    import snake_callbacks
+
+    data = _PUSHED.setdefault(request["size"], bytes(request["size"]))
+    took = []
+    for _ in range(request["iters"]):
+        start = time.perf_counter_ns()
+        length = snake_callbacks.bench_push(data)
+        took.append(time.perf_counter_ns() - start)
+        assert length == request["size"]
+    return took
+
+
 def count(msg: dict[str, Any]) -> Iterator[int]:
     """Yields `msg["n"]` small items from a plain generator."""
     yield from range(msg["n"])

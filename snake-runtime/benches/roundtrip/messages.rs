@@ -111,6 +111,40 @@ pub trait Handoff {
     fn blob_len(data: snake::SharedBytes) -> u64;
 }
 
+/// What a timed payload callback does: `iters` blocking callbacks moving `size` bytes.
+#[derive(Debug, Serialize, Deserialize, snake::PyMessage)]
+pub struct PayloadRun {
+    /// Callbacks timed.
+    pub iters: u32,
+    /// Bytes each moves.
+    pub size: u64,
+}
+
+/// The buffer `bench_fetch` answers with, made once.
+static FETCHED: std::sync::OnceLock<snake::SharedBytes> = std::sync::OnceLock::new();
+
+/// `size` bytes for Python, the same buffer each time (a clone shares it: the reply's encoding is
+/// its only copy in Rust).
+#[snake::callback]
+async fn bench_fetch(size: u64) -> snake::SharedBytes {
+    FETCHED.get_or_init(|| snake::SharedBytes::from(vec![7u8; size as usize])).clone()
+}
+
+/// The length of the bytes Python sent.
+#[snake::callback]
+async fn bench_push(data: snake::SharedBytes) -> u64 {
+    data.len() as u64
+}
+
+/// Handlers that time callbacks carrying large buffers, one way each.
+#[snake::actor(module = "bench_handlers")]
+pub trait CallbackPayloads {
+    /// Times blocking callbacks that fetch `size` bytes from Rust, in ns.
+    fn callback_fetch(request: PayloadRun) -> Vec<u64>;
+    /// Times blocking callbacks that send `size` bytes to Rust, in ns.
+    fn callback_push(request: PayloadRun) -> Vec<u64>;
+}
+
 /// A float32 matrix for Python to sum (`array_sum`): to Python, `arr.sum()`, back as a scalar.
 #[cfg(feature = "numpy")]
 #[derive(Debug, Serialize, Deserialize)]

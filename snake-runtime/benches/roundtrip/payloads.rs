@@ -3,16 +3,17 @@
 //! `multiprocessing.shared_memory` with numpy arrays between two Python processes, run as a
 //! subprocess (`benches/python/shm_peer.py`). With the `numpy` feature, the array rows: float32
 //! `snake::Array`s of [`ARRAY_SIZES`] summed in Python (`arr.sum()`, back as a scalar) and
-//! echoed back as an array, and the same peer doing the same sum and echo. And the handoff row: a
+//! echoed back as an array, and the same peer doing the same sum and echo. The handoff row: a
 //! 16 MiB buffer the child made, sent back to it (by reference to its own arena) to a handler
-//! that returns its length.
+//! that returns its length. And the callback rows: blocking callbacks that fetch 1 MiB from Rust
+//! and send 1 MiB to Rust, timed in Python.
 
 use std::time::{Duration, Instant};
 
 use snake::kameo::actor::ActorRef;
 use snake::{PythonActor, PythonChildProcessBuilder, PythonConfig, SharedBytes};
 
-use crate::messages::{Blob, Handoff};
+use crate::messages::{Blob, CallbackPayloads, Handoff, PayloadRun};
 use crate::peers::run_script;
 use crate::plan::{BYTES_SIZES, KIB_4, MIB_1, MIB_16, MIB_100, Plan};
 use crate::stats::Latency;
@@ -28,7 +29,13 @@ pub(crate) struct Payloads {
     pub(crate) arrays: Option<ArrayRows>,
     /// A [`HANDOFF_SIZE`] buffer already in the child's arena, sent to it and measured.
     pub(crate) handoff: Latency,
+    /// Blocking callbacks carrying [`CALLBACK_SIZE`] bytes, timed in Python: fetched from Rust,
+    /// and sent to Rust.
+    pub(crate) callbacks: [Latency; 2],
 }
+
+/// Bytes each callback of the callback payload rows carries.
+pub(crate) const CALLBACK_SIZE: usize = MIB_1;
 
 /// Bytes of the handoff row's buffer.
 pub(crate) const HANDOFF_SIZE: usize = MIB_16;
@@ -58,6 +65,7 @@ pub(crate) async fn measure(plan: Plan) -> Result<Payloads, String> {
         actor.wait_for_shutdown().await;
     }
     let handoff = handoffs(plan).await?;
+    let callbacks = callback_payloads(plan).await?;
     #[cfg(feature = "numpy")]
     let arrays = Some(arrays::measure(plan).await?);
     #[cfg(not(feature = "numpy"))]
@@ -68,7 +76,7 @@ pub(crate) async fn measure(plan: Plan) -> Result<Payloads, String> {
     for (slot, len) in by_size.iter_mut().zip(BYTES_SIZES) {
         *slot = peer.iter().find(|&&(size, _)| size == len).map(|&(_, p50)| p50);
     }
-    Ok(Payloads { shared, peer: by_size, arrays, handoff })
+    Ok(Payloads { shared, peer: by_size, arrays, handoff, callbacks })
 }
 
 async fn spawn() -> Result<ActorRef<PythonActor<Blob>>, String> {
@@ -129,6 +137,30 @@ async fn handoffs(plan: Plan) -> Result<Latency, String> {
         actor.wait_for_shutdown().await;
     }
     Ok(Latency::from_samples(samples))
+}
+
+/// Blocking callbacks carrying [`CALLBACK_SIZE`] bytes each way, timed in Python (from the call
+/// to the value, the conversion included); the Python buffers are made once.
+async fn callback_payloads(plan: Plan) -> Result<[Latency; 2], String> {
+    let config = PythonConfig {
+        module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
+        ..PythonConfig::default()
+    };
+    let builder = PythonChildProcessBuilder::new(config).max_frame_size(256 << 20);
+    let child = CallbackPayloads::spawn(builder).await.map_err(|e| format!("starting the callback child: {e}"))?;
+    let (warmup, iters) = plan.counts(CALLBACK_SIZE);
+    let run = |iters: usize| PayloadRun { iters: iters as u32, size: CALLBACK_SIZE as u64 };
+    let timed = |nanos: Vec<u64>| Latency::from_samples(nanos.into_iter().map(Duration::from_nanos).collect());
+    child.callback_fetch(run(warmup)).await.map_err(|e| format!("callback_fetch: {e}"))?;
+    let fetch = timed(child.callback_fetch(run(iters)).await.map_err(|e| format!("callback_fetch: {e}"))?);
+    child.callback_push(run(warmup)).await.map_err(|e| format!("callback_push: {e}"))?;
+    let push = timed(child.callback_push(run(iters)).await.map_err(|e| format!("callback_push: {e}"))?);
+    if let Some(actor) = child.actor_ref()
+        && actor.stop_gracefully().await.is_ok()
+    {
+        actor.wait_for_shutdown().await;
+    }
+    Ok([fetch, push])
 }
 
 /// Runs the Python peer (`kind`: `bytes`, `sum` or `echo`) at `sizes`; the p50 of each size it

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::floor::Floor;
-use crate::payloads::{ARRAY_SIZES, HANDOFF_SIZE, Payloads};
+use crate::payloads::{ARRAY_SIZES, CALLBACK_SIZE, HANDOFF_SIZE, Payloads};
 use crate::peers::Peers;
 use crate::placement;
 use crate::plan::{BYTES_SIZES, FLOOR_MESSAGE, MIB_1, Plan, SMALL_PAYLOAD, WINDOW};
@@ -281,6 +281,19 @@ pub(crate) fn table(placement: &str, figures: &Figures) -> String {
             met(handoff_ratio <= TARGET_HANDOFF),
         ],
     );
+
+    if let Some(at) = BYTES_SIZES.iter().position(|&bytes| bytes == CALLBACK_SIZE) {
+        let socket = floor.std_bytes[at].p50;
+        let ways =
+            [("fetching", "from Rust", payloads.callbacks[0].p50), ("sending", "to Rust", payloads.callbacks[1].p50)];
+        for (verb, way, figure) in ways {
+            let name = format!(
+                "blocking callback {verb} {} `SharedBytes` {way}, p50 (timed in Python; floor: socket round trip, same size)",
+                size(CALLBACK_SIZE)
+            );
+            row(&mut out, [&name, &time(figure), &time(socket), &times(figure, socket), "", "", ""]);
+        }
+    }
 
     if let Some(arrays) = &payloads.arrays {
         for (i, len) in ARRAY_SIZES.into_iter().enumerate() {
