@@ -56,8 +56,8 @@ impl std::fmt::Debug for ReplyBody {
     }
 }
 
-/// The encoded items of a streaming callback.
-pub type EncodedStream<E> = Pin<Box<dyn futures_core::Stream<Item = Result<Vec<u8>, E>> + Send + 'static>>;
+/// The items of a streaming callback.
+pub type EncodedStream<E> = Pin<Box<dyn futures_core::Stream<Item = Result<ReplyBody, E>> + Send + 'static>>;
 
 /// A streaming callback's items, or why it cannot stream.
 pub type CallbackStreamFuture<E> = Pin<Box<dyn Future<Output = Result<EncodedStream<E>, E>> + Send>>;
@@ -231,9 +231,9 @@ impl<E: PeerError> Connection<E> {
                         let Ok(permit) = control.credit.acquire().await else { return };
                         permit.forget();
                         match std::future::poll_fn(|cx| items.as_mut().poll_next(cx)).await {
-                            Some(Ok(item)) => conn.send_raw(FrameKind::StreamItem, id, &item),
+                            Some(Ok(item)) => conn.stream_frame(FrameKind::StreamItem, id, item),
                             Some(Err(err)) => return conn.callback_reply(id, Err(err)),
-                            None => return conn.send_raw(FrameKind::StreamEnd, id, &[]),
+                            None => return conn.stream_frame(FrameKind::StreamEnd, id, Vec::new().into()),
                         }
                     }
                 };
@@ -266,53 +266,51 @@ impl<E: PeerError> Connection<E> {
         }
     }
 
-    /// Sends a frame whose body is already encoded.
-    fn send_raw(&self, kind: FrameKind, id: u64, body: &[u8]) {
-        let mut frame = Vec::with_capacity(body.len() + 16);
-        let encoded = encode_frame_with(&mut frame, &Header::new(kind, id), self.limits.max_frame_size, |out| {
-            out.extend_from_slice(body);
-            Ok::<(), ProtocolError>(())
-        });
-        match encoded {
-            Ok(()) => self.send(&frame),
-            Err(err) => self.callback_reply(id, Err(E::from(IpcError::Protocol(err)))),
+    /// Sends the frame of `kind` with `body`: encoded as it is written (straight into shared
+    /// memory when large) when it is a value, copied in when it is already encoded.
+    fn send_body(&self, kind: FrameKind, id: u64, body: ReplyBody) -> Result<(), ProtocolError> {
+        let header = Header::new(kind, id);
+        let mut frame = Vec::with_capacity(64);
+        match body {
+            ReplyBody::Value(encode) => {
+                encode(&mut FrameOut::new(&mut frame, header, self.limits.max_frame_size, self.shm.as_ref()))?;
+                self.send(&frame);
+                // The views the frame handed back ranges of may go now: it is in the outbox,
+                // ahead of any release of theirs.
+                crate::shm::handback::after_send();
+            }
+            ReplyBody::Encoded(body) => {
+                encode_frame_with(&mut frame, &header, self.limits.max_frame_size, |out| {
+                    out.extend_from_slice(&body);
+                    Ok::<(), ProtocolError>(())
+                })?;
+                self.send(&frame);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a stream's item or end, or fails the stream with why it could not be sent.
+    fn stream_frame(&self, kind: FrameKind, id: u64, body: ReplyBody) {
+        if let Err(err) = self.send_body(kind, id, body) {
+            self.callback_reply(id, Err(E::from(IpcError::Protocol(err))));
         }
     }
 
+    /// Answers callback `id` with its reply, or the error frame of what went wrong.
     fn callback_reply(&self, id: u64, result: Result<ReplyBody, E>) {
+        let err = match result {
+            Ok(body) => match self.send_body(FrameKind::CallbackReply, id, body) {
+                Ok(()) => return,
+                Err(err) => E::from(IpcError::Protocol(err)),
+            },
+            Err(err) => err,
+        };
         let mut frame = Vec::with_capacity(64);
-        let result = match result {
-            Ok(ReplyBody::Value(encode)) => {
-                let header = Header::new(FrameKind::CallbackReply, id);
-                match encode(&mut FrameOut::new(&mut frame, header, self.limits.max_frame_size, self.shm.as_ref())) {
-                    Ok(()) => {
-                        self.send(&frame);
-                        // The views the frame handed back ranges of may go now: it is in the
-                        // outbox, ahead of any release of theirs.
-                        crate::shm::handback::after_send();
-                        return;
-                    }
-                    Err(err) => Err(E::from(IpcError::Protocol(err))),
-                }
-            }
-            Ok(ReplyBody::Encoded(body)) => Ok(body),
-            Err(err) => Err(err),
-        };
-        let encoded = match &result {
-            Ok(body) => encode_frame_with(
-                &mut frame,
-                &Header::new(FrameKind::CallbackReply, id),
-                self.limits.max_frame_size,
-                |out| {
-                    out.extend_from_slice(body);
-                    Ok::<(), ProtocolError>(())
-                },
-            ),
-            Err(err) => encode_frame(&mut frame, &Header::new(FrameKind::Error, id), err, self.limits.max_frame_size),
-        };
-        if let Err(err) = encoded {
+        if let Err(why) = encode_frame(&mut frame, &Header::new(FrameKind::Error, id), &err, self.limits.max_frame_size)
+        {
             frame.clear();
-            let err = E::from(IpcError::Protocol(err));
+            let err = E::from(IpcError::Protocol(why));
             if encode_frame(&mut frame, &Header::new(FrameKind::Error, id), &err, self.limits.max_frame_size).is_err() {
                 return;
             }

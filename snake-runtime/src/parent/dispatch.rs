@@ -61,22 +61,20 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> CallbackDispatch<PythonExec
     }
 }
 
-/// Encodes the items of a callback stream as they are produced.
+/// The items of a callback stream as they are produced, each encoded as its frame is written.
 struct EncodeItems<T> {
     inner: crate::message::CallbackStream<T>,
     callback: String,
 }
 
-impl<T: serde::Serialize> futures_core::Stream for EncodeItems<T> {
-    type Item = Result<Vec<u8>, PythonExecutionError>;
+impl<T: serde::Serialize + Send + 'static> futures_core::Stream for EncodeItems<T> {
+    type Item = Result<ReplyBody, PythonExecutionError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
         let this = self.get_mut();
         this.inner.as_mut().poll_next(cx).map(|item| {
             item.map(|item| match item {
-                Ok(value) => {
-                    postcard::to_stdvec(&value).map_err(|e| ProtocolError::Encode { message: e.to_string() }.into())
-                }
+                Ok(value) => Ok(ReplyBody::value(value, false)),
                 Err(err) => Err(PythonExecutionError::CallbackFailed {
                     callback: this.callback.clone(),
                     message: err.message().to_owned(),

@@ -32,6 +32,7 @@ pub fn trials() -> Vec<Trial> {
         trial("callbacks::stream_answer_error_mid_stream", stream_back_error),
         trial("callbacks::stream_answer_dropped_when_python_stops", stream_back_dropped),
         trial("callbacks::a_large_argument_is_read_in_place_from_shared_memory", large_argument),
+        trial("callbacks::large_stream_items_are_written_into_the_arena", large_stream_items),
     ]
 }
 
@@ -80,7 +81,7 @@ impl CallbackHandler<Cb> for Service {
                 self.open.notified().await;
                 Ok(CbReply::Text("opened".into()))
             }
-            Cb::Count { .. } => Err(CallbackError::new("`Count` is only answered as a stream")),
+            Cb::Count { .. } | Cb::Chunks { .. } => Err(CallbackError::new("only answered as a stream")),
             Cb::Measure { data } => Ok(CbReply::Text(format!(
                 "{} bytes of {:?}, in shared memory: {}",
                 data.len(),
@@ -91,8 +92,14 @@ impl CallbackHandler<Cb> for Service {
     }
 
     async fn handle_stream(&mut self, msg: Cb) -> Result<snake::CallbackStream<CbReply>, CallbackError> {
-        let Cb::Count { n, fail_at } = msg else {
-            return Err(CallbackError::new("only `Count` streams"));
+        let (n, fail_at) = match msg {
+            Cb::Count { n, fail_at } => (n, fail_at),
+            Cb::Chunks { n, size } => {
+                let chunks =
+                    (0..n).map(move |i| Ok(CbReply::Data(snake::SharedBytes::from(vec![i as u8; size as usize]))));
+                return Ok(Box::pin(futures_util::stream::iter(chunks)));
+            }
+            _ => return Err(CallbackError::new("only `Count` and `Chunks` stream")),
         };
         let mark = DropMark(Arc::clone(&self.streams_dropped));
         let items = futures_util::stream::unfold((0u64, mark), move |(i, mark)| async move {
@@ -325,4 +332,12 @@ async fn large_argument() {
     assert_eq!(large, CbReply::Text("1048576 bytes of Some(9), in shared memory: true".into()));
     let small = actor.ask(MeasureCb { size: 10 }).await.expect("small");
     assert_eq!(small, CbReply::Text("10 bytes of Some(9), in shared memory: false".into()));
+}
+
+/// The items of a streaming callback are encoded straight into the parent's arena: Python gets
+/// each as a view there, aligned.
+async fn large_stream_items() {
+    let actor = builder("callbacks", "chunks", Service::default()).spawn::<StreamBack>().await.expect("spawn");
+    let items = actor.ask(StreamBack { n: 3 }).await.expect("stream");
+    assert_eq!(items, ["1048576 of 0, aligned", "1048576 of 1, aligned", "1048576 of 2, aligned"]);
 }

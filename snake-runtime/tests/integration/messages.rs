@@ -191,6 +191,7 @@ pub enum Cb {
     Wait {},
     Count { n: u64, fail_at: Option<u64> },
     Measure { data: snake::SharedBytes },
+    Chunks { n: u64, size: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -198,6 +199,7 @@ pub enum CbReply {
     Answer(Answer),
     Text(String),
     Depths(Vec<u32>),
+    Data(snake::SharedBytes),
 }
 
 impl snake::ChildCallbackMessage for Cb {

@@ -108,6 +108,18 @@ def stream_sync(msg):
     return [item["Text"] for item in kameo.callback_stream({"Count": {"n": msg["n"], "fail_at": None}})]
 
 
+def chunks(msg):
+    """Streams `n` items of 1 MiB from Rust; says how long each is, its byte, and its alignment."""
+    import numpy as np
+
+    seen = []
+    for item in kameo.callback_stream({"Chunks": {"n": msg["n"], "size": 1 << 20}}):
+        view = item["Data"]
+        address = int(np.frombuffer(view, dtype=np.uint8).__array_interface__["data"][0])
+        seen.append(f"{len(view)} of {view[0]}, {'aligned' if address % 64 == 0 else 'unaligned'}")
+    return seen
+
+
 async def stream_failing(msg):
     items = []
     try:
