@@ -44,7 +44,16 @@ pub(crate) fn memoryview(py: Python<'_>, bytes: bytes::Bytes) -> PyResult<Bound<
 /// contiguous slice of one), else one copy. `None` when `obj` has no buffer.
 pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>> {
     if let Ok(bytes) = obj.cast::<PyBytes>() {
-        return Ok(Some(bytes::Bytes::copy_from_slice(bytes.as_bytes())));
+        let data = bytes.as_bytes();
+        if data.len() < HELD_BYTES {
+            return Ok(Some(bytes::Bytes::copy_from_slice(data)));
+        }
+        // Immutable: the object's own bytes serve as long as it is held, without a copy.
+        return Ok(Some(bytes::Bytes::from_owner(HeldBytes {
+            ptr: data.as_ptr(),
+            len: data.len(),
+            _object: bytes.clone().unbind(),
+        })));
     }
     if let Ok(view) = obj.cast::<PyMemoryView>()
         && let Some(shared) = exported_slice(view)?
@@ -63,6 +72,32 @@ pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>>
         },
     };
     Ok(Some(buffer.to_vec(obj.py())?.into()))
+}
+
+/// From this length up, a `bytes` object is held rather than copied ([`HeldBytes`]); below it,
+/// a copy costs less than the reference and its bookkeeping.
+const HELD_BYTES: usize = 4096;
+
+/// A Python `bytes` object's contents, held by a reference to the object. `bytes` never change,
+/// and the object keeps them where they are for its whole life, so the slice stays valid without
+/// the GIL; dropping it without the GIL defers the reference's release to pyo3's pool.
+struct HeldBytes {
+    ptr: *const u8,
+    len: usize,
+    _object: Py<PyBytes>,
+}
+
+// SAFETY: the pointed-to bytes are immutable and owned by `_object`, which is `Send` and `Sync`:
+// sharing or moving the view across threads reads nothing that another thread writes.
+unsafe impl Send for HeldBytes {}
+// SAFETY: as above.
+unsafe impl Sync for HeldBytes {}
+
+impl AsRef<[u8]> for HeldBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr` and `len` describe the contents of `_object`, alive and unchanged while it is held.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
 }
 
 /// How many `.base` links [`exported_base`] follows (a reshape of a `frombuffer` is two).

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use pyo3::prelude::*;
+
 use super::*;
 use crate::SharedBytes;
 
@@ -45,6 +47,25 @@ fn buffers_of_unknown_shape_are_their_bytes() {
         err.kind,
         mismatch("None, bool, int, float, str, bytes-like object, list, tuple, set or dict", "object")
     );
+}
+
+#[test]
+fn large_bytes_objects_are_held_not_copied() {
+    with_py(|py| {
+        for (len, held) in [(100_000, true), (100, false)] {
+            let obj = eval(py, &format!("bytes(range(256)) * {}", len / 256 + 1));
+            let data = obj.cast::<pyo3::types::PyBytes>().expect("bytes").as_bytes();
+            let before = obj.get_refcnt();
+            let value: SharedBytes = from_python(&obj).expect("reads");
+            assert_eq!(&value[..], data);
+            assert_eq!(value.as_ptr() == data.as_ptr(), held, "{len} bytes");
+            // A held object has one more reference, the value's, which keeps its bytes alive.
+            assert_eq!(obj.get_refcnt() - before, isize::from(held), "{len} bytes");
+            drop(obj);
+            assert_eq!(value[255], 255);
+            drop(value);
+        }
+    });
 }
 
 #[cfg(feature = "numpy")]
