@@ -91,21 +91,11 @@ def relay(data: memoryview) -> Any:
     return snake_callbacks.shm_received(data)
 
 
-def _mapping_of(address: int) -> str:
-    """The /proc/self/maps path of the mapping that holds `address` ('' for anonymous memory)."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split(maxsplit=5)
-            start, end = (int(x, 16) for x in fields[0].split("-"))
-            if start <= address < end:
-                return fields[5].strip() if len(fields) > 5 else ""
-    return "?"
-
-
 def fetch(request: dict[str, Any]) -> dict[str, Any]:
     """What the `shm_fill` callback answers, and where it lies."""
     import numpy as np
     import snake_callbacks
+    from arrays import _mapping_of  # the arrays fixture's helper; both need numpy
 
     view = snake_callbacks.shm_fill(request)
     address = int(np.frombuffer(view, dtype=np.uint8).__array_interface__["data"][0])
