@@ -273,11 +273,15 @@ impl<E: PeerError> Connection<E> {
         let mut frame = Vec::with_capacity(64);
         match body {
             ReplyBody::Value(encode) => {
-                encode(&mut FrameOut::new(&mut frame, header, self.limits.max_frame_size, self.shm.as_ref()))?;
-                self.send(&frame);
+                let encoded =
+                    encode(&mut FrameOut::new(&mut frame, header, self.limits.max_frame_size, self.shm.as_ref()));
+                if encoded.is_ok() {
+                    self.send(&frame);
+                }
                 // The views the frame handed back ranges of may go now: it is in the outbox,
-                // ahead of any release of theirs.
+                // ahead of any release of theirs (or was never made).
                 crate::shm::handback::after_send();
+                encoded?;
             }
             ReplyBody::Encoded(body) => {
                 encode_frame_with(&mut frame, &header, self.limits.max_frame_size, |out| {

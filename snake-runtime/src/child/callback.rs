@@ -227,6 +227,7 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
     let mut frame = Vec::with_capacity(64);
     let trace = child.spans.of(origin).map(|traced| traced.python_context());
     let header = Header { kind: FrameKind::Callback, id, method: index, trace };
+    let _unsent = Unsent;
     let mut out = FrameOut::new(&mut frame, header, child.max_frame_size, child.shm.as_ref());
     (codec.arg_from_python)(msg, CallbackHead { origin, window: None }, &mut out)
         .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
@@ -245,6 +246,17 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
         Ok(Err(PythonExecutionError::Cancelled)) => Err(Cancelled::new_err("the call was cancelled")),
         Ok(outcome) => reply_to_python(py, codec, outcome).map(Bound::unbind),
         Err(_) => Err(CallbackError::new_err("the parent went away before answering the callback")),
+    }
+}
+
+/// Lets go, when dropped, of the views a callback frame encoded on this thread handed back
+/// (`snake_ipc::shm::handback`). The writer does so once the frame is sent; this covers the
+/// callbacks refused before they are sent (a conversion error, too many in flight).
+struct Unsent;
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        snake_ipc::shm::handback::after_send();
     }
 }
 
@@ -354,6 +366,7 @@ pub(crate) fn callback_stream(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResul
     let mut frame = Vec::with_capacity(64);
     let trace = child.spans.of(origin).map(|traced| traced.python_context());
     let header = Header { kind: FrameKind::OpenCallbackStream, id, method: index, trace };
+    let _unsent = Unsent;
     let mut out = FrameOut::new(&mut frame, header, child.max_frame_size, child.shm.as_ref());
     (codec.arg_from_python)(msg, CallbackHead { origin, window: Some(CALLBACK_STREAM_WINDOW) }, &mut out)
         .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;

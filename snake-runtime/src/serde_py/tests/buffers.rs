@@ -55,12 +55,14 @@ fn large_bytes_objects_are_held_not_copied() {
         for (len, held) in [(100_000, true), (100, false)] {
             let obj = eval(py, &format!("bytes(range(256)) * {}", len / 256 + 1));
             let data = obj.cast::<pyo3::types::PyBytes>().expect("bytes").as_bytes();
-            let before = obj.get_refcnt();
+            // SAFETY: `obj` is a live object; only its reference count is read.
+            let refcount = |obj: &Bound<'_, PyAny>| unsafe { pyo3::ffi::Py_REFCNT(obj.as_ptr()) };
+            let before = refcount(&obj);
             let value: SharedBytes = from_python(&obj).expect("reads");
             assert_eq!(&value[..], data);
             assert_eq!(value.as_ptr() == data.as_ptr(), held, "{len} bytes");
             // A held object has one more reference, the value's, which keeps its bytes alive.
-            assert_eq!(obj.get_refcnt() - before, isize::from(held), "{len} bytes");
+            assert_eq!(refcount(&obj) - before, isize::from(held), "{len} bytes");
             drop(obj);
             assert_eq!(value[255], 255);
             drop(value);
