@@ -77,9 +77,20 @@ fn pending() -> MutexGuard<'static, Option<Pending>> {
     PENDING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `logging`, if it has been imported.
+/// `logging`, if it has been imported. A module another thread is still running (importlib marks
+/// its spec `_initializing`) counts as not yet imported: the finder fires when it is done.
 fn imported_logging<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    Ok(py.import("sys")?.getattr("modules")?.call_method1("get", ("logging",))?).map(|m| (!m.is_none()).then_some(m))
+    let module = py.import("sys")?.getattr("modules")?.call_method1("get", ("logging",))?;
+    if module.is_none() {
+        return Ok(None);
+    }
+    let initializing = match module.getattr_opt("__spec__")? {
+        Some(spec) if !spec.is_none() => {
+            spec.getattr_opt("_initializing")?.is_some_and(|flag| flag.is_truthy().unwrap_or(false))
+        }
+        _ => false,
+    };
+    Ok((!initializing).then_some(module))
 }
 
 fn set_level(logging: &Bound<'_, PyAny>, level: u32) -> PyResult<()> {
