@@ -78,7 +78,7 @@ impl ArrayElement for bool {
 ///   float32 array of rank 2, got float64 array of rank 1`). A non-contiguous array (a slice with
 ///   a step, a transpose) is accepted and copied into C order. The array the handler received (or
 ///   a contiguous view of it) is handed back without a copy, like a `SharedBytes` view; any
-///   other array is copied once out of Python.
+///   other array is copied once, from its own memory into the reply's frame.
 ///
 /// In Rust it derefs to `ndarray::Array<T, D>`. A value decoded from a frame keeps that frame's
 /// bytes and builds the `ndarray` (one copy) the first time it is dereferenced;

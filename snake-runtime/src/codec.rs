@@ -82,7 +82,8 @@ fn reply_from_python<R: DeserializeOwned + Serialize, const SELF_DESCRIBING: boo
     value: &Bound<'_, PyAny>,
     out: &mut FrameOut<'_>,
 ) -> Result<(), PythonExecutionError> {
-    let reply: R = read(value, "reply", STRICT)
+    // Encoded and dropped at once, with the GIL held throughout: buffers need not be copied.
+    let reply: R = serde_py::read_for_encoding(|| read(value, "reply", STRICT))
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Reply, error })?;
     Ok(wire::encode_frame_body(&reply, SELF_DESCRIBING, out)?)
 }
@@ -143,7 +144,8 @@ fn callback_arg_from_python<C: DeserializeOwned + Serialize, const SELF_DESCRIBI
     head: CallbackHead,
     out: &mut FrameOut<'_>,
 ) -> Result<(), PythonExecutionError> {
-    let arg: C = read(value, "callback", STRICT)
+    // Encoded and dropped at once, with the GIL held throughout: buffers need not be copied.
+    let arg: C = serde_py::read_for_encoding(|| read(value, "callback", STRICT))
         .map_err(|error| PythonExecutionError::Conversion { direction: ConversionDirection::Callback, error })?;
     // Postcard writes a pair as its two parts one after the other: the head, then the argument.
     Ok(out.put(&(head, wire::Body::new(arg, SELF_DESCRIBING)?))?)

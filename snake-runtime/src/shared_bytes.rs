@@ -22,9 +22,8 @@ pub(crate) const NAME: &str = "__snake_shared_bytes";
 /// the received frame (which lies in shared memory once it passes the builder's
 /// `shared_memory_threshold`), and may return `bytes`, `bytearray`, a `memoryview` or any object
 /// with the buffer protocol for it (a view it received in shared memory is handed back: the reply
-/// names that range of the parent's arena, which the parent's value reads in place; a `bytes` of
-/// 4 KiB or more is held while it is written into the frame; any other buffer is copied once out
-/// of Python). In Rust it derefs to `[u8]`; a value received from Python
+/// names that range of the parent's arena, which the parent's value reads in place; any other
+/// buffer of 4 KiB or more is copied once, from Python's memory into the frame). In Rust it derefs to `[u8]`; a value received from Python
 /// points into the frame it came in, which stays in use until the value (and every clone) drops.
 /// Sent back in a call to the child it came from, such a value crosses as a reference to that
 /// child's arena, without a copy. In shared memory, a buffer of 4 KiB or more starts on a 64-byte

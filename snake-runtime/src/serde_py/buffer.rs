@@ -5,6 +5,7 @@
 //! a slice of the shared-memory region it arrived in). Every view and slice of the view keeps the
 //! exporter alive, so the region is released only when Python has collected the last of them.
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 
 use pyo3::ffi;
@@ -71,7 +72,51 @@ pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>>
             Err(_) => return Ok(None),
         },
     };
+    if HELD_UNTIL_ENCODED.get() && buffer.is_c_contiguous() && buffer.len_bytes() >= HELD_BYTES {
+        let (ptr, len) = (buffer.buf_ptr().cast::<u8>().cast_const(), buffer.len_bytes());
+        return Ok(Some(bytes::Bytes::from_owner(HeldBuffer { ptr, len, _buffer: buffer })));
+    }
     Ok(Some(buffer.to_vec(obj.py())?.into()))
+}
+
+thread_local! {
+    /// Set by [`read_for_encoding`]: buffers may be held rather than copied.
+    static HELD_UNTIL_ENCODED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `read`, a conversion out of Python whose value the caller encodes and drops before it
+/// lets go of the GIL (a reply, a stream item, a callback's argument, written into their frame at
+/// once). While it runs, a mutable buffer (a `bytearray`, a numpy array) of 4 KiB or more is held
+/// rather than copied out of Python: no Python code can run, so nothing can change it, before
+/// the frame is written and the value dropped. Anywhere else a mutable buffer is copied, since
+/// Python could change it under a `Bytes` that Rust keeps.
+pub(crate) fn read_for_encoding<T>(read: impl FnOnce() -> T) -> T {
+    let previous = HELD_UNTIL_ENCODED.replace(true);
+    let result = read();
+    HELD_UNTIL_ENCODED.set(previous);
+    result
+}
+
+/// A buffer-protocol object's contents, held through its buffer while a value read by
+/// [`read_for_encoding`] is encoded.
+struct HeldBuffer {
+    ptr: *const u8,
+    len: usize,
+    _buffer: pyo3::buffer::PyBuffer<u8>,
+}
+
+// SAFETY: the contents are only read, while the thread that read them holds the GIL (see
+// `read_for_encoding`), so no other thread writes them meanwhile; the buffer itself is `Send` and
+// `Sync`, and releasing it attaches to the interpreter.
+unsafe impl Send for HeldBuffer {}
+// SAFETY: as above.
+unsafe impl Sync for HeldBuffer {}
+
+impl AsRef<[u8]> for HeldBuffer {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr` and `len` describe the C-contiguous buffer `_buffer` holds exported.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
 }
 
 /// From this length up, a `bytes` object is held rather than copied ([`HeldBytes`]); below it,

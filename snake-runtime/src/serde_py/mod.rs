@@ -87,6 +87,7 @@ use pyo3::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub(crate) use self::buffer::read_for_encoding;
 pub use self::error::{ConversionError, ConversionErrorKind};
 pub use self::unknown_keys::AllowUnknownKeys;
 use self::unknown_keys::UnknownKeys;

@@ -70,6 +70,27 @@ fn large_bytes_objects_are_held_not_copied() {
     });
 }
 
+#[test]
+fn mutable_buffers_are_held_only_while_read_for_encoding() {
+    with_py(|py| {
+        let obj = eval(py, "bytearray(range(256)) * 400");
+        let data = obj.cast::<pyo3::types::PyByteArray>().expect("bytearray").data().cast_const();
+        let held: SharedBytes =
+            crate::serde_py::read_for_encoding(|| from_python(&obj)).expect("reads for an encoding");
+        assert_eq!(held.as_ptr(), data, "held while the value is encoded at once");
+        assert_eq!((held.len(), held[257]), (256 * 400, 1));
+        drop(held);
+        let copied: SharedBytes = from_python(&obj).expect("reads");
+        assert_ne!(copied.as_ptr(), data, "copied anywhere else: Python may change it later");
+        assert_eq!(copied.len(), 256 * 400);
+        let small = eval(py, "bytearray(100)");
+        let small_data = small.cast::<pyo3::types::PyByteArray>().expect("bytearray").data().cast_const();
+        let copied: SharedBytes =
+            crate::serde_py::read_for_encoding(|| from_python(&small)).expect("reads for an encoding");
+        assert_ne!(copied.as_ptr(), small_data, "a small one is copied");
+    });
+}
+
 #[cfg(feature = "numpy")]
 mod arrays {
     use ndarray::{Ix1, Ix2, array};
@@ -129,6 +150,29 @@ mod arrays {
         let err = read_err::<Tensor>(&format!("{np}.arange(6, dtype='int32').reshape(2, 3)"));
         assert!(err.to_string().contains("did not match any variant"), "{err}");
         assert_round_trip(&Tensor::Matrix(array![[1.5f32, -2.0]].into()));
+    }
+
+    #[test]
+    fn a_returned_array_read_for_encoding_is_held() {
+        if !have_numpy("a_returned_array_read_for_encoding_is_held") {
+            return;
+        }
+        with_py(|py| {
+            let obj = eval(py, "__import__('numpy').arange(4096, dtype='float32')");
+            let data: usize = obj
+                .getattr("__array_interface__")
+                .and_then(|interface| interface.get_item("data"))
+                .and_then(|data| data.get_item(0))
+                .and_then(|address| address.extract())
+                .expect("the data address");
+            let held: Array<f32, Ix1> =
+                crate::serde_py::read_for_encoding(|| from_python(&obj)).expect("reads for an encoding");
+            assert_eq!(held.view().as_ptr() as usize, data, "the array's own elements");
+            assert_eq!(held[4095], 4095.0);
+            drop(held);
+            let copied: Array<f32, Ix1> = from_python(&obj).expect("reads");
+            assert_ne!(copied.view().as_ptr() as usize, data);
+        });
     }
 
     #[test]
