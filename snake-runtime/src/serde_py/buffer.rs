@@ -49,12 +49,9 @@ pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>>
         if data.len() < HELD_BYTES {
             return Ok(Some(bytes::Bytes::copy_from_slice(data)));
         }
-        // Immutable: the object's own bytes serve as long as it is held, without a copy.
-        return Ok(Some(bytes::Bytes::from_owner(HeldBytes {
-            ptr: data.as_ptr(),
-            len: data.len(),
-            _object: bytes.clone().unbind(),
-        })));
+        // SAFETY: `bytes` never change, and the object keeps them where they are for as long as
+        // it lives; dropped without the GIL, the reference goes to pyo3's deferred pool.
+        return Ok(Some(unsafe { held(data.as_ptr(), data.len(), bytes.clone().unbind()) }));
     }
     if let Ok(view) = obj.cast::<PyMemoryView>()
         && let Some(shared) = exported_slice(view)?
@@ -74,7 +71,9 @@ pub(crate) fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>>
     };
     if HELD_UNTIL_ENCODED.get() && buffer.is_c_contiguous() && buffer.len_bytes() >= HELD_BYTES {
         let (ptr, len) = (buffer.buf_ptr().cast::<u8>().cast_const(), buffer.len_bytes());
-        return Ok(Some(bytes::Bytes::from_owner(HeldBuffer { ptr, len, _buffer: buffer })));
+        // SAFETY: the buffer stays exported while it is held; it is only read while the thread
+        // that read it keeps the GIL (see `read_for_encoding`), so no Python code changes it.
+        return Ok(Some(unsafe { held(ptr, len, buffer) }));
     }
     Ok(Some(buffer.to_vec(obj.py())?.into()))
 }
@@ -97,50 +96,35 @@ pub(crate) fn read_for_encoding<T>(read: impl FnOnce() -> T) -> T {
     result
 }
 
-/// A buffer-protocol object's contents, held through its buffer while a value read by
-/// [`read_for_encoding`] is encoded.
-struct HeldBuffer {
-    ptr: *const u8,
-    len: usize,
-    _buffer: pyo3::buffer::PyBuffer<u8>,
-}
-
-// SAFETY: the contents are only read, while the thread that read them holds the GIL (see
-// `read_for_encoding`), so no other thread writes them meanwhile; the buffer itself is `Send` and
-// `Sync`, and releasing it attaches to the interpreter.
-unsafe impl Send for HeldBuffer {}
-// SAFETY: as above.
-unsafe impl Sync for HeldBuffer {}
-
-impl AsRef<[u8]> for HeldBuffer {
-    fn as_ref(&self) -> &[u8] {
-        // SAFETY: `ptr` and `len` describe the C-contiguous buffer `_buffer` holds exported.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-/// From this length up, a `bytes` object is held rather than copied ([`HeldBytes`]); below it,
-/// a copy costs less than the reference and its bookkeeping.
+/// From this length up, a buffer is held rather than copied (see [`held`]); below it, a copy
+/// costs less than the reference and its bookkeeping.
 const HELD_BYTES: usize = 4096;
 
-/// A Python `bytes` object's contents, held by a reference to the object. `bytes` never change,
-/// and the object keeps them where they are for its whole life, so the slice stays valid without
-/// the GIL; dropping it without the GIL defers the reference's release to pyo3's pool.
-struct HeldBytes {
-    ptr: *const u8,
-    len: usize,
-    _object: Py<PyBytes>,
+/// The `len` bytes at `ptr`, kept alive by `owner` (a reference to a `bytes` object, or an
+/// exported buffer) instead of copied.
+///
+/// # Safety
+/// The bytes must stay valid for as long as `owner` lives, and unchanged for as long as the
+/// returned `Bytes` (or a clone) is read.
+unsafe fn held<O: Send + Sync + 'static>(ptr: *const u8, len: usize, owner: O) -> bytes::Bytes {
+    bytes::Bytes::from_owner(Held { ptr, len, _owner: owner })
 }
 
-// SAFETY: the pointed-to bytes are immutable and owned by `_object`, which is `Send` and `Sync`:
-// sharing or moving the view across threads reads nothing that another thread writes.
-unsafe impl Send for HeldBytes {}
-// SAFETY: as above.
-unsafe impl Sync for HeldBytes {}
+/// Python memory held by its owner; built only by [`held`].
+struct Held<O> {
+    ptr: *const u8,
+    len: usize,
+    _owner: O,
+}
 
-impl AsRef<[u8]> for HeldBytes {
+// SAFETY: the bytes are only read (the contract of `held`), and the owner is `Send`.
+unsafe impl<O: Send> Send for Held<O> {}
+// SAFETY: as above, and the owner is `Sync`.
+unsafe impl<O: Sync> Sync for Held<O> {}
+
+impl<O> AsRef<[u8]> for Held<O> {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: `ptr` and `len` describe the contents of `_object`, alive and unchanged while it is held.
+        // SAFETY: `ptr` and `len` describe memory `_owner` keeps valid and unchanged (see `held`).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
