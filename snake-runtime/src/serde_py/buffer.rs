@@ -90,10 +90,16 @@ thread_local! {
 /// the frame is written and the value dropped. Anywhere else a mutable buffer is copied, since
 /// Python could change it under a `Bytes` that Rust keeps.
 pub(crate) fn read_for_encoding<T>(read: impl FnOnce() -> T) -> T {
-    let previous = HELD_UNTIL_ENCODED.replace(true);
-    let result = read();
-    HELD_UNTIL_ENCODED.set(previous);
-    result
+    /// Puts the flag back however `read` ends, a panic included: left set, later reads would
+    /// hold buffers that Python may change.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HELD_UNTIL_ENCODED.set(self.0);
+        }
+    }
+    let _restore = Restore(HELD_UNTIL_ENCODED.replace(true));
+    read()
 }
 
 /// From this length up, a buffer is held rather than copied (see [`held`]); below it, a copy
