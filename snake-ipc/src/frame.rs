@@ -132,11 +132,17 @@ pub enum FrameKind {
     /// Either way: the sender no longer reads these regions of the receiver's arena, which may
     /// reuse them; the body is a `Vec<`[`Region`](crate::shm::Region)`>`.
     Release = 19,
-    /// Child -> parent: the next frame, of the same `header.id`, hands back ranges of the
-    /// parent's own arena (values the child received in place and returns unchanged); the
-    /// parent holds their regions from now until that frame's body drops. The body is a
+    /// Either way: the next frame, of the same `header.id`, hands back ranges of the receiver's
+    /// own arena (values the sender received in place and sends back unchanged); the receiver
+    /// holds their regions from now until that frame's body drops. The body is a
     /// `Vec<`[`Region`](crate::shm::Region)`>`. See [`crate::shm::handback`].
     Hold = 20,
+    /// Either way: the next frame, of the same `header.id`, refers to ranges of the sender's own
+    /// arena that it lends again (values it got back by reference and sends on unchanged); the
+    /// receiver reads them in place and releases each range named here once, when that frame's
+    /// body and every value read from it have dropped. The body is a
+    /// `Vec<`[`Region`](crate::shm::Region)`>`. See [`crate::shm::handback`].
+    Lend = 21,
 }
 
 /// `header.method` of a [`FrameKind::Ping`] the child's reader thread answers without the GIL.
@@ -332,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn ping_and_pong_decode_and_the_next_kind_does_not() {
+    fn ping_and_pong_decode_and_a_kind_past_the_last_does_not() {
         let decoder = FrameDecoder::new(1024);
         let mut buf = BytesMut::new();
         let mut header = Header::new(FrameKind::Ping, 9);
@@ -346,8 +352,8 @@ mod tests {
         assert!(ping.body.is_empty());
         let pong = decoder.decode(&mut buf).expect("valid").expect("whole");
         assert_eq!((pong.header.kind, pong.header.id), (FrameKind::Pong, 9));
-        // Kind 21 is not a frame kind: [len][kind 21][id 1][method 0][trace None].
-        let mut buf = BytesMut::from(&[4, 0, 0, 0, 21, 1, 0, 0][..]);
+        // Kind 22 is not a frame kind: [len][kind 22][id 1][method 0][trace None].
+        let mut buf = BytesMut::from(&[4, 0, 0, 0, 22, 1, 0, 0][..]);
         assert!(matches!(decoder.decode(&mut buf), Err(ProtocolError::BadHeader { .. })));
     }
 

@@ -22,7 +22,7 @@ use crate::frame::{DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameKind, Heade
 pub const MAGIC: [u8; 4] = *b"SNK\x7f";
 
 /// Bumped on every incompatible change to the frame layout, the header or a handshake message.
-pub const PROTOCOL_VERSION: u16 = 7;
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// Parent -> child handshake; `P` is what the upper layer adds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

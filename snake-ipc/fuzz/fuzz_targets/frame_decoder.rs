@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
                         FrameKind::Spans => drop(frame.decode_body::<Vec<snake_ipc::SpanRecord>>()),
                         FrameKind::Error => drop(frame.decode_body::<snake_ipc::IpcError>()),
                         FrameKind::Shared => drop(frame.decode_body::<snake_ipc::shm::Region>()),
-                        FrameKind::Release | FrameKind::Hold => {
+                        FrameKind::Release | FrameKind::Hold | FrameKind::Lend => {
                             drop(frame.decode_body::<Vec<snake_ipc::shm::Region>>());
                         }
                         _ => {}

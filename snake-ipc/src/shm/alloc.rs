@@ -4,10 +4,11 @@
 //! no lock shared between processes: the receiver only ever tells the writer, in a release frame,
 //! that a range it was sent may be reused, and the writer checks that the range is one it lent.
 //!
-//! A lent range has two kinds of holder: the receiver (until it releases the range, once), and
-//! any number of local holds the writer's own side takes on it (a reply that hands a range back
-//! to its writer, read in place there). The range is free again only once all of them let go, in
-//! whatever order.
+//! A lent range has three kinds of holder: the receiver (until it releases the range, once), any
+//! number of local holds the writer's own side takes on it (a reply that hands a range back to
+//! its writer, read in place there), and any number of loans of parts of it that the writer sent
+//! again (a value handed back to it and sent on unchanged; the receiver releases each such part
+//! once). The range is free again only once all of them let go, in whatever order.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,14 @@ struct Lent {
     peer: bool,
     /// Holds taken on this side ([`Allocator::hold_within`]).
     local: u32,
+    /// Parts of it lent to the receiver again and not released yet ([`Allocator::relend`]).
+    relent: u32,
+}
+
+impl Lent {
+    const fn is_free(&self) -> bool {
+        !self.peer && self.local == 0 && self.relent == 0
+    }
 }
 
 /// Free and lent ranges of one arena. See the module docs.
@@ -38,6 +47,11 @@ pub(crate) struct Allocator {
     lent: BTreeMap<usize, Lent>,
     /// The end of the space under management (the arena's size as this allocator grew it).
     end: usize,
+}
+
+/// A part of the arena refused as a range of no lent region.
+const fn bad_part(part: Region, reason: &'static str) -> ShmError {
+    ShmError::BadRegion { offset: part.offset, len: part.len, reason }
 }
 
 const fn round_up(len: usize) -> Option<usize> {
@@ -83,24 +97,34 @@ impl Allocator {
                 start
             }
         };
-        self.lent.insert(offset, Lent { len, peer: true, local: 0 });
+        self.lent.insert(offset, Lent { len, peer: true, local: 0, relent: 0 });
         Some(Region { offset: offset as u64, len: len as u64 })
     }
 
-    /// Takes back a region the receiver released. A region this allocator did not lend (or
-    /// the receiver already released) is refused and changes nothing. The space is free again
-    /// once no local hold remains either.
+    /// Takes back a region the receiver released, or a part of one lent to it again
+    /// ([`Self::relend`]). A region this allocator did not lend (or the receiver already
+    /// released), or a part of no region with a loan outstanding, is refused and changes
+    /// nothing. The space is free again once no local hold or other loan remains either.
     pub(crate) fn release(&mut self, region: Region) -> Result<(), ShmError> {
         let bad = |reason: &'static str| ShmError::BadRelease { offset: region.offset, len: region.len, reason };
-        let offset = usize::try_from(region.offset).map_err(|_| bad("offset out of range"))?;
-        let lent = match self.lent.get_mut(&offset) {
-            Some(lent) if lent.len as u64 == region.len && lent.peer => lent,
-            Some(lent) if lent.len as u64 == region.len => return Err(bad("already released")),
-            Some(_) => return Err(bad("length differs from the region lent")),
-            None => return Err(bad("no region is lent at this offset")),
+        let start = usize::try_from(region.offset).map_err(|_| bad("offset out of range"))?;
+        let len = usize::try_from(region.len).map_err(|_| bad("length out of range"))?;
+        let end = start.checked_add(len).ok_or_else(|| bad("offset + length overflows"))?;
+        let Some((&offset, lent)) = self.lent.range_mut(..=start).next_back() else {
+            return Err(bad("no region is lent at this offset"));
         };
-        lent.peer = false;
-        if lent.local == 0 {
+        if offset == start && lent.len == len && lent.peer {
+            lent.peer = false;
+        } else if end <= offset + lent.len && lent.relent > 0 {
+            lent.relent -= 1;
+        } else if offset == start && lent.len == len {
+            return Err(bad("already released"));
+        } else if offset == start {
+            return Err(bad("length differs from the region lent"));
+        } else {
+            return Err(bad("no region is lent at this offset"));
+        }
+        if lent.is_free() {
             self.free_range(offset);
         }
         Ok(())
@@ -110,18 +134,28 @@ impl Allocator {
     /// the hold is dropped ([`Self::drop_hold`]) as well as released by the receiver; returns
     /// that region. A part of no lent region is refused.
     pub(crate) fn hold_within(&mut self, part: Region) -> Result<Region, ShmError> {
-        let bad = |reason: &'static str| ShmError::BadRegion { offset: part.offset, len: part.len, reason };
-        let start = usize::try_from(part.offset).map_err(|_| bad("offset out of range"))?;
-        let len = usize::try_from(part.len).map_err(|_| bad("length out of range"))?;
-        let end = start.checked_add(len).ok_or_else(|| bad("offset + length overflows"))?;
-        let Some((&offset, lent)) = self.lent.range_mut(..=start).next_back() else {
-            return Err(bad("not within a region lent to the peer"));
-        };
-        if end > offset + lent.len {
-            return Err(bad("not within a region lent to the peer"));
-        }
-        lent.local = lent.local.checked_add(1).ok_or_else(|| bad("too many holds"))?;
+        let (offset, lent) = self.containing(part)?;
+        lent.local = lent.local.checked_add(1).ok_or_else(|| bad_part(part, "too many holds"))?;
         Ok(Region { offset: offset as u64, len: lent.len as u64 })
+    }
+
+    /// Lends `part` of a lent region to the receiver again: the region then stays lent until the
+    /// receiver releases `part` as well ([`Self::release`]). A part of no lent region is refused.
+    pub(crate) fn relend(&mut self, part: Region) -> Result<(), ShmError> {
+        let (_, lent) = self.containing(part)?;
+        lent.relent = lent.relent.checked_add(1).ok_or_else(|| bad_part(part, "lent again too many times"))?;
+        Ok(())
+    }
+
+    /// The lent region that contains `part`, and its offset.
+    fn containing(&mut self, part: Region) -> Result<(usize, &mut Lent), ShmError> {
+        let start = usize::try_from(part.offset).map_err(|_| bad_part(part, "offset out of range"))?;
+        let len = usize::try_from(part.len).map_err(|_| bad_part(part, "length out of range"))?;
+        let end = start.checked_add(len).ok_or_else(|| bad_part(part, "offset + length overflows"))?;
+        match self.lent.range_mut(..=start).next_back() {
+            Some((&offset, lent)) if end <= offset + lent.len => Ok((offset, lent)),
+            _ => Err(bad_part(part, "not within a region lent to the peer")),
+        }
     }
 
     /// Drops a hold [`Self::hold_within`] took on `region` (as it returned it).
@@ -129,7 +163,7 @@ impl Allocator {
         let Ok(offset) = usize::try_from(region.offset) else { return };
         let Some(lent) = self.lent.get_mut(&offset) else { return };
         lent.local = lent.local.saturating_sub(1);
-        if lent.local == 0 && !lent.peer {
+        if lent.is_free() {
             self.free_range(offset);
         }
     }
@@ -271,6 +305,45 @@ mod tests {
         assert!(matches!(alloc.hold_within(Region { offset: u64::MAX, len: 2 }), Err(ShmError::BadRegion { .. })));
         alloc.release(a).expect("lent");
         assert!(matches!(alloc.hold_within(a), Err(ShmError::BadRegion { .. })), "released");
+        assert_eq!(alloc.lent_regions(), 0);
+    }
+
+    #[test]
+    fn a_part_lent_again_keeps_its_region_until_each_loan_is_released() {
+        let mut alloc = Allocator::default();
+        let a = alloc.allocate(10_000, LIMIT, grow_ok).expect("a");
+        let part = Region { offset: a.offset + 128, len: 8192 };
+        // The writer holds the part (a value handed back to it) and sends it on twice.
+        assert_eq!(alloc.hold_within(part), Ok(a));
+        alloc.relend(part).expect("within a lent region");
+        alloc.relend(part).expect("within a lent region");
+        alloc.release(a).expect("the receiver's release of the whole region");
+        alloc.drop_hold(a);
+        assert_eq!(alloc.lent_regions(), 1, "two loans are out");
+        alloc.release(part).expect("first loan");
+        assert_eq!(alloc.lent_regions(), 1, "one loan is out");
+        alloc.release(part).expect("second loan");
+        assert_eq!(alloc.lent_regions(), 0);
+        assert!(matches!(alloc.release(part), Err(ShmError::BadRelease { .. })), "each loan is released once");
+        assert_eq!(alloc.allocate(10_000, LIMIT, grow_ok).map(|r| r.offset), Some(a.offset), "reused");
+    }
+
+    #[test]
+    fn a_loan_is_only_of_a_lent_region_and_a_release_of_a_part_needs_one() {
+        let mut alloc = Allocator::default();
+        let a = alloc.allocate(10_000, LIMIT, grow_ok).expect("a");
+        let part = Region { offset: a.offset + 64, len: 4096 };
+        assert!(matches!(alloc.release(part), Err(ShmError::BadRelease { .. })), "no loan of it is out");
+        assert!(matches!(alloc.relend(Region { offset: 20_000, len: 64 }), Err(ShmError::BadRegion { .. })));
+        assert!(matches!(
+            alloc.relend(Region { offset: a.offset + 9_000, len: 2_000 }),
+            Err(ShmError::BadRegion { .. })
+        ));
+        // The whole region, lent again: its first release is the receiver's, the second the loan's.
+        alloc.relend(a).expect("the whole region");
+        alloc.release(a).expect("the receiver's");
+        assert_eq!(alloc.lent_regions(), 1);
+        alloc.release(a).expect("the loan's");
         assert_eq!(alloc.lent_regions(), 0);
     }
 }

@@ -81,6 +81,17 @@ impl Outgoing {
         self.shared.token
     }
 
+    /// Another handle on the same arena, for [`super::handback`].
+    pub(super) fn handle(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Where `bytes` start in this arena, if they lie within it (a slice of a value read in
+    /// place here, which the peer handed back).
+    pub(super) fn offset_of(&self, bytes: &[u8]) -> Option<usize> {
+        self.shared.memory.offset_of(bytes)
+    }
+
     pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
         self.shared.memory.raw_fd()
     }
@@ -147,6 +158,22 @@ impl Outgoing {
         Ok(Holds { shared: Arc::clone(&self.shared), regions: held })
     }
 
+    /// Lends `parts` of lent regions to the receiver again (values handed back to this side and
+    /// sent on unchanged): each region then stays lent until the receiver releases each part
+    /// too. All or nothing: a part of no lent region is an error, and nothing is lent.
+    pub fn relend(&self, parts: &[Region]) -> Result<(), ShmError> {
+        let mut alloc = self.shared.alloc();
+        for (i, &part) in parts.iter().enumerate() {
+            if let Err(err) = alloc.relend(part) {
+                for &done in &parts[..i] {
+                    let _ = alloc.release(done);
+                }
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
     /// How many regions, and how many bytes, the receiver (or a hold on this side) holds.
     pub fn lent(&self) -> (usize, usize) {
         let alloc = self.shared.alloc();
@@ -171,21 +198,68 @@ impl Drop for Holds {
     }
 }
 
-/// The bytes of `part`, a range of this process's arena named by `token`, which the peer handed
-/// back: read in place, and held (not reused) until the returned bytes and every slice of them
-/// drop. A token of no live arena, or a range of no region lent to the peer, is an error.
+/// The bytes of `part`, named by `token` in a reference the peer sent, read in place and kept
+/// from reuse until the returned bytes and every slice of them drop:
+/// - a range of this process's own arena that the peer handed back (`token` is the arena's):
+///   held on this side;
+/// - a range of the peer's arena that the peer lent again, named by the
+///   [`FrameKind::Lend`](crate::FrameKind::Lend) frame before the frame being read (`token`
+///   is [`lend_token`] of the peer's arena): a view of that loan, released with it.
+///
+/// A token of no live arena, a range of no region lent to the peer, or one the peer did not
+/// lend for this frame is an error.
 pub fn resolve(token: u64, part: Region) -> Result<Bytes, ShmError> {
     let bad = |reason: &'static str| ShmError::BadRegion { offset: part.offset, len: part.len, reason };
-    let shared = REGISTRY
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&token)
-        .and_then(Weak::upgrade)
-        .ok_or_else(|| bad("no arena of this process has this token"))?;
+    let shared = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).get(&token).and_then(Weak::upgrade);
+    let Some(shared) = shared else {
+        let loans = LOANS.lock().unwrap_or_else(PoisonError::into_inner);
+        return match loans.get(&(token, part.offset, part.len)).and_then(|views| views.first()) {
+            Some(view) => Ok(view.clone()),
+            None if loans.keys().any(|&(t, _, _)| t == token) => Err(bad("not lent by the peer for this frame")),
+            None => Err(bad("no arena of this process has this token")),
+        };
+    };
     let region = shared.alloc().hold_within(part)?;
     // `hold_within` checked that `part` lies within `region`, itself within the file.
     let hold = Holds { shared, regions: vec![region] };
     Ok(Bytes::from_owner(HeldView { hold, offset: part.offset as usize, len: part.len as usize }))
+}
+
+/// The token by which a writer names ranges of its own arena that it lends again: derived from
+/// the arena's token, so that both sides know it, and distinct from any arena's own token, so
+/// that a reference never reads as the other kind (even with both ends in one process).
+pub(super) const fn lend_token(token: u64) -> u64 {
+    if token == 0 { 0 } else { token.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15 }
+}
+
+/// The ranges the peer lent again for frames being read now, by (the peer's [`lend_token`],
+/// offset, length): each a view of the loan, which [`resolve`] hands out clones of. An entry
+/// lasts as long as the [`Loans`] that put it there.
+static LOANS: Mutex<BTreeMap<(u64, u64, u64), Vec<Bytes>>> = Mutex::new(BTreeMap::new());
+
+/// The loans of the ranges one [`FrameKind::Lend`](crate::FrameKind::Lend) frame named, for the
+/// frame after it: each range is released once this drops and every value read from it has.
+#[derive(Debug)]
+pub struct Loans {
+    token: u64,
+    views: Vec<(Region, Bytes)>,
+}
+
+impl Drop for Loans {
+    fn drop(&mut self) {
+        let mut loans = LOANS.lock().unwrap_or_else(PoisonError::into_inner);
+        for (part, view) in &self.views {
+            let key = (self.token, part.offset, part.len);
+            if let Some(views) = loans.get_mut(&key) {
+                if let Some(i) = views.iter().position(|v| v.as_ptr() == view.as_ptr()) {
+                    views.swap_remove(i);
+                }
+                if views.is_empty() {
+                    loans.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 /// A range of an arena this side writes, read in place under a hold.
@@ -333,6 +407,20 @@ impl Incoming {
     /// The mapping, for [`super::handback`].
     pub(super) fn memory(&self) -> &Arc<Memory> {
         &self.memory
+    }
+
+    /// Views of `parts`, ranges of this arena the writer lent again, for the frame that refers
+    /// to them by `token` (the writer's [`lend_token`]); each range is released once the
+    /// returned loans and every view [`resolve`] gave out of them have dropped. A range outside
+    /// the arena is an error, and the others are released at once.
+    pub fn lend(&self, token: u64, parts: &[Region]) -> Result<Loans, ShmError> {
+        let views = parts.iter().map(|&part| Ok((part, self.view(part)?))).collect::<Result<Vec<_>, ShmError>>()?;
+        let mut loans = LOANS.lock().unwrap_or_else(PoisonError::into_inner);
+        for (part, view) in &views {
+            loans.entry((token, part.offset, part.len)).or_default().push(view.clone());
+        }
+        drop(loans);
+        Ok(Loans { token, views })
     }
 
     /// The range of this arena that `bytes` occupy, if they lie within it (a slice of a

@@ -16,6 +16,16 @@
 //! reuse the region first: the views a frame hands back are kept until the thread that encoded
 //! it has sent it ([`after_send`], called after every push: by the child's writer, and by
 //! `Connection::call` in the parent).
+//!
+//! Bytes that lie in the sender's *own* arena (a value the peer handed back to it, sent on
+//! unchanged) are lent again the same way: [`refer`] writes a reference under the arena's
+//! [lend token](super::arena::lend_token), the frame goes out preceded by a
+//! [`FrameKind::Lend`](crate::FrameKind::Lend) frame naming those ranges, and the sender counts
+//! a loan of each before the frame is sent ([`Outgoing::relend`](super::Outgoing::relend)). The
+//! receiver's reader takes a view of each range when it reads that frame and keeps it with the
+//! next frame's body; a decoder that meets the reference gets a clone of that view through
+//! [`resolve`](super::resolve), and the range is released once all of them drop. A frame that
+//! is not sent after all gives its loans back ([`Arenas::discard`](super::Arenas::discard)).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -23,8 +33,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::Region;
+use super::arena::lend_token;
 use super::memory::Memory;
+use super::{Outgoing, Region};
 
 /// Bytes shorter than this are copied as before: a reference and its hold cost more.
 pub const MIN_HANDBACK: usize = 4096;
@@ -47,11 +58,19 @@ impl HandBack {
     }
 }
 
-/// The frame being encoded on this thread, while it may hand ranges back.
+/// The frame being encoded on this thread, while it may hand ranges back or lend them again.
 struct Referring {
+    /// The arena the peer writes.
     memory: Arc<Memory>,
+    /// The peer's token for it.
     token: u64,
+    /// Ranges of it handed back.
     regions: Vec<Region>,
+    /// This side's own arena.
+    own: Outgoing,
+    /// Ranges of it lent again.
+    lent: Vec<Region>,
+    /// The values both kinds of range were read from.
     views: Vec<Bytes>,
 }
 
@@ -63,7 +82,8 @@ thread_local! {
 
 /// A reference to `bytes` in place of their copy, when a frame that may hand back is being
 /// encoded on this thread and the bytes (at least [`MIN_HANDBACK`] of them) lie in the arena
-/// the peer writes and this side reads; `None` otherwise, and the bytes are to be written.
+/// the peer writes and this side reads (handed back), or in this side's own arena (lent again);
+/// `None` otherwise, and the bytes are to be written.
 pub fn refer(bytes: &Bytes) -> Option<HandBack> {
     if bytes.len() < MIN_HANDBACK {
         return None;
@@ -71,14 +91,19 @@ pub fn refer(bytes: &Bytes) -> Option<HandBack> {
     REFERRING.with(|slot| {
         let mut slot = slot.borrow_mut();
         let referring = slot.as_mut()?;
-        let offset = referring.memory.offset_of(bytes)?;
+        let (offset, token, ranges) = if let Some(offset) = referring.memory.offset_of(bytes) {
+            (offset, referring.token, &mut referring.regions)
+        } else {
+            let offset = referring.own.offset_of(bytes)?;
+            (offset, lend_token(referring.own.token()), &mut referring.lent)
+        };
         let region = Region { offset: offset as u64, len: bytes.len() as u64 };
         // A frame's body is encoded twice (once to size it): name each range once.
-        if !referring.regions.contains(&region) {
-            referring.regions.push(region);
+        if !ranges.contains(&region) {
+            ranges.push(region);
             referring.views.push(bytes.clone());
         }
-        Some(HandBack { token: referring.token, offset: region.offset, len: region.len })
+        Some(HandBack { token, offset: region.offset, len: region.len })
     })
 }
 
@@ -89,21 +114,35 @@ pub(super) struct Scope {
 }
 
 impl Scope {
-    pub(super) fn enter(memory: &Arc<Memory>, token: u64) -> Self {
+    /// `memory` is the arena the peer writes, `token` the peer's token for it, `own` the arena
+    /// this side writes.
+    pub(super) fn enter(memory: &Arc<Memory>, token: u64, own: &Outgoing) -> Self {
         let installed = REFERRING.with(|slot| {
             let mut slot = slot.borrow_mut();
             if slot.is_some() {
                 return false;
             }
-            *slot = Some(Referring { memory: Arc::clone(memory), token, regions: Vec::new(), views: Vec::new() });
+            *slot = Some(Referring {
+                memory: Arc::clone(memory),
+                token,
+                regions: Vec::new(),
+                own: own.handle(),
+                lent: Vec::new(),
+                views: Vec::new(),
+            });
             true
         });
         Self { installed }
     }
 
-    /// The ranges handed back so far, taken.
-    pub(super) fn take_regions(&self) -> Vec<Region> {
-        REFERRING.with(|slot| slot.borrow_mut().as_mut().map(|r| std::mem::take(&mut r.regions)).unwrap_or_default())
+    /// The ranges handed back so far and those lent again, taken.
+    pub(super) fn take_ranges(&self) -> (Vec<Region>, Vec<Region>) {
+        REFERRING.with(|slot| {
+            slot.borrow_mut()
+                .as_mut()
+                .map(|r| (std::mem::take(&mut r.regions), std::mem::take(&mut r.lent)))
+                .unwrap_or_default()
+        })
     }
 }
 

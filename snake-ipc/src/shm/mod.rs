@@ -16,7 +16,8 @@
 //! its range of the peer's arena, read in place there ([`handback`]): the region is then held
 //! until both the side that received it released its view and the peer's value dropped. The
 //! child hands back what it received in a call; the parent, what a reply brought it from that
-//! same child.
+//! same child. A value handed back to its writer and sent on unchanged is lent again by
+//! reference too, and read in place in the sender's arena: no copy either way.
 //!
 //! A region the peer names outside the arena is a [`ShmError::BadRegion`] for the frame that named
 //! it alone; a release of a region the writer did not lend is a [`ShmError::BadRelease`] and
@@ -33,7 +34,7 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::arena::{Holds, Incoming, Outgoing, RELEASE_WINDOW, resolve};
+pub use self::arena::{Holds, Incoming, Loans, Outgoing, RELEASE_WINDOW, resolve};
 use self::memory::{Access, Memory};
 use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
 
@@ -121,8 +122,17 @@ pub struct Arenas {
     /// The peer's token for the incoming arena, by which frames hand its ranges back
     /// ([`handback`]); 0 when they cannot.
     peer_token: u64,
-    /// The holds a [`FrameKind::Hold`] frame took, for the frame of that id that follows it.
-    holds: Mutex<Option<(u64, Holds)>>,
+    /// The holds a [`FrameKind::Hold`] frame took and the loans a [`FrameKind::Lend`] frame
+    /// named, for the frame of that id that follows them.
+    pending: Mutex<Option<Pending>>,
+}
+
+/// What the frames before a frame of id `id` took for it.
+#[derive(Debug)]
+struct Pending {
+    id: u64,
+    holds: Option<Holds>,
+    loans: Option<Loans>,
 }
 
 impl Arenas {
@@ -136,7 +146,7 @@ impl Arenas {
     }
 
     fn new(outgoing: Outgoing, incoming: Incoming, config: ShmConfig, peer_token: u64) -> Self {
-        Self { outgoing, incoming, config, peer_token, holds: Mutex::new(None) }
+        Self { outgoing, incoming, config, peer_token, pending: Mutex::new(None) }
     }
 
     /// The configuration both sides use.
@@ -199,7 +209,7 @@ impl Arenas {
             return None;
         }
         let (header, _) = postcard::take_from_bytes::<Header>(inner).ok()?;
-        if matches!(header.kind, FrameKind::Shared | FrameKind::Release | FrameKind::Hold) {
+        if matches!(header.kind, FrameKind::Shared | FrameKind::Release | FrameKind::Hold | FrameKind::Lend) {
             return None;
         }
         let region = self.outgoing.place(inner)?;
@@ -277,23 +287,31 @@ impl Arenas {
         }
         let bytes = self.incoming.view(region)?;
         let frame = Frame::parse(bytes)?;
-        if matches!(frame.header.kind, FrameKind::Shared | FrameKind::Release | FrameKind::Hold) {
+        if matches!(frame.header.kind, FrameKind::Shared | FrameKind::Release | FrameKind::Hold | FrameKind::Lend) {
             return Err(ProtocolError::Unexpected { kind: frame.header.kind });
         }
         Ok(frame)
     }
 
     /// Takes back the region of a [`FrameKind::Shared`] frame that will not be sent after all (a
-    /// call refused before it went out); `frame` may be preceded by a [`FrameKind::Hold`] frame
-    /// ([`FrameOut::put`]). Any other frame is left alone.
+    /// call refused before it went out), and the loans a [`FrameKind::Lend`] frame before it
+    /// counted ([`FrameOut::put`]). Any other frame is left alone.
     pub fn discard(&self, frame: &[u8]) {
         let mut buf = bytes::BytesMut::from(frame);
         let decoder = crate::frame::FrameDecoder::new(frame.len());
         while let Ok(Some(frame)) = decoder.decode(&mut buf) {
-            if frame.header.kind == FrameKind::Shared
-                && let Ok(region) = frame.decode_body::<Region>()
-            {
-                let _ = self.outgoing.release(&[region]);
+            match frame.header.kind {
+                FrameKind::Shared => {
+                    if let Ok(region) = frame.decode_body::<Region>() {
+                        let _ = self.outgoing.release(&[region]);
+                    }
+                }
+                FrameKind::Lend => {
+                    if let Ok(parts) = frame.decode_body::<Vec<Region>>() {
+                        let _ = self.outgoing.release(&parts);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -304,20 +322,42 @@ impl Arenas {
     pub fn hold(&self, frame: &Frame) -> Result<(), ProtocolError> {
         let parts: Vec<Region> = frame.decode_body()?;
         let holds = self.outgoing.hold(&parts)?;
-        *self.holds.lock().unwrap_or_else(PoisonError::into_inner) = Some((frame.header.id, holds));
+        self.pend(frame.header.id, |pending| pending.holds = Some(holds));
         Ok(())
     }
 
-    /// `frame` with the holds of the [`FrameKind::Hold`] frame just before it, if it was for the
-    /// same id: they then last as long as its body. Holds for another id are dropped.
+    /// Views of the ranges a [`FrameKind::Lend`] frame names (the peer's arena, lent again), for
+    /// the next frame (see [`Self::with_holds`]). A range outside the arena is an error, and
+    /// nothing is kept: whatever refers to it fails to resolve.
+    pub fn lend(&self, frame: &Frame) -> Result<(), ProtocolError> {
+        let parts: Vec<Region> = frame.decode_body()?;
+        let loans = self.incoming.lend(arena::lend_token(self.peer_token), &parts)?;
+        self.pend(frame.header.id, |pending| pending.loans = Some(loans));
+        Ok(())
+    }
+
+    /// Adds to what the frame of `id` will carry; what was pending for another id is dropped.
+    fn pend(&self, id: u64, add: impl FnOnce(&mut Pending)) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = match &mut *pending {
+            Some(entry) if entry.id == id => entry,
+            other => other.insert(Pending { id, holds: None, loans: None }),
+        };
+        add(entry);
+    }
+
+    /// `frame` with the holds and loans of the [`FrameKind::Hold`] and [`FrameKind::Lend`]
+    /// frames just before it, if they were for the same id: they then last as long as its body.
+    /// Those for another id are dropped.
     pub fn with_holds(&self, frame: Frame) -> Frame {
-        let Some((id, holds)) = self.holds.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+        let Some(pending) = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return frame;
         };
-        if id != frame.header.id {
+        if pending.id != frame.header.id {
             return frame;
         }
-        Frame { header: frame.header, body: bytes::Bytes::from_owner(HeldBody { body: frame.body, _holds: holds }) }
+        let held = HeldBody { body: frame.body, _holds: pending.holds, _loans: pending.loans };
+        Frame { header: frame.header, body: bytes::Bytes::from_owner(held) }
     }
 
     /// Takes back the regions a [`FrameKind::Release`] frame names.
@@ -333,12 +373,12 @@ pub enum Admitted {
     /// A frame to dispatch: read in place when it came through the arena, and holding the
     /// regions the [`FrameKind::Hold`] frame before it named.
     Frame(Frame),
-    /// A [`FrameKind::Release`] or [`FrameKind::Hold`] frame, done with.
+    /// A [`FrameKind::Release`], [`FrameKind::Hold`] or [`FrameKind::Lend`] frame, done with.
     Done,
-    /// A release or a hold that was refused (`what` says which); nothing changed, and the frame
-    /// that refers to a refused hold fails to decode its ranges.
+    /// A release, a hold or a loan that was refused (`what` says which); nothing changed, and
+    /// the frame that refers to a refused hold or loan fails to decode its ranges.
     Refused {
-        /// `"release"` or `"hold"`.
+        /// `"release"`, `"hold"` or `"lend"`.
         what: &'static str,
         /// Why.
         error: ProtocolError,
@@ -359,7 +399,8 @@ impl Arenas {
     /// Takes a frame read from the socket, in the order frames arrive: opens a
     /// [`FrameKind::Shared`] one in place, takes back released regions, takes the holds a
     /// [`FrameKind::Hold`] frame names (before any release of those ranges the peer sends after
-    /// the frame that refers to them), and attaches them to the next frame.
+    /// the frame that refers to them) and views of the ranges a [`FrameKind::Lend`] frame names,
+    /// and attaches them to the next frame.
     pub fn admit(&self, frame: Frame, max_frame_size: usize) -> Admitted {
         let frame = match frame.header.kind {
             FrameKind::Shared => match self.open(&frame, max_frame_size) {
@@ -377,6 +418,11 @@ impl Arenas {
                 return self
                     .hold(&frame)
                     .map_or_else(|error| Admitted::Refused { what: "hold", error }, |()| Admitted::Done);
+            }
+            FrameKind::Lend => {
+                return self
+                    .lend(&frame)
+                    .map_or_else(|error| Admitted::Refused { what: "lend", error }, |()| Admitted::Done);
             }
             _ => frame,
         };
@@ -420,26 +466,43 @@ impl<'a> FrameOut<'a> {
         if body_len < handback::MIN_HANDBACK.min(align::MIN_ALIGNED) && header_len + body_len < shm.config.threshold {
             return encode_frame(self.buf, &self.header, body, self.max_frame_size);
         }
-        let scope = (shm.peer_token != 0).then(|| handback::Scope::enter(shm.incoming.memory(), shm.peer_token));
+        let scope = (shm.peer_token != 0 && shm.outgoing.token() != 0)
+            .then(|| handback::Scope::enter(shm.incoming.memory(), shm.peer_token, &shm.outgoing));
         match shm.encode_frame(&self.header, body, self.max_frame_size)? {
             Some(frame) => *self.buf = frame,
             None => encode_frame(self.buf, &self.header, body, self.max_frame_size)?,
         }
-        let handed_back = scope.map(|scope| scope.take_regions()).unwrap_or_default();
-        if !handed_back.is_empty() {
-            let mut hold = Vec::with_capacity(16 + handed_back.len() * 8 + self.buf.len());
-            encode_frame(&mut hold, &Header::new(FrameKind::Hold, self.header.id), &handed_back, usize::MAX)?;
-            hold.extend_from_slice(self.buf);
-            *self.buf = hold;
+        let (handed_back, lent) = scope.map(|scope| scope.take_ranges()).unwrap_or_default();
+        if handed_back.is_empty() && lent.is_empty() {
+            return Ok(());
         }
+        let mut before = Vec::with_capacity(32 + (handed_back.len() + lent.len()) * 8 + self.buf.len());
+        let id = self.header.id;
+        let mut framed = Ok(());
+        if !handed_back.is_empty() {
+            framed = encode_frame(&mut before, &Header::new(FrameKind::Hold, id), &handed_back, usize::MAX);
+        }
+        if framed.is_ok() && !lent.is_empty() {
+            framed = encode_frame(&mut before, &Header::new(FrameKind::Lend, id), &lent, usize::MAX);
+        }
+        // Counted before the frame can reach the peer, whose releases of them may follow at once.
+        if let Err(err) = framed.and_then(|()| shm.outgoing.relend(&lent).map_err(ProtocolError::from)) {
+            shm.discard(self.buf);
+            self.buf.clear();
+            return Err(err);
+        }
+        before.extend_from_slice(self.buf);
+        *self.buf = before;
         Ok(())
     }
 }
 
-/// A frame body that holds the regions of this side's arena that it hands back.
+/// A frame body that holds the regions of this side's arena that it hands back, and the
+/// peer's ranges it lends again.
 struct HeldBody {
     body: bytes::Bytes,
-    _holds: Holds,
+    _holds: Option<Holds>,
+    _loans: Option<Loans>,
 }
 
 impl AsRef<[u8]> for HeldBody {
@@ -668,6 +731,134 @@ mod tests {
         drop(bytes);
         assert_eq!(child.outgoing.lent(), (0, 0));
         assert_eq!(parent.outgoing.lent(), (0, 0), "nothing was copied into the parent's arena");
+    }
+
+    /// Frames `arenas` admits from `wire`, in order: `Done` for a hold or a loan, the frame
+    /// otherwise.
+    fn admit_all(arenas: &Arenas, wire: &[u8]) -> Vec<Option<Frame>> {
+        read_all(wire)
+            .into_iter()
+            .map(|frame| match arenas.admit(frame, 1 << 30) {
+                Admitted::Frame(frame) => Some(frame),
+                Admitted::Done => None,
+                other => panic!("refused: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_value_handed_back_and_sent_on_is_lent_again_and_each_loan_released_once() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 233) as u8).collect();
+        // A call's payload, which the child hands back in its reply.
+        let SentBack { value, frames, releases, .. } = send_back(&parent, &child, FrameKind::Reply, 6, &payload);
+        drop(value);
+        handback::after_send();
+        assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
+        let first_release = releases.lock().expect("lock").pop().expect("the call's region");
+        let mut frames = frames.into_iter();
+        parent.hold(&frames.next().expect("hold")).expect("a region lent to the child");
+        let reply = parent.with_holds(frames.next().expect("reply"));
+        let reference = reference_in(&reply);
+        let in_parent = resolve(reference.token, reference.region()).expect("resolves");
+        drop(reply);
+        parent.released(&read_one(&first_release)).expect("lent");
+
+        // The parent sends the value it got back on to the child, twice: two loans, no copy.
+        let mut calls = Vec::new();
+        for id in [7, 8] {
+            let mut buf = Vec::new();
+            FrameOut::new(&mut buf, Header::new(FrameKind::Call, id), 1 << 30, Some(&parent))
+                .put(&Echo(in_parent.clone()))
+                .expect("encodes");
+            assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
+            calls.push(buf);
+        }
+        handback::after_send();
+        let region = parent.outgoing.lent();
+        assert_eq!(region.0, 1, "one region, and nothing new was placed in the arena");
+        drop(in_parent);
+        assert_eq!(parent.outgoing.lent(), region, "the loans keep it");
+
+        let mut read = Vec::new();
+        let mut part = None;
+        for wire in &calls {
+            let admitted = admit_all(&child, wire);
+            assert_eq!(admitted.len(), 2, "a Lend frame, then the call");
+            let call = admitted.into_iter().flatten().next().expect("the call");
+            let reference = reference_in(&call);
+            assert_eq!(reference.token, arena::lend_token(parent.outgoing.token()));
+            part = Some(reference.region());
+            let bytes = resolve(reference.token, reference.region()).expect("lent for this frame");
+            assert!(bytes[..] == payload[..], "the child reads the payload in place");
+            assert!(child.incoming.locate(&bytes).is_some(), "in the parent's arena, as the child maps it");
+            drop(call);
+            read.push(bytes);
+        }
+        // The frames are gone, so no frame lends the range now; the values read keep their loans.
+        let part = part.expect("two calls were read");
+        let err = resolve(arena::lend_token(parent.outgoing.token()), part).expect_err("no frame lends it");
+        assert!(matches!(err, ShmError::BadRegion { .. }), "{err:?}");
+        std::thread::sleep(arena::RELEASE_WINDOW * 4);
+        assert!(releases.lock().expect("lock").is_empty(), "no loan is released while its value lives");
+        for bytes in read {
+            drop(bytes);
+            assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
+            let release = releases.lock().expect("lock").pop().expect("one loan");
+            assert_eq!(parent.outgoing.lent().0, 1);
+            parent.released(&read_one(&release)).expect("a loan");
+        }
+        assert_eq!(parent.outgoing.lent(), (0, 0), "free once both loans came back");
+    }
+
+    #[test]
+    fn a_frame_not_sent_gives_its_loans_back() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let payload = vec![9u8; 50_000];
+        let SentBack { value, frames, releases, .. } = send_back(&parent, &child, FrameKind::Reply, 1, &payload);
+        drop(value);
+        handback::after_send();
+        assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
+        let first_release = releases.lock().expect("lock").pop().expect("the call's region");
+        let mut frames = frames.into_iter();
+        parent.hold(&frames.next().expect("hold")).expect("lent");
+        let reply = parent.with_holds(frames.next().expect("reply"));
+        let reference = reference_in(&reply);
+        let in_parent = resolve(reference.token, reference.region()).expect("resolves");
+        drop(reply);
+        parent.released(&read_one(&first_release)).expect("lent");
+
+        let mut buf = Vec::new();
+        FrameOut::new(&mut buf, Header::new(FrameKind::Call, 2), 1 << 30, Some(&parent))
+            .put(&Echo(in_parent.clone()))
+            .expect("encodes");
+        handback::after_send();
+        drop(in_parent);
+        assert_eq!(parent.outgoing.lent().0, 1, "the loan keeps the region");
+        parent.discard(&buf);
+        assert_eq!(parent.outgoing.lent(), (0, 0), "the call was never sent: its loan is taken back");
+    }
+
+    #[test]
+    fn a_loan_outside_the_arena_or_not_named_for_the_frame_is_refused() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 4 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let token = arena::lend_token(parent.outgoing.token());
+        let mut lend = Vec::new();
+        encode_frame(
+            &mut lend,
+            &Header::new(FrameKind::Lend, 3),
+            &vec![Region { offset: 3 << 20, len: 4096 }],
+            usize::MAX,
+        )
+        .expect("encodes");
+        let refused = child.admit(read_one(&lend), 1 << 30);
+        assert!(matches!(refused, Admitted::Refused { what: "lend", .. }), "{refused:?}");
+        // Nothing was lent: a reference to it does not resolve.
+        let err = resolve(token, Region { offset: 3 << 20, len: 4096 }).expect_err("not lent");
+        assert!(matches!(err, ShmError::BadRegion { .. }), "{err:?}");
     }
 
     #[test]

@@ -233,13 +233,16 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
         .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
 
     if let Some(handle) = on_loop {
-        let future = handle.event_loop.bind(py).call_method0("create_future")?;
-        register(callbacks, id, Waiter::Future { future: future.clone().unbind(), index })?;
+        let future = handle.event_loop.bind(py).call_method0("create_future");
+        let registered = future.and_then(|future| {
+            register(callbacks, id, Waiter::Future { future: future.clone().unbind(), index }).map(|()| future)
+        });
+        let future = registered.inspect_err(|_| child.discard(&frame))?;
         child.send(&frame);
         return Ok(future.unbind());
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    register(callbacks, id, Waiter::Blocking { tx, origin })?;
+    register(callbacks, id, Waiter::Blocking { tx, origin }).inspect_err(|_| child.discard(&frame))?;
     child.send(&frame);
     let outcome = py.detach(move || rx.recv());
     match outcome {
@@ -251,7 +254,8 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
 
 /// Lets go, when dropped, of the views a callback frame encoded on this thread handed back
 /// (`snake_ipc::shm::handback`). The writer does so once the frame is sent; this covers the
-/// callbacks refused before they are sent (a conversion error, too many in flight).
+/// callbacks refused before they are sent (a conversion error, too many in flight), whose
+/// frames are discarded (`Child::discard`) to take back their region and loans.
 struct Unsent;
 
 impl Drop for Unsent {
@@ -374,6 +378,7 @@ pub(crate) fn callback_stream(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResul
     {
         let mut streams = callbacks.streams();
         if streams.len() + callbacks.waiters().len() >= callbacks.limit {
+            child.discard(&frame);
             return Err(CallbackError::new_err(format!("too many callbacks in flight (limit {})", callbacks.limit)));
         }
         streams.insert(id, Arc::clone(&inbox));

@@ -127,6 +127,14 @@ impl Child {
         self.writer.send(shared.as_deref().unwrap_or(frame));
     }
 
+    /// Takes back what an encoded frame that will not be sent after all took in shared memory
+    /// (its region, the loans of ranges it lent again).
+    pub(crate) fn discard(&self, frame: &[u8]) {
+        if let Some(shm) = &self.shm {
+            shm.discard(frame);
+        }
+    }
+
     /// Sends an error frame for call `id`. An error too large for a frame (a huge message or
     /// traceback) has its strings cut to fit, so the call is answered all the same.
     pub(crate) fn send_error(&self, id: u64, err: &PythonExecutionError) {

@@ -21,6 +21,7 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::an_echo_hands_the_region_back_without_a_copy", handed_back),
         trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
         trial("shared_memory::a_reply_sent_back_to_its_child_crosses_by_reference", reply_sent_back),
+        trial("shared_memory::a_value_handed_back_and_sent_on_is_lent_again_by_reference", lent_again),
         trial("shared_memory::large_callback_arguments_are_written_into_the_arena", callback_arguments),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
         trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
@@ -331,6 +332,58 @@ async fn reply_sent_back() {
     assert_eq!(other.kept_firsts(()).await.expect("kept"), vec![9, 9]);
     assert_eq!(other.forget(()).await.expect("forget"), 1);
     assert_eq!(all_released(&other_conn).await, (0, 0));
+}
+
+/// A value that came back by reference to the sender's own arena, sent on to the same child,
+/// crosses as a reference again (a loan), both ways: no copy, no new region, and the region
+/// stays until the last holder on either side lets go.
+async fn lent_again() {
+    const SIZE: usize = 2 << 20;
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+
+    // The parent's arena: an echo hands the request's region back; sent on, it is lent again.
+    let data = pattern(SIZE, 21);
+    let back = actor.echo(Blob { data: data.clone(), tag: 1 }).await.expect("echo");
+    let first = back.data.clone();
+    let mut current = back.data;
+    for round in 0..4 {
+        let again = actor.echo(Blob { data: current.clone(), tag: round }).await.expect("echo again");
+        assert!(again.data[..] == data[..], "round {round}: the bytes are intact");
+        assert_eq!(again.data.as_ptr(), first.as_ptr(), "round {round}: the same bytes of the same region");
+        current = again.data;
+    }
+    let (regions, bytes) = settled(&conn).await;
+    assert!(regions == 1 && bytes < 2 * SIZE, "nothing was copied into a new region: {regions} {bytes}");
+    // The child keeps a view of the loan; the parent's own values go.
+    assert_eq!(actor.keep(current.clone()).await.expect("keep"), 1);
+    drop((first, current));
+    assert_eq!(settled(&conn).await.0, 1, "the child's kept view holds the region");
+    for seed in 0..4u8 {
+        let other = pattern(SIZE, seed);
+        assert_eq!(actor.inspect(other.clone()).await.expect("inspect").checksum, checksum(&other));
+    }
+    let (first_byte, last_byte) = (data[1], data[SIZE - 1]);
+    assert_eq!(actor.kept_firsts(()).await.expect("kept"), vec![first_byte, last_byte], "not reused meanwhile");
+    assert_eq!(actor.forget(()).await.expect("forget"), 1);
+    assert_eq!(all_released(&conn).await, (0, 0), "freed once the loan came back");
+
+    // The child's arena: a reply sent back to the child is handed back to it, and the child's
+    // echo of it lends it again: the parent reads the very bytes it got first.
+    let made = actor.make(Make { size: SIZE as u64, kind: "fill-5".into() }).await.expect("make");
+    let back = actor.echo(Blob { data: made.clone(), tag: 0 }).await.expect("echo");
+    assert!(back.data.len() == SIZE && back.data.iter().all(|&b| b == 5));
+    assert_eq!(back.data.as_ptr(), made.as_ptr(), "the child's own region, lent again");
+    assert_eq!(settled(&conn).await, (0, 0), "nothing crossed through the parent's arena");
+    drop(made);
+    // The loan keeps the child's region: later replies, written into its arena, must not reuse it.
+    for seed in 10..14u8 {
+        let other = actor.make(Make { size: SIZE as u64, kind: format!("fill-{seed}") }).await.expect("make");
+        assert!(other.iter().all(|&b| b == seed));
+        drop(other);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(back.data.iter().all(|&b| b == 5), "the lent bytes are intact after reply {seed}");
+    }
 }
 
 /// A callback's argument is encoded straight into the child's arena, as a reply is, and a view
