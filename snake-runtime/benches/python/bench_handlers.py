@@ -19,6 +19,11 @@ def make_blob(size: int) -> bytes:
     return bytes(size)
 
 
+def echo_blob(data: memoryview | bytes | bytearray) -> memoryview | bytes | bytearray:
+    """The view it got, handed back to the parent's arena: the reply is that range, in place."""
+    return data
+
+
 def blob_len(data: memoryview | bytes | bytearray) -> int:
     """The length of the buffer it got, a view of the child's own arena when Rust sends back a
     buffer this child made: the handoff row moves no payload at all."""
@@ -27,7 +32,7 @@ def blob_len(data: memoryview | bytes | bytearray) -> int:
 
 def array_sum(msg: dict[str, Any]) -> float:
     """`arr.sum()` of the float32 matrix it got (a read-only view of the received frame)."""
-    return float(msg["matrix"].sum(dtype="float64"))
+    return float(msg["matrix"].sum())
 
 
 async def echo_async(msg: dict[str, Any]) -> dict[str, Any]:

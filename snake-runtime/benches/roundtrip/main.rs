@@ -23,7 +23,9 @@
 //!   the same size, and `multiprocessing.shared_memory` with numpy between two Python processes;
 //! - **handoff**: p50 of sending a 16 MiB `snake::SharedBytes` that the child made back to that
 //!   child (it crosses as a reference to the child's own arena) to a handler that returns its
-//!   length, against the 64-byte floor and the typed handle's small sync call.
+//!   length, and of sending one that an echo put in the parent's own arena on to the same
+//!   handler (lent again by reference), against the 64-byte floor and the typed handle's small
+//!   sync call.
 //! - **arrays** (feature `numpy`): p50 of a float32 `snake::Array` of 1 MiB and 100 MiB sent to the
 //!   sync handler, summed there (`arr.sum()`, back as a scalar) and echoed back as an array, each
 //!   against the floor's round trip of the same size, beside the same Python peer doing the same

@@ -109,6 +109,8 @@ pub trait Handoff {
     fn make_blob(size: u64) -> snake::SharedBytes;
     /// The length of the buffer it got; a buffer the same child made crosses by reference.
     fn blob_len(data: snake::SharedBytes) -> u64;
+    /// The buffer it got, handed back: the reply lies in the parent's own arena.
+    fn echo_blob(data: snake::SharedBytes) -> snake::SharedBytes;
 }
 
 /// What a timed payload callback does: `iters` blocking callbacks moving `size` bytes.

@@ -3,9 +3,10 @@
 //! `multiprocessing.shared_memory` with numpy arrays between two Python processes, run as a
 //! subprocess (`benches/python/shm_peer.py`). With the `numpy` feature, the array rows: float32
 //! `snake::Array`s of [`ARRAY_SIZES`] summed in Python (`arr.sum()`, back as a scalar) and
-//! echoed back as an array, and the same peer doing the same sum and echo. The handoff row: a
+//! echoed back as an array, and the same peer doing the same sum and echo. The handoff rows: a
 //! 16 MiB buffer the child made, sent back to it (by reference to its own arena) to a handler
-//! that returns its length. And the callback rows: blocking callbacks that fetch 1 MiB from Rust
+//! that returns its length, and one the parent got back from an echo, in its own arena, sent
+//! on to the same handler (lent again by reference). And the callback rows: blocking callbacks that fetch 1 MiB from Rust
 //! and send 1 MiB to Rust, timed in Python.
 
 use std::time::{Duration, Instant};
@@ -27,8 +28,9 @@ pub(crate) struct Payloads {
     pub(crate) peer: [Option<Duration>; 4],
     /// The array rows (feature `numpy`).
     pub(crate) arrays: Option<ArrayRows>,
-    /// A [`HANDOFF_SIZE`] buffer already in the child's arena, sent to it and measured.
-    pub(crate) handoff: Latency,
+    /// A [`HANDOFF_SIZE`] buffer already in an arena, sent to the child and measured: one in the
+    /// child's arena (handed back), one in the parent's (lent again).
+    pub(crate) handoff: [Latency; 2],
     /// Blocking callbacks carrying [`CALLBACK_SIZE`] bytes, timed in Python: fetched from Rust,
     /// and sent to Rust.
     pub(crate) callbacks: [Latency; 2],
@@ -110,9 +112,11 @@ async fn round_trips(actor: &ActorRef<PythonActor<Blob>>, len: usize, (warmup, i
     Latency::from_samples(samples)
 }
 
-/// Sequential calls that send a buffer the child made back to it: only a reference crosses, and
-/// the handler returns its length, so the call costs what a small one does.
-async fn handoffs(plan: Plan) -> Result<Latency, String> {
+/// Sequential calls that send a buffer already in an arena to the child: one the child made
+/// (handed back to its arena), then one an echo put in the parent's arena (lent again). Only a
+/// reference crosses, and the handler returns its length, so each call costs what a small one
+/// does.
+async fn handoffs(plan: Plan) -> Result<[Latency; 2], String> {
     let config = PythonConfig {
         module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
         ..PythonConfig::default()
@@ -120,23 +124,29 @@ async fn handoffs(plan: Plan) -> Result<Latency, String> {
     let builder = PythonChildProcessBuilder::new(config).max_frame_size(256 << 20);
     let handoff = Handoff::spawn(builder).await.map_err(|e| format!("starting the handoff child: {e}"))?;
     let made = handoff.make_blob(HANDOFF_SIZE as u64).await.map_err(|e| format!("make_blob: {e}"))?;
+    let echoed =
+        handoff.echo_blob(SharedBytes::from(vec![7u8; HANDOFF_SIZE])).await.map_err(|e| format!("echo_blob: {e}"))?;
     let (warmup, iters) = plan.counts(0);
-    let mut samples = Vec::with_capacity(iters);
-    for i in 0..warmup + iters {
-        let start = Instant::now();
-        let len = handoff.blob_len(made.clone()).await.expect("a handoff failed");
-        let took = start.elapsed();
-        assert_eq!(len, HANDOFF_SIZE as u64, "the handler saw the whole buffer");
-        if i >= warmup {
-            samples.push(took);
+    let mut rows = [Latency { p50: Duration::ZERO, p99: Duration::ZERO }; 2];
+    for (row, blob) in rows.iter_mut().zip([&made, &echoed]) {
+        let mut samples = Vec::with_capacity(iters);
+        for i in 0..warmup + iters {
+            let start = Instant::now();
+            let len = handoff.blob_len(blob.clone()).await.expect("a handoff failed");
+            let took = start.elapsed();
+            assert_eq!(len, HANDOFF_SIZE as u64, "the handler saw the whole buffer");
+            if i >= warmup {
+                samples.push(took);
+            }
         }
+        *row = Latency::from_samples(samples);
     }
     if let Some(actor) = handoff.actor_ref()
         && actor.stop_gracefully().await.is_ok()
     {
         actor.wait_for_shutdown().await;
     }
-    Ok(Latency::from_samples(samples))
+    Ok(rows)
 }
 
 /// Blocking callbacks carrying [`CALLBACK_SIZE`] bytes each way, timed in Python (from the call
@@ -239,19 +249,20 @@ mod arrays {
             .map_err(|e| format!("starting a child for bench_handlers.{function}: {e}"))
     }
 
-    /// A square float32 matrix of `len` bytes, `i % 251` at element `i`, held as its bytes (as a
+    /// A square float32 matrix of `len` bytes, `i % 251 % 2` at element `i` (0s and 1s, so that
+    /// every partial sum of float32 `arr.sum()` is exact at both sizes), held as its bytes (as a
     /// received array is), so that sending a clone copies nothing before the frame.
     fn matrix(len: usize) -> Result<Array<f32, Ix2>, String> {
         let side = ((len / 4) as f64).sqrt() as usize;
         let owned: Array<f32, Ix2> =
-            snake::ndarray::Array2::from_shape_fn((side, side), |(r, c)| ((r * side + c) % 251) as f32).into();
+            snake::ndarray::Array2::from_shape_fn((side, side), |(r, c)| ((r * side + c) % 251 % 2) as f32).into();
         let encoded = postcard::to_stdvec(&owned).map_err(|e| format!("encoding a matrix: {e}"))?;
         postcard::from_bytes(&encoded).map_err(|e| format!("decoding a matrix: {e}"))
     }
 
     /// What `arr.sum()` of [`matrix`] is.
     fn expected_sum(matrix: &Array<f32, Ix2>) -> f64 {
-        (0..matrix.len()).map(|i| (i % 251) as f64).sum()
+        (0..matrix.len()).map(|i| (i % 251 % 2) as f64).sum()
     }
 
     /// Sequential sums; only the `ask` is timed.
