@@ -94,8 +94,10 @@ pub fn refer(bytes: &Bytes) -> Option<HandBack> {
         let (offset, token, ranges) = if let Some(offset) = referring.memory.offset_of(bytes) {
             (offset, referring.token, &mut referring.regions)
         } else {
-            let offset = referring.own.offset_of(bytes)?;
-            (offset, lend_token(referring.own.token()), &mut referring.lent)
+            // An arena the peer cannot name (token 0) is not lent again: its bytes are copied.
+            let token = lend_token(referring.own.token());
+            let offset = referring.own.offset_of(bytes).filter(|_| token != 0)?;
+            (offset, token, &mut referring.lent)
         };
         let region = Region { offset: offset as u64, len: bytes.len() as u64 };
         // A frame's body is encoded twice (once to size it): name each range once.

@@ -466,8 +466,8 @@ impl<'a> FrameOut<'a> {
         if body_len < handback::MIN_HANDBACK.min(align::MIN_ALIGNED) && header_len + body_len < shm.config.threshold {
             return encode_frame(self.buf, &self.header, body, self.max_frame_size);
         }
-        let scope = (shm.peer_token != 0 && shm.outgoing.token() != 0)
-            .then(|| handback::Scope::enter(shm.incoming.memory(), shm.peer_token, &shm.outgoing));
+        let scope =
+            (shm.peer_token != 0).then(|| handback::Scope::enter(shm.incoming.memory(), shm.peer_token, &shm.outgoing));
         match shm.encode_frame(&self.header, body, self.max_frame_size)? {
             Some(frame) => *self.buf = frame,
             None => encode_frame(self.buf, &self.header, body, self.max_frame_size)?,
