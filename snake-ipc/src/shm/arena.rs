@@ -225,10 +225,12 @@ pub fn resolve(token: u64, part: Region) -> Result<Bytes, ShmError> {
     Ok(Bytes::from_owner(HeldView { hold, offset: part.offset as usize, len: part.len as usize }))
 }
 
-/// The token by which a writer names ranges of its own arena that it lends again: derived from
-/// the arena's token, so that both sides know it, and distinct from any arena's own token, so
-/// that a reference never reads as the other kind (even with both ends in one process).
-pub(super) const fn lend_token(token: u64) -> u64 {
+/// The token by which a writer names ranges of its own arena (whose token is `token`) that it
+/// lends again: derived from the arena's token, so that both sides know it, and distinct from
+/// any arena's own token, so that a reference never reads as the other kind (even with both
+/// ends in one process). Part of the protocol: a peer written in another language computes it
+/// the same way. 0 (an arena that cannot be named) stays 0.
+pub const fn lend_token(token: u64) -> u64 {
     if token == 0 { 0 } else { token.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15 }
 }
 

@@ -19,7 +19,7 @@
 //!
 //! Bytes that lie in the sender's *own* arena (a value the peer handed back to it, sent on
 //! unchanged) are lent again the same way: [`refer`] writes a reference under the arena's
-//! [lend token](super::arena::lend_token), the frame goes out preceded by a
+//! [lend token](super::lend_token), the frame goes out preceded by a
 //! [`FrameKind::Lend`](crate::FrameKind::Lend) frame naming those ranges, and the sender counts
 //! a loan of each before the frame is sent ([`Outgoing::relend`](super::Outgoing::relend)). The
 //! receiver's reader takes a view of each range when it reads that frame and keeps it with the
