@@ -746,13 +746,16 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_value_handed_back_and_sent_on_is_lent_again_and_each_loan_released_once() {
-        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
-        let child = child_of(&parent);
-        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 233) as u8).collect();
-        // A call's payload, which the child hands back in its reply.
-        let SentBack { value, frames, releases, .. } = send_back(&parent, &child, FrameKind::Reply, 6, &payload);
+    /// `payload`, sent in a call (`id`) and handed back by the child's reply, as the parent's
+    /// value reads it in place in its own arena once the child released its view; and where the
+    /// child's later releases go.
+    fn handed_back_to_parent(
+        parent: &Arenas,
+        child: &Arenas,
+        id: u64,
+        payload: &[u8],
+    ) -> (bytes::Bytes, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let SentBack { value, frames, releases, .. } = send_back(parent, child, FrameKind::Reply, id, payload);
         drop(value);
         handback::after_send();
         assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
@@ -764,6 +767,15 @@ mod tests {
         let in_parent = resolve(reference.token, reference.region()).expect("resolves");
         drop(reply);
         parent.released(&read_one(&first_release)).expect("lent");
+        (in_parent, releases)
+    }
+
+    #[test]
+    fn a_value_handed_back_and_sent_on_is_lent_again_and_each_loan_released_once() {
+        let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+        let child = child_of(&parent);
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 233) as u8).collect();
+        let (in_parent, releases) = handed_back_to_parent(&parent, &child, 6, &payload);
 
         // The parent sends the value it got back on to the child, twice: two loans, no copy.
         let mut calls = Vec::new();
@@ -816,19 +828,7 @@ mod tests {
     fn a_frame_not_sent_gives_its_loans_back() {
         let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
         let child = child_of(&parent);
-        let payload = vec![9u8; 50_000];
-        let SentBack { value, frames, releases, .. } = send_back(&parent, &child, FrameKind::Reply, 1, &payload);
-        drop(value);
-        handback::after_send();
-        assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
-        let first_release = releases.lock().expect("lock").pop().expect("the call's region");
-        let mut frames = frames.into_iter();
-        parent.hold(&frames.next().expect("hold")).expect("lent");
-        let reply = parent.with_holds(frames.next().expect("reply"));
-        let reference = reference_in(&reply);
-        let in_parent = resolve(reference.token, reference.region()).expect("resolves");
-        drop(reply);
-        parent.released(&read_one(&first_release)).expect("lent");
+        let (in_parent, _) = handed_back_to_parent(&parent, &child, 1, &[9u8; 50_000]);
 
         let mut buf = Vec::new();
         FrameOut::new(&mut buf, Header::new(FrameKind::Call, 2), 1 << 30, Some(&parent))
