@@ -26,8 +26,9 @@ pub(crate) const NAME: &str = "__snake_shared_bytes";
 /// buffer of 4 KiB or more is copied once, from Python's memory into the frame). In Rust it derefs to `[u8]`; a value received from Python
 /// points into the frame it came in, which stays in use until the value (and every clone) drops.
 /// Sent back in a call to the child it came from, such a value crosses as a reference to that
-/// child's arena, without a copy. In shared memory, a buffer of 4 KiB or more starts on a 64-byte
-/// boundary.
+/// child's arena, without a copy; and a value that came back by reference to the parent's own
+/// arena (the reply to an echo) is lent again by reference when sent on to the same child. In
+/// shared memory, a buffer of 4 KiB or more starts on a 64-byte boundary.
 ///
 /// ```
 /// let payload = snake::SharedBytes::from(vec![1, 2, 3]);
@@ -108,7 +109,8 @@ static ZEROS: [u8; snake_ipc::shm::align::ALIGN] = [0; snake_ipc::shm::align::AL
 
 /// A buffer's wire form: in a human-readable format its bytes; else an enum of the bytes
 /// (`Inline`), a [`HandBack`](snake_ipc::shm::handback::HandBack) to the receiver's arena when
-/// the bytes came from there, or, for a large buffer encoded straight into an arena, the bytes
+/// the bytes came from there (or to the sender's own, lent again, under its
+/// [lend token](snake_ipc::shm::lend_token)), or, for a large buffer encoded straight into an arena, the bytes
 /// between padding that puts them on an aligned boundary (`Aligned`, see
 /// [`snake_ipc::shm::align`]).
 pub(crate) struct Wire<'a> {

@@ -300,7 +300,10 @@ mod arrays {
             let start = Instant::now();
             let reply = actor.ask(request).await.expect("an array echo failed");
             let took = start.elapsed();
-            assert!(reply.seq == seq && reply.matrix.view() == matrix.view(), "echo {seq} came back with other elements");
+            assert!(
+                reply.seq == seq && reply.matrix.view() == matrix.view(),
+                "echo {seq} came back with other elements"
+            );
             if i >= warmup {
                 samples.push(took);
             }
