@@ -88,7 +88,7 @@ impl<'a, 'py> Deserializer<'a, 'py> {
 
     /// What `deserialize_any` makes of an object that is none of the types it knows first: with
     /// the `numpy` feature, a `numpy.ndarray` is an array's parts (a newtype that only
-    /// [`Array`](crate::Array) reads back); any other object with the buffer protocol (a
+    /// `snake::Array` reads back); any other object with the buffer protocol (a
     /// `memoryview`, an `array.array`) is its bytes.
     #[cold]
     fn any_buffer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
