@@ -309,7 +309,7 @@ impl<T: ArrayElement, D: Dimension> Serialize for Array<T, D> {
 impl<'de, T: ArrayElement, D: Dimension> Deserialize<'de> for Array<T, D> {
     fn deserialize<De: Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
         incoming::expect(incoming::Expected {
-            name: expected::<T, D>(),
+            name: expected::<T, D>,
             rank: D::NDIM,
             dtype: |py| numpy::dtype::<T>(py),
         });
@@ -426,8 +426,8 @@ pub(crate) mod incoming {
 
     /// What the array being read accepts.
     pub(crate) struct Expected {
-        /// In Python's words: `float32 array of rank 2`.
-        pub name: String,
+        /// In Python's words: `float32 array of rank 2` (made only for an error).
+        pub name: fn() -> String,
         /// The rank, `None` for any.
         pub rank: Option<usize>,
         /// The dtype.

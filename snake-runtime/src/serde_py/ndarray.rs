@@ -39,22 +39,22 @@ pub(crate) fn to_numpy(py: Python<'_>, array: Outgoing) -> Result<Bound<'_, PyAn
 pub(crate) fn from_numpy(obj: &Bound<'_, PyAny>, expected: &Expected) -> Result<Read> {
     let py = obj.py();
     let Ok(array) = obj.cast::<PyUntypedArray>() else {
-        return Err(Error::type_mismatch(expected.name.clone(), obj));
+        return Err(Error::type_mismatch((expected.name)(), obj));
     };
     let dtype = array.dtype();
     let rank = array.ndim();
     if !dtype.is_equiv_to(&(expected.dtype)(py)) || expected.rank.is_some_and(|r| r != rank) {
         return Err(Error::new(ConversionErrorKind::TypeMismatch {
-            expected: expected.name.clone(),
+            expected: (expected.name)(),
             got: format!("{dtype} array of rank {rank}"),
         }));
     }
-    Ok(Read { shape: array.shape().to_vec(), bytes: c_order_bytes(array, expected.name.as_str())? })
+    Ok(Read { shape: array.shape().to_vec(), bytes: c_order_bytes(array, expected.name)? })
 }
 
 /// The elements of `array` in C order: a view of its buffer when it is C-contiguous (no copy for
 /// one over a buffer Rust exported), else a copy made by `numpy.ascontiguousarray`.
-fn c_order_bytes(array: &Bound<'_, PyUntypedArray>, expected: &str) -> Result<bytes::Bytes> {
+fn c_order_bytes(array: &Bound<'_, PyUntypedArray>, expected: fn() -> String) -> Result<bytes::Bytes> {
     if array.is_empty() {
         // A memoryview of no elements cannot be cast to bytes.
         return Ok(bytes::Bytes::new());
@@ -67,7 +67,7 @@ fn c_order_bytes(array: &Bound<'_, PyUntypedArray>, expected: &str) -> Result<by
     };
     match super::buffer::bytes_of(&contiguous)? {
         Some(bytes) => Ok(bytes),
-        None => Err(Error::type_mismatch(expected, array.as_any())),
+        None => Err(Error::type_mismatch(expected(), array.as_any())),
     }
 }
 
@@ -95,7 +95,7 @@ pub(super) fn parts(obj: &Bound<'_, PyAny>) -> Result<Option<Parts>> {
         return Ok(None);
     };
     let dtype = array.dtype().str()?.to_string();
-    let bytes = c_order_bytes(array, "numpy.ndarray")?;
+    let bytes = c_order_bytes(array, || "numpy.ndarray".to_owned())?;
     Ok(Some(Parts { shape: array.shape().to_vec(), bytes, dtype }))
 }
 
