@@ -147,6 +147,16 @@ impl Allocator {
         Ok(())
     }
 
+    /// Takes back a loan [`Self::relend`] counted for a frame that was not sent after all. Only a
+    /// loan is taken back, never the receiver's own hold on the region.
+    pub(crate) fn unlend(&mut self, part: Region) {
+        let Ok((offset, lent)) = self.containing(part) else { return };
+        lent.relent = lent.relent.saturating_sub(1);
+        if lent.is_free() {
+            self.free_range(offset);
+        }
+    }
+
     /// The lent region that contains `part`, and its offset.
     fn containing(&mut self, part: Region) -> Result<(usize, &mut Lent), ShmError> {
         let start = usize::try_from(part.offset).map_err(|_| bad_part(part, "offset out of range"))?;
@@ -339,6 +349,13 @@ mod tests {
             alloc.relend(Region { offset: a.offset + 9_000, len: 2_000 }),
             Err(ShmError::BadRegion { .. })
         ));
+        // A loan taken back (its frame was not sent) leaves the receiver's hold in place.
+        alloc.relend(a).expect("the whole region");
+        alloc.unlend(a);
+        assert!(matches!(alloc.release(part), Err(ShmError::BadRelease { .. })), "no loan is out any more");
+        alloc.release(a).expect("the receiver's release is still expected");
+        assert_eq!(alloc.lent_regions(), 0, "and it frees the region");
+        let a = alloc.allocate(10_000, LIMIT, grow_ok).expect("a again");
         // The whole region, lent again: its first release is the receiver's, the second the loan's.
         alloc.relend(a).expect("the whole region");
         alloc.release(a).expect("the receiver's");

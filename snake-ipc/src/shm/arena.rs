@@ -166,12 +166,20 @@ impl Outgoing {
         for (i, &part) in parts.iter().enumerate() {
             if let Err(err) = alloc.relend(part) {
                 for &done in &parts[..i] {
-                    let _ = alloc.release(done);
+                    alloc.unlend(done);
                 }
                 return Err(err);
             }
         }
         Ok(())
+    }
+
+    /// Takes back the loans [`relend`](Self::relend) counted for a frame that was not sent.
+    pub fn unlend(&self, parts: &[Region]) {
+        let mut alloc = self.shared.alloc();
+        for &part in parts {
+            alloc.unlend(part);
+        }
     }
 
     /// How many regions, and how many bytes, the receiver (or a hold on this side) holds.

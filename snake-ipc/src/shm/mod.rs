@@ -308,7 +308,7 @@ impl Arenas {
                 }
                 FrameKind::Lend => {
                     if let Ok(parts) = frame.decode_body::<Vec<Region>>() {
-                        let _ = self.outgoing.release(&parts);
+                        self.outgoing.unlend(&parts);
                     }
                 }
                 _ => {}
