@@ -224,26 +224,22 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
     }
     let origin = current_call(py)?;
     let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut frame = Vec::with_capacity(64);
     let trace = child.spans.of(origin).map(|traced| traced.python_context());
     let header = Header { kind: FrameKind::Callback, id, method: index, trace };
-    let _unsent = Unsent;
-    let mut out = FrameOut::new(&mut frame, header, child.max_frame_size, child.shm.as_ref());
+    let mut frame = Unsent::new(child);
+    let mut out = FrameOut::new(&mut frame.bytes, header, child.max_frame_size, child.shm.as_ref());
     (codec.arg_from_python)(msg, CallbackHead { origin, window: None }, &mut out)
         .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
 
     if let Some(handle) = on_loop {
-        let future = handle.event_loop.bind(py).call_method0("create_future");
-        let registered = future.and_then(|future| {
-            register(callbacks, id, Waiter::Future { future: future.clone().unbind(), index }).map(|()| future)
-        });
-        let future = registered.inspect_err(|_| child.discard(&frame))?;
-        child.send(&frame);
+        let future = handle.event_loop.bind(py).call_method0("create_future")?;
+        register(callbacks, id, Waiter::Future { future: future.clone().unbind(), index })?;
+        frame.send();
         return Ok(future.unbind());
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    register(callbacks, id, Waiter::Blocking { tx, origin }).inspect_err(|_| child.discard(&frame))?;
-    child.send(&frame);
+    register(callbacks, id, Waiter::Blocking { tx, origin })?;
+    frame.send();
     let outcome = py.detach(move || rx.recv());
     match outcome {
         Ok(Err(PythonExecutionError::Cancelled)) => Err(Cancelled::new_err("the call was cancelled")),
@@ -252,14 +248,30 @@ fn call(py: Python<'_>, index: u32, msg: &Bound<'_, PyAny>, spelling: Spelling) 
     }
 }
 
-/// Lets go, when dropped, of the views a callback frame encoded on this thread handed back
-/// (`snake_ipc::shm::handback`). The writer does so once the frame is sent; this covers the
-/// callbacks refused before they are sent (a conversion error, too many in flight), whose
-/// frames are discarded (`Child::discard`) to take back their region and loans.
-struct Unsent;
+/// A callback frame being encoded on this thread. Sent, it goes to the writer, which lets go of
+/// the views it handed back (`snake_ipc::shm::handback`); dropped unsent (a conversion error, too
+/// many callbacks in flight), it takes back what it took in shared memory (`Child::discard`: its
+/// region, its loans) and lets go of those views itself.
+struct Unsent<'a> {
+    child: &'a Child,
+    bytes: Vec<u8>,
+}
 
-impl Drop for Unsent {
+impl<'a> Unsent<'a> {
+    fn new(child: &'a Child) -> Self {
+        Self { child, bytes: Vec::with_capacity(64) }
+    }
+
+    fn send(mut self) {
+        self.child.send(&std::mem::take(&mut self.bytes));
+    }
+}
+
+impl Drop for Unsent<'_> {
     fn drop(&mut self) {
+        if !self.bytes.is_empty() {
+            self.child.discard(&self.bytes);
+        }
         snake_ipc::shm::handback::after_send();
     }
 }
@@ -367,23 +379,21 @@ pub(crate) fn callback_stream(py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResul
     };
     let origin = current_call(py)?;
     let id = callbacks.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut frame = Vec::with_capacity(64);
     let trace = child.spans.of(origin).map(|traced| traced.python_context());
     let header = Header { kind: FrameKind::OpenCallbackStream, id, method: index, trace };
-    let _unsent = Unsent;
-    let mut out = FrameOut::new(&mut frame, header, child.max_frame_size, child.shm.as_ref());
+    let mut frame = Unsent::new(child);
+    let mut out = FrameOut::new(&mut frame.bytes, header, child.max_frame_size, child.shm.as_ref());
     (codec.arg_from_python)(msg, CallbackHead { origin, window: Some(CALLBACK_STREAM_WINDOW) }, &mut out)
         .map_err(|err| CallbackError::new_err(format!("callback `{}`: {err}", (codec.name)())))?;
     let inbox = Arc::new(Inbox { index, state: Mutex::default(), arrived: std::sync::Condvar::new() });
     {
         let mut streams = callbacks.streams();
         if streams.len() + callbacks.waiters().len() >= callbacks.limit {
-            child.discard(&frame);
             return Err(CallbackError::new_err(format!("too many callbacks in flight (limit {})", callbacks.limit)));
         }
         streams.insert(id, Arc::clone(&inbox));
     }
-    child.send(&frame);
+    frame.send();
     Ok(CallbackStreamIter { id, inbox, child: Arc::clone(child) })
 }
 
