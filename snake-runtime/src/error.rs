@@ -47,8 +47,9 @@ pub enum PythonExecutionError {
         exception: PythonException,
     },
 
-    /// The actor's messages carry numpy arrays (`snake::Array`, feature `numpy`) but the child
-    /// cannot import numpy (install it in the child's Python).
+    /// The actor's messages carry numpy arrays (`snake::Array`, feature `numpy`), or the builder
+    /// was told so with `require_numpy(true)`, but the child cannot import numpy (install it in
+    /// the child's Python).
     #[error("the messages carry numpy arrays, but importing numpy in the child raised {exception}")]
     NumpyUnavailable {
         /// The exception `import numpy` raised.

@@ -69,6 +69,7 @@ pub struct PythonChildProcessBuilder<C = NoCallback, H = NoopCallbackHandler> {
     states: States,
     warmup: Option<(String, Duration)>,
     teardown: Option<String>,
+    require_numpy: bool,
     #[cfg(feature = "otel")]
     child_spans: Option<ChildSpanExport>,
     _callback: PhantomData<fn() -> C>,
@@ -109,6 +110,7 @@ impl PythonChildProcessBuilder {
             states: States::default(),
             warmup: None,
             teardown: None,
+            require_numpy: false,
             #[cfg(feature = "otel")]
             child_spans: None,
             _callback: PhantomData,
@@ -149,6 +151,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
             states: self.states,
             warmup: self.warmup,
             teardown: self.teardown,
+            require_numpy: self.require_numpy,
             #[cfg(feature = "otel")]
             child_spans: self.child_spans,
             _callback: PhantomData,
@@ -434,6 +437,17 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         self
     }
 
+    /// Has the child import numpy at startup, so that a child that cannot fails the spawn with
+    /// [`NumpyUnavailable`](PythonExecutionError::NumpyUnavailable) instead of the first call
+    /// that carries an array failing to convert. The low-level API's messages are plain serde
+    /// types that describe nothing, so it cannot tell by itself; a `#[snake::actor]` whose
+    /// messages contain a `snake::Array` does this without being asked.
+    #[must_use]
+    pub fn require_numpy(mut self, yes: bool) -> Self {
+        self.require_numpy = yes;
+        self
+    }
+
     /// Spawns the child, completes the handshake and starts the actor. Fails with a typed error
     /// (module not found, import failed, function missing, handshake timed out, ...) before any
     /// request is sent to a child that is not ready.
@@ -485,6 +499,12 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     ) -> Result<(ActorRef<PythonActor<M, C2>>, Arc<Direct>), PythonExecutionError> {
         let size = self.pool.size(default_size);
         self.pool.check(size)?;
+        let mut methods = methods;
+        if self.require_numpy {
+            for method in &mut methods {
+                method.needs_numpy = true;
+            }
+        }
         if self.program.is_none() {
             if !registry::entered() {
                 return Err(PythonExecutionError::SpawnFailed {

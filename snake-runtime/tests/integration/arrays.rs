@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use snake::ndarray::{self, Ix1, Ix2};
 use snake::{Array, PythonChildProcessBuilder, PythonConfig, PythonExecutionError};
 
-use crate::common::{in_a_memfd, python_dir, trial, type_check_with_stubs};
+use crate::common::{handler_error, in_a_memfd, python_dir, trial, type_check_with_stubs};
 
 pub fn trials() -> Vec<Trial> {
     vec![
@@ -21,6 +21,7 @@ pub fn trials() -> Vec<Trial> {
         trial("arrays::arrays_cross_inside_untagged_and_flattened_types", untagged_and_flattened),
         trial("arrays::stubs_type_arrays_for_mypy_and_pyright", stubs),
         trial("arrays::a_child_without_numpy_fails_at_spawn", without_numpy),
+        trial("arrays::the_low_level_builder_can_require_numpy_at_spawn", low_level_without_numpy),
     ]
 }
 
@@ -72,6 +73,18 @@ pub struct Labeled {
 pub struct Rows {
     pub ids: Array<i64, Ix1>,
 }
+
+/// A message of the low-level API (plain serde, no type description) that carries an array.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Samples {
+    pub values: Array<f32, Ix1>,
+}
+
+impl snake::ChildMessage for Samples {
+    type Reply = Samples;
+}
+
+snake::register_actor!(Samples);
 
 /// Handlers that take and return arrays.
 #[snake::actor(module = "arrays")]
@@ -294,4 +307,39 @@ async fn without_numpy() {
         err.to_string().starts_with("the messages carry numpy arrays, but importing numpy in the child raised"),
         "{err}"
     );
+}
+
+/// The low-level builder cannot see that its messages carry arrays: a child that cannot import
+/// numpy starts, and the first call that carries one fails to convert. With `require_numpy`, the
+/// spawn fails as the typed API's does.
+async fn low_level_without_numpy() {
+    let hidden = python_dir().parent().expect("tests dir").join("python_no_numpy");
+    let builder = || {
+        PythonChildProcessBuilder::new(PythonConfig {
+            module_name: "handlers".into(),
+            function_name: "echo".into(),
+            module_path: hidden.display().to_string(),
+            python_path: vec![python_dir().display().to_string()],
+            ..Default::default()
+        })
+    };
+    let err = builder().require_numpy(true).spawn::<Samples>().await.expect_err("numpy required, no spawn");
+    let PythonExecutionError::NumpyUnavailable { exception } = &err else { panic!("not NumpyUnavailable: {err:?}") };
+    assert_eq!(exception.type_name, "ImportError", "{err}");
+    assert_eq!(exception.message, "numpy is hidden from this child by the test");
+
+    let actor = builder().spawn::<Samples>().await.expect("without require_numpy the child starts");
+    let samples = Samples { values: ndarray::Array1::from_vec(vec![1.0f32, 2.0]).into() };
+    let err = handler_error(actor.ask(samples.clone()).await);
+    let PythonExecutionError::Conversion { direction: snake::ConversionDirection::Request, error } = &err else {
+        panic!("not a conversion error of the request: {err:?}")
+    };
+    assert_eq!(error.path, "request.values", "{err}");
+    let snake::serde_py::ConversionErrorKind::Python { message } = &error.kind else { panic!("{err:?}") };
+    assert_eq!(message, "ImportError: numpy is hidden from this child by the test");
+    // The child keeps serving: the next such call fails the same way.
+    let err = handler_error(actor.ask(samples).await);
+    assert!(matches!(err, PythonExecutionError::Conversion { .. }), "{err:?}");
+    actor.stop_gracefully().await.ok();
+    actor.wait_for_shutdown().await;
 }
