@@ -175,6 +175,13 @@ impl<E: PeerError> Connection<E> {
         }
     }
 
+    /// A zeroed region of `len` bytes of this side's arena, to fill and send by reference (see
+    /// [`Outgoing::reserve`](crate::shm::Outgoing::reserve)); `None` without shared memory or
+    /// room in the arena.
+    pub fn reserve_shared(&self, len: usize) -> Option<crate::shm::Reserved> {
+        self.shm.as_ref()?.outgoing.reserve(len)
+    }
+
     /// How many regions of its arena, and how many bytes, the child holds (`None` without shared
     /// memory).
     pub fn shared_memory_lent(&self) -> Option<(usize, usize)> {

@@ -101,6 +101,17 @@ impl Allocator {
         Some(Region { offset: offset as u64, len: len as u64 })
     }
 
+    /// Reserves `len` bytes (at least one) for this side alone, as [`Self::allocate`] does: the
+    /// region starts under one local hold and not lent to the receiver, so it is free again once
+    /// that hold drops ([`Self::drop_hold`]) and every loan of it ([`Self::relend`]) came back.
+    pub(crate) fn reserve(&mut self, len: usize, limit: usize, grow: impl FnOnce(usize) -> bool) -> Option<Region> {
+        let region = self.allocate(len, limit, grow)?;
+        let lent = self.lent.get_mut(&(region.offset as usize)).expect("allocate lends the region it returns");
+        lent.peer = false;
+        lent.local = 1;
+        Some(region)
+    }
+
     /// Takes back a region the receiver released, or a part of one lent to it again
     /// ([`Self::relend`]). A region this allocator did not lend (or the receiver already
     /// released), or a part of no region with a loan outstanding, is refused and changes
@@ -336,6 +347,25 @@ mod tests {
         assert_eq!(alloc.lent_regions(), 0);
         assert!(matches!(alloc.release(part), Err(ShmError::BadRelease { .. })), "each loan is released once");
         assert_eq!(alloc.allocate(10_000, LIMIT, grow_ok).map(|r| r.offset), Some(a.offset), "reused");
+    }
+
+    #[test]
+    fn a_reserved_region_is_free_once_its_hold_and_every_loan_let_go() {
+        let mut alloc = Allocator::default();
+        let region = alloc.reserve(1000, 1 << 20, grow_ok).expect("room");
+        // The receiver was never sent it: it cannot release it.
+        assert!(alloc.release(region).is_err());
+        alloc.relend(region).expect("lent to the receiver");
+        alloc.drop_hold(region);
+        assert_eq!(alloc.lent_regions(), 1, "the loan keeps it");
+        alloc.release(region).expect("the loan comes back");
+        assert_eq!(alloc.lent_regions(), 0);
+        assert_eq!(alloc.allocate(1000, 1 << 20, grow_ok), Some(region), "its space is reused");
+
+        let mut alloc = Allocator::default();
+        let region = alloc.reserve(64, 1 << 20, grow_ok).expect("room");
+        alloc.drop_hold(region);
+        assert_eq!(alloc.lent_regions(), 0, "never sent: free once the hold drops");
     }
 
     #[test]

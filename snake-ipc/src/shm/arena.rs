@@ -123,6 +123,23 @@ impl Outgoing {
         }
     }
 
+    /// A region of `len` bytes (at least one), zeroed, for this side to fill and then send any
+    /// number of times ([`Reserved::freeze`]): each frame that carries its bytes lends them to
+    /// the receiver by reference (see [`handback`](super::handback)) instead of copying them.
+    /// `None` when the arena (up to its limit) has no room. The region is reused once the
+    /// [`Reserved`] and every value frozen from it dropped and the receiver released every loan.
+    pub fn reserve(&self, len: usize) -> Option<Reserved> {
+        let memory = &self.shared.memory;
+        let region = self.shared.alloc().reserve(len, memory.capacity(), |size| memory.grow_to(size).is_ok())?;
+        let mut reserved = Reserved {
+            hold: Holds { shared: Arc::clone(&self.shared), regions: vec![region] },
+            offset: region.offset as usize,
+            len,
+        };
+        reserved.as_mut_slice().fill(0);
+        Some(reserved)
+    }
+
     /// Takes back the regions the receiver released; each one this side did not lend is an error
     /// (the others are taken back all the same).
     pub fn release(&self, regions: &[Region]) -> Result<(), ShmError> {
@@ -272,6 +289,37 @@ impl Drop for Loans {
     }
 }
 
+/// A region of an arena this side writes, reserved by [`Outgoing::reserve`]: writable until
+/// frozen, and known to no one else until then.
+#[derive(Debug)]
+pub struct Reserved {
+    hold: Holds,
+    offset: usize,
+    len: usize,
+}
+
+impl Reserved {
+    /// The region's bytes, to fill.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the allocator reserved the range (within the file, grown before it was handed
+        // out) for this value alone; nothing else can see it until `freeze`, which consumes it,
+        // and the borrow of `self` keeps this slice from outliving the hold.
+        unsafe { self.hold.shared.memory.slice_mut(self.offset, self.len) }
+    }
+
+    /// The region's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: as in `as_mut_slice`; this shared borrow excludes the mutable one.
+        unsafe { self.hold.shared.memory.slice(self.offset, self.len) }
+    }
+
+    /// The bytes, read-only from now on; the region stays reserved while they (or any slice of
+    /// them) live.
+    pub fn freeze(self) -> Bytes {
+        Bytes::from_owner(HeldView { hold: self.hold, offset: self.offset, len: self.len })
+    }
+}
+
 /// A range of an arena this side writes, read in place under a hold.
 struct HeldView {
     hold: Holds,
@@ -281,9 +329,11 @@ struct HeldView {
 
 impl AsRef<[u8]> for HeldView {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: the range lies within a region lent to the peer (checked by `hold_within`),
-        // which lies within the file; the writer writes a region only between allocating and
-        // sending it, never while it is lent, and the hold keeps it lent while this view lives.
+        // SAFETY: the range lies within a region lent to the peer (checked by `hold_within`) or
+        // reserved by this side (`Outgoing::reserve`), which lies within the file; the writer
+        // writes a region only between allocating and sending it (a reserved one, before it is
+        // frozen into this view), never while it is lent, and the hold keeps it lent while this
+        // view lives.
         unsafe { self.hold.shared.memory.slice(self.offset, self.len) }
     }
 }

@@ -34,7 +34,7 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::arena::{Holds, Incoming, Loans, Outgoing, RELEASE_WINDOW, lend_token, resolve};
+pub use self::arena::{Holds, Incoming, Loans, Outgoing, RELEASE_WINDOW, Reserved, lend_token, resolve};
 use self::memory::{Access, Memory};
 use crate::frame::{Frame, FrameKind, Header, LENGTH_PREFIX, ProtocolError, encode_frame};
 

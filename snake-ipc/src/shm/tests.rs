@@ -301,6 +301,57 @@ fn a_value_handed_back_and_sent_on_is_lent_again_and_each_loan_released_once() {
 }
 
 #[test]
+fn a_reserved_region_is_filled_in_place_and_lent_by_reference_each_time_it_is_sent() {
+    let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
+    let child = child_of(&parent);
+    let releases = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&releases);
+    child.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+
+    let mut reserved = parent.outgoing.reserve(70_000).expect("room");
+    assert!(reserved.as_slice().iter().all(|&b| b == 0), "zeroed");
+    for (i, b) in reserved.as_mut_slice().iter_mut().enumerate() {
+        *b = (i % 199) as u8;
+    }
+    let expected = reserved.as_slice().to_vec();
+    let value = reserved.freeze();
+    assert_eq!(parent.outgoing.lent().0, 1, "reserved");
+
+    // Sent twice: a reference each time, and the child reads the bytes in place.
+    let mut read = Vec::new();
+    for id in [1, 2] {
+        let mut buf = Vec::new();
+        FrameOut::new(&mut buf, Header::new(FrameKind::Call, id), 1 << 30, Some(&parent))
+            .put(&Echo(value.clone()))
+            .expect("encodes");
+        handback::after_send();
+        assert!(buf.len() < 100, "only a reference crosses: {} bytes", buf.len());
+        let call = admit_all(&child, &buf).into_iter().flatten().next().expect("the call");
+        let reference = reference_in(&call);
+        let bytes = resolve(reference.token, reference.region()).expect("lent for this frame");
+        assert!(bytes[..] == expected[..], "the child reads what the parent wrote");
+        assert!(child.incoming.locate(&bytes).is_some(), "in place, in the parent's arena");
+        read.push(bytes);
+    }
+    assert_eq!(parent.outgoing.lent().0, 1, "nothing new was placed in the arena");
+    drop(value);
+    assert_eq!(parent.outgoing.lent().0, 1, "the child's loans keep it after the parent's value dropped");
+    drop(read);
+    assert!(arena::tests::wait_until(|| !releases.lock().expect("lock").is_empty()), "released");
+    // Releases close together share a frame.
+    std::thread::sleep(arena::RELEASE_WINDOW * 4);
+    for release in releases.lock().expect("lock").drain(..) {
+        parent.released(&read_one(&release)).expect("a loan");
+    }
+    assert_eq!(parent.outgoing.lent(), (0, 0), "free once the value and both loans let go");
+
+    // One never sent is free once dropped; and past the limit there is no room.
+    drop(parent.outgoing.reserve(1000).expect("room"));
+    assert_eq!(parent.outgoing.lent(), (0, 0));
+    assert!(parent.outgoing.reserve(9 << 20).is_none(), "past the arena's limit");
+}
+
+#[test]
 fn a_frame_not_sent_gives_its_loans_back() {
     let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
     let child = child_of(&parent);
