@@ -103,6 +103,10 @@ pub fn py_message(input: TokenStream) -> TokenStream {
 ///   replace every worker with new code one at a time without failing a call;
 /// - `pub async fn metrics(&self) -> Result<snake::MetricsSnapshot, snake::PythonExecutionError>`,
 ///   the call metrics and each worker's state;
+/// - `pub fn shared_bytes(&self, len: usize) -> snake::SharedBytesMut`, a zeroed buffer in the
+///   shared memory of the child the handle's calls go to, which crosses by reference each time
+///   it is sent, and (feature `numpy`) `pub fn shared_array<T, D>(&self, shape: D) ->
+///   snake::SharedArrayMut<T, D>`, the same for an array;
 /// - per declared `fn name(request: Req) -> Rep`, `pub async fn name(&self, request: Req) -> Result<Rep, snake::PythonExecutionError>`,
 ///   with the declared docs (and a `snake::ReplyStream<T>` for `-> snake::Stream<T>`).
 ///
@@ -120,8 +124,8 @@ pub fn py_message(input: TokenStream) -> TokenStream {
 /// docs and the docstrings of the generated Python `Protocol` (see `snake::stubs`); other
 /// attributes are moved to the handle and its methods, except `#[cfg]`, which belongs before
 /// `#[snake::actor]`. A method may not be called `spawn`, `pool`, `actor_ref`, `with_key`,
-/// `reload`, `reload_with` or `metrics` in Rust (rename it and keep the Python name with
-/// `python = "..."`).
+/// `reload`, `reload_with`, `metrics`, `shared_bytes` or `shared_array` in Rust (rename it and
+/// keep the Python name with `python = "..."`).
 ///
 /// | option | where | default | meaning |
 /// |---|---|---|---|

@@ -15,6 +15,7 @@ use crate::parent::{
 };
 use crate::registry::ActorSpec;
 use crate::schema::Describe;
+use crate::shared_buffer::SharedBytesMut;
 use crate::shared_bytes::with_source;
 
 /// Where a generated handle's calls go.
@@ -90,6 +91,28 @@ impl<A: Send + 'static> Target<A> {
     pub fn actor_ref(&self) -> Option<&ActorRef<PythonActor<A>>> {
         self.local("actor_ref").ok()
     }
+}
+
+/// A generated handle's `shared_bytes`: in the arena of the worker its calls with `key` go to
+/// now, else on the heap.
+pub fn shared_bytes<A: Send + 'static>(target: &Target<A>, key: Option<u64>, len: usize) -> SharedBytesMut {
+    let reserved = match target {
+        Target::Local(local) => local.direct.reserve(key, len),
+        #[cfg(feature = "remote")]
+        Target::Remote(_) => None,
+    };
+    SharedBytesMut::reserved_or_heap(reserved, len)
+}
+
+/// A generated handle's `shared_array` (feature `numpy`), as [`shared_bytes`].
+#[cfg(feature = "numpy")]
+pub fn shared_array<T: crate::ArrayElement, D: ndarray::Dimension, A: Send + 'static>(
+    target: &Target<A>,
+    key: Option<u64>,
+    shape: D,
+) -> crate::SharedArrayMut<T, D> {
+    let len = crate::SharedArrayMut::<T, D>::byte_len(&shape);
+    crate::SharedArrayMut::over(shared_bytes(target, key, len), shape)
 }
 
 /// A call of method `method` (what the generated methods run): on the direct path when the
@@ -227,5 +250,36 @@ macro_rules! __snake_remote_handle_methods {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __snake_remote_handle_methods {
+    ([$($vis:tt)*]) => {};
+}
+
+/// A generated handle's `shared_array` (feature `numpy`; nothing without it). Expanded inside
+/// the handle's `impl` block.
+#[cfg(feature = "numpy")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __snake_array_handle_methods {
+    ([$($vis:tt)*]) => {
+        /// A zeroed array of `shape` to fill and then send (feature `numpy`): its elements lie
+        /// in the shared memory of the child this handle's calls go to now (on a pool, the
+        /// worker the next call would pick, or the key's worker for a `with_key` handle), so
+        /// the `snake::Array` frozen from it crosses to that child by reference, without a
+        /// copy, each time it is sent. On the heap when there is no room (see
+        /// `snake::SharedArrayMut`).
+        #[allow(dead_code)]
+        $($vis)* fn shared_array<__SnakeT: $crate::ArrayElement, __SnakeD: $crate::ndarray::Dimension>(
+            &self,
+            shape: __SnakeD,
+        ) -> $crate::SharedArrayMut<__SnakeT, __SnakeD> {
+            $crate::__private::shared_array(&self.actor, self.key, shape)
+        }
+    };
+}
+
+/// Without the feature `numpy`, a generated handle has no `shared_array`.
+#[cfg(not(feature = "numpy"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __snake_array_handle_methods {
     ([$($vis:tt)*]) => {};
 }

@@ -51,13 +51,14 @@ mod registry;
 pub mod remote;
 pub mod schema;
 pub mod serde_py;
+mod shared_buffer;
 mod shared_bytes;
 mod stream_marker;
 pub mod stubs;
 mod suggest;
 
 #[cfg(feature = "numpy")]
-pub use crate::array::{Array, ArrayElement};
+pub use crate::array::{Array, ArrayElement, SharedArrayMut};
 pub use crate::config::{PythonConfig, RuntimeConfig, RuntimeFlavor};
 pub use crate::error::{
     ConversionDirection, ExitStatus, ProtocolError, PythonException, PythonExecutionError, RemoteCause,
@@ -70,6 +71,7 @@ pub use crate::parent::{GetChildInfo, Keyed, PythonActor, PythonActorExt, Python
 pub use crate::parent::{ReplyStream, Streaming};
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::schema::{Bytes, Describe, PyMessage};
+pub use crate::shared_buffer::SharedBytesMut;
 pub use crate::shared_bytes::SharedBytes;
 pub use crate::stream_marker::Stream;
 pub use kameo;
@@ -271,11 +273,14 @@ macro_rules! setup_python_subprocess_system {
 /// Not public API: what macro expansions reach for.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__snake_array_handle_methods as array_handle_methods;
     pub use crate::__snake_remote_handle_methods as remote_handle_methods;
     pub use crate::callbacks::{CallbackFn, CallbackFuture, CallbackStates, run_callback};
     pub use crate::codec::{CallbackCodec, MethodCodec};
     pub use crate::entry::enter;
-    pub use crate::handle::{Local, Target, call, spawn as spawn_handle, stream};
+    #[cfg(feature = "numpy")]
+    pub use crate::handle::shared_array;
+    pub use crate::handle::{Local, Target, call, shared_bytes, spawn as spawn_handle, stream};
     #[cfg(feature = "remote")]
     pub use crate::handle::{lookup, register};
     pub use crate::parent::{DirectCalls, WorkerConnections};

@@ -54,8 +54,8 @@ fn types(item: &ItemTrait, krate: &Path, attrs: &TokenStream, module: &str) -> T
     }
 }
 
-/// `spawn`, `pool`, `actor_ref`, `with_key`, `reload`, `reload_with` and `metrics`: the handle's
-/// own methods.
+/// `spawn`, `pool`, `actor_ref`, `with_key`, `reload`, `reload_with`, `metrics`,
+/// `shared_bytes` and `shared_array`: the handle's own methods.
 fn own_methods(item: &ItemTrait, krate: &Path, spawn_body: &TokenStream, pool_body: &TokenStream) -> TokenStream {
     let vis = &item.vis;
     let marker = marker_ident(&item.ident);
@@ -84,6 +84,18 @@ fn own_methods(item: &ItemTrait, krate: &Path, spawn_body: &TokenStream, pool_bo
         }
 
         #krate::__private::remote_handle_methods!([#vis]);
+
+        /// A zeroed buffer of `len` bytes to fill and then send: it lies in the shared memory of
+        /// the child this handle's calls go to now (on a pool, the worker the next call would
+        /// pick, or the key's worker for a `with_key` handle), so the `snake::SharedBytes`
+        /// frozen from it crosses to that child by reference, without a copy, each time it is
+        /// sent. On the heap when there is no room (see `snake::SharedBytesMut`).
+        #[allow(dead_code)]
+        #vis fn shared_bytes(&self, len: usize) -> #krate::SharedBytesMut {
+            #krate::__private::shared_bytes(&self.actor, self.key, len)
+        }
+
+        #krate::__private::array_handle_methods!([#vis]);
 
         /// A handle whose calls all go to the worker `key` maps to, while that worker lives (for
         /// state Python keeps per key: a conversation, a cache). While that worker is being

@@ -10,9 +10,22 @@ use crate::support::{self, Errors};
 
 /// Rust names the generated handle defines itself.
 /// The handle's own methods (`register`, `lookup` and `lookup_all` exist with snake's feature
-/// `remote`; reserved always, so that enabling it breaks no declaration).
-pub(super) const RESERVED: &[&str] =
-    &["spawn", "pool", "actor_ref", "with_key", "reload", "reload_with", "metrics", "register", "lookup", "lookup_all"];
+/// `remote`, `shared_array` with `numpy`; reserved always, so that enabling them breaks no
+/// declaration).
+pub(super) const RESERVED: &[&str] = &[
+    "spawn",
+    "pool",
+    "actor_ref",
+    "with_key",
+    "reload",
+    "reload_with",
+    "metrics",
+    "shared_bytes",
+    "shared_array",
+    "register",
+    "lookup",
+    "lookup_all",
+];
 
 pub(super) struct Actor<'a> {
     pub item: &'a ItemTrait,

@@ -15,6 +15,7 @@ pub fn trials() -> Vec<Trial> {
         trial("arrays::a_large_array_views_the_arena_read_only", large),
         trial("arrays::arrays_come_back_with_their_values", echo),
         trial("arrays::an_echoed_array_is_handed_back_without_a_copy", handed_back),
+        trial("arrays::an_array_filled_in_the_arena_crosses_by_reference", filled_in_place),
         trial("arrays::every_element_type_crosses_both_ways", element_types),
         trial("arrays::non_contiguous_replies_are_copied_in_c_order", non_contiguous),
         trial("arrays::a_wrong_dtype_or_rank_is_a_conversion_error", wrong_replies),
@@ -193,6 +194,37 @@ async fn handed_back() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(conn.shared_memory_lent(), Some((0, 0)), "freed once the reply dropped");
+}
+
+/// `shared_array` fills the elements in the parent's arena: Python views them there, read-only,
+/// and each call lends the same memory.
+async fn filled_in_place() {
+    let actor = Arrays::spawn(builder()).await.expect("spawn");
+    let expected = matrix(1024, 1024);
+    let mut placed = actor.shared_array::<f32, Ix2>(Ix2(1024, 1024));
+    assert!(placed.in_shared_memory(), "{placed:?}");
+    assert_eq!(placed.view().sum(), 0.0, "zeroed");
+    placed.view_mut().assign(&expected);
+    let placed = placed.freeze();
+    let at = placed.view().as_ptr();
+    assert!(in_a_memfd(at.cast()), "the elements lie in the arena");
+    for _ in 0..2 {
+        let seen = actor.inspect(placed.clone()).await.expect("inspect");
+        assert_eq!(seen.shape, vec![1024, 1024]);
+        assert_eq!(seen.sum, expected.iter().map(|&x| f64::from(x)).sum::<f64>());
+        assert!(seen.in_shared_memory && seen.aligned && !seen.writeable, "{seen:?}");
+        let back = actor.echo(placed.clone()).await.expect("echo");
+        assert_eq!(back.view().as_ptr(), at, "lent and handed back: the same elements, never copied");
+        assert_eq!(back.view(), expected.view());
+    }
+    drop(placed);
+
+    // Past the arena's limit, on the heap: the same values, copied when sent.
+    let small = Arrays::spawn(builder().shared_memory_limit(1 << 20)).await.expect("spawn");
+    let mut on_heap = small.shared_array::<f32, Ix2>(Ix2(1024, 1024));
+    assert!(!on_heap.in_shared_memory(), "{on_heap:?}");
+    on_heap.view_mut().assign(&expected);
+    assert_eq!(small.echo(on_heap.freeze()).await.expect("echo").view(), expected.view());
 }
 
 async fn element_types() {

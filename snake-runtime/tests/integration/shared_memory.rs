@@ -22,6 +22,7 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::a_region_handed_back_and_kept_is_freed_in_either_order", handed_back_and_kept),
         trial("shared_memory::a_reply_sent_back_to_its_child_crosses_by_reference", reply_sent_back),
         trial("shared_memory::a_value_handed_back_and_sent_on_is_lent_again_by_reference", lent_again),
+        trial("shared_memory::a_buffer_filled_in_the_arena_crosses_by_reference_each_time", filled_in_place),
         trial("shared_memory::large_callback_arguments_are_written_into_the_arena", callback_arguments),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
         trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
@@ -384,6 +385,70 @@ async fn lent_again() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert!(back.data.iter().all(|&b| b == 5), "the lent bytes are intact after reply {seed}");
     }
+}
+
+/// A buffer made by `shared_bytes` is filled in the parent's arena and lent to the child by
+/// reference each time it is sent; the region lives while the parent's value or a view Python
+/// keeps does. Without room it lies on the heap; on a pool, in the key's worker's arena.
+async fn filled_in_place() {
+    const SIZE: usize = 2 << 20;
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let conn = connection(&actor).await;
+    let mut buffer = actor.shared_bytes(SIZE);
+    assert!(buffer.in_shared_memory() && in_a_memfd(buffer.as_ptr()), "{buffer:?}");
+    assert!(buffer.iter().all(|&b| b == 0), "zeroed");
+    let data = pattern(SIZE, 9);
+    buffer.copy_from_slice(&data);
+    let placed = buffer.freeze();
+    assert_eq!(settled(&conn).await.0, 1, "one region, reserved");
+    for tag in 0..3 {
+        let back = actor.echo(Blob { data: placed.clone(), tag }).await.expect("echo");
+        assert!(back.data[..] == data[..], "call {tag}: the bytes are intact");
+        assert_eq!(back.data.as_ptr(), placed.as_ptr(), "call {tag}: lent and handed back, never copied");
+    }
+    assert_eq!(actor.inspect(placed.clone()).await.expect("inspect").checksum, checksum(&data));
+    let (regions, bytes) = settled(&conn).await;
+    assert!(regions == 1 && bytes < 2 * SIZE, "nothing was copied into a new region: {regions} {bytes}");
+
+    // Python keeps a view of it: the region outlives the parent's value.
+    assert_eq!(actor.keep(placed.clone()).await.expect("keep"), 1);
+    drop(placed);
+    assert_eq!(settled(&conn).await.0, 1, "the child's view holds the region");
+    for seed in 0..4u8 {
+        let other = pattern(SIZE, seed);
+        assert_eq!(actor.inspect(other.clone()).await.expect("inspect").checksum, checksum(&other));
+    }
+    assert_eq!(actor.kept_firsts(()).await.expect("kept"), vec![data[1], data[SIZE - 1]], "not reused meanwhile");
+    assert_eq!(actor.forget(()).await.expect("forget"), 1);
+    assert_eq!(all_released(&conn).await, (0, 0), "freed once the view was collected");
+
+    // Past the arena's limit the buffer lies on the heap, and is copied when sent.
+    let small = SharedMemory::spawn(builder().shared_memory_limit(4 << 20)).await.expect("spawn");
+    let mut buffer = small.shared_bytes(8 << 20);
+    assert!(!buffer.in_shared_memory() && !in_a_memfd(buffer.as_ptr()), "{buffer:?}");
+    buffer[100] = 7;
+    let on_heap = buffer.freeze();
+    let inspected = small.inspect(on_heap.clone()).await.expect("inspect");
+    assert_eq!((inspected.length, inspected.checksum), (8 << 20, checksum(&on_heap)));
+
+    // On a pool, a keyed handle's buffer lies in its worker's arena: its calls lend it; a call
+    // another worker serves copies it.
+    let pool = SharedMemory::pool(builder().workers(2)).await.expect("pool");
+    let home = pool.with_key("home");
+    let mut buffer = home.shared_bytes(SIZE);
+    buffer.copy_from_slice(&data);
+    let placed = buffer.freeze();
+    for tag in 0..3 {
+        let back = home.echo(Blob { data: placed.clone(), tag }).await.expect("echo");
+        assert_eq!(back.data.as_ptr(), placed.as_ptr(), "call {tag} on the key's worker: by reference");
+    }
+    let mut copied = 0;
+    for key in 0..10 {
+        let back = pool.with_key(&key).echo(Blob { data: placed.clone(), tag: key }).await.expect("echo");
+        assert!(back.data[..] == data[..], "key {key}: the bytes are intact");
+        copied += usize::from(back.data.as_ptr() != placed.as_ptr());
+    }
+    assert!((1..10).contains(&copied), "some keys' worker is the other one, which got a copy: {copied} of 10");
 }
 
 /// A callback's argument is encoded straight into the child's arena, as a reply is, and a view

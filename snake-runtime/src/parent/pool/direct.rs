@@ -116,9 +116,23 @@ impl Direct {
         *self.slots.write().unwrap_or_else(PoisonError::into_inner) = routes;
     }
 
+    /// A zeroed region of `len` bytes in the arena of the worker a call with `key` would go to
+    /// now (see [`pick`](Self::pick)); `None` when none is published, or it has no shared memory
+    /// or no room.
+    pub(crate) fn reserve(&self, key: Option<u64>, len: usize) -> Option<snake_ipc::shm::Reserved> {
+        let picked = self.pick_with(key, false)?;
+        picked.slots[picked.index].as_ref()?.conn.reserve_shared(len)
+    }
+
     /// The worker the pool would route a call with `key` to now, or `None` when only the pool can
     /// decide (see the module docs).
     pub(crate) fn pick(&self, key: Option<u64>) -> Option<Picked<'_>> {
+        self.pick_with(key, true)
+    }
+
+    /// [`pick`](Self::pick); unless `turn`, an unkeyed pick leaves the round-robin cursor where it
+    /// is, so that the next call picks the same worker (if the loads do not change meanwhile).
+    fn pick_with(&self, key: Option<u64>, turn: bool) -> Option<Picked<'_>> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let n = slots.len();
         // A dead child is taken out of service by the pool (`reap`), which then routes the call.
@@ -131,7 +145,7 @@ impl Direct {
                 ((0..n).map(|i| (home + i) % n).find(|&i| slots[i].is_some()), false)
             }
             None => {
-                let start = self.next_start(n);
+                let start = if turn { self.next_start(n) } else { self.cursor.load(Ordering::Relaxed) % n };
                 let mut live = (0..n).map(|i| (start + i) % n).filter(|&i| slots[i].is_some());
                 let index = match self.routing {
                     Routing::RoundRobin => live.next(),
@@ -139,7 +153,7 @@ impl Direct {
                         live.min_by_key(|&i| slots[i].as_ref().map_or(usize::MAX, |route| route.conn.in_flight()))
                     }
                 };
-                (index, true)
+                (index, turn)
             }
         };
         // The call that reaches `max_requests` goes through the pool, which recycles the worker.
