@@ -6,7 +6,8 @@
 //! mailbox); with `SNAKE_LOOP_HANDLER=async`, to `echo_async` instead, on the child's asyncio
 //! loop; with `SNAKE_LOOP_TRACING=fmt`, under the subscriber of the round-trip benchmark's
 //! "tracing on" row (snake's spans recorded and formatted into a sink). The calls are made from
-//! `block_on` on the main thread. Prints the p50 and, per thread of
+//! `block_on` on the main thread, or with `SNAKE_LOOP_CALLER=task` from a spawned task (as the
+//! round-trip benchmark makes them). Prints the p50 and, per thread of
 //! the parent and of the child, the context switches per call and how many of them were
 //! voluntary (from `/proc`).
 //!
@@ -116,7 +117,9 @@ fn run() -> Result<(), Box<dyn Error>> {
             .try_init()
             .map_err(|err| err.to_string())?;
     }
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async move {
+    let in_task = std::env::var("SNAKE_LOOP_CALLER").is_ok_and(|caller| caller == "task");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let body = async move {
         let config = PythonConfig {
             module_name: "bench_handlers".into(),
             function_name: if asynchronous { "echo_async" } else { "echo_sync" }.into(),
@@ -184,8 +187,10 @@ fn run() -> Result<(), Box<dyn Error>> {
                 }
             }
         }
-        Ok(())
-    })
+        Ok::<(), Box<dyn Error + Send + Sync>>(())
+    };
+    if in_task { runtime.block_on(runtime.spawn(body))? } else { runtime.block_on(body) }
+        .map_err(|err| err as Box<dyn Error>)
 }
 
 /// Stops an actor and waits for its child to be reaped.

@@ -35,6 +35,11 @@ def array_sum(msg: dict[str, Any]) -> float:
     return float(msg["matrix"].sum())
 
 
+def array_total(matrix: Any) -> float:
+    """`arr.sum()` of the float32 matrix it got itself (a typed handle's request)."""
+    return float(matrix.sum())
+
+
 async def echo_async(msg: dict[str, Any]) -> dict[str, Any]:
     """An `async def`: runs on the child's asyncio loop, without yielding to it."""
     return msg

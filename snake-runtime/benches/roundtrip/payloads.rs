@@ -50,6 +50,8 @@ pub(crate) const ARRAY_SIZES: [usize; 2] = [MIB_1, MIB_100];
 pub(crate) struct ArrayRows {
     /// To Python, `arr.sum()`, back as a scalar.
     pub(crate) sum: [Latency; 2],
+    /// The same sum of a matrix filled once in the arena (`shared_array`), through a typed handle.
+    pub(crate) filled_sum: [Latency; 2],
     /// To Python and back as an array.
     pub(crate) echo: [Latency; 2],
     /// The Python peer's p50 of the same sum and echo.
@@ -205,19 +207,32 @@ mod arrays {
     use snake::{Array, PythonActor, PythonChildProcessBuilder, PythonConfig};
 
     use super::{ARRAY_SIZES, ArrayRows, python_peer};
-    use crate::messages::{ArrayEcho, ArraySum};
+    use crate::messages::{ArrayEcho, ArrayHandle, ArraySum};
     use crate::plan::Plan;
     use crate::stats::Latency;
 
     pub(super) async fn measure(plan: Plan) -> Result<ArrayRows, String> {
         let summer: ActorRef<PythonActor<ArraySum>> = spawn("array_sum").await?;
         let echoer: ActorRef<PythonActor<ArrayEcho>> = spawn("echo_sync").await?;
+        let handle = ArrayHandle::spawn(builder()).await.map_err(|e| format!("starting an ArrayHandle child: {e}"))?;
         let zero = Latency { p50: std::time::Duration::ZERO, p99: std::time::Duration::ZERO };
-        let mut rows = ArrayRows { sum: [zero; 2], echo: [zero; 2], peer_sum: [None; 2], peer_echo: [None; 2] };
+        let mut rows = ArrayRows {
+            sum: [zero; 2],
+            filled_sum: [zero; 2],
+            echo: [zero; 2],
+            peer_sum: [None; 2],
+            peer_echo: [None; 2],
+        };
         for (i, len) in ARRAY_SIZES.into_iter().enumerate() {
             let matrix = matrix(len)?;
             rows.sum[i] = sums(&summer, &matrix, plan.counts(len)).await;
+            rows.filled_sum[i] = filled_sums(&handle, &matrix, plan.counts(len)).await?;
             rows.echo[i] = echoes(&echoer, &matrix, plan.counts(len)).await;
+        }
+        if let Some(actor) = handle.actor_ref()
+            && actor.stop_gracefully().await.is_ok()
+        {
+            actor.wait_for_shutdown().await;
         }
         if summer.stop_gracefully().await.is_ok() {
             summer.wait_for_shutdown().await;
@@ -247,6 +262,42 @@ mod arrays {
             .spawn::<M>()
             .await
             .map_err(|e| format!("starting a child for bench_handlers.{function}: {e}"))
+    }
+
+    fn builder() -> PythonChildProcessBuilder {
+        let config = PythonConfig {
+            module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
+            ..PythonConfig::default()
+        };
+        PythonChildProcessBuilder::new(config).max_frame_size(256 << 20)
+    }
+
+    /// Sequential sums of `matrix`'s elements, written once into the arena of the handle's child
+    /// (`shared_array`), so that each call lends them by reference; only the call is timed.
+    async fn filled_sums(
+        handle: &ArrayHandle,
+        matrix: &Array<f32, Ix2>,
+        (warmup, iters): (usize, usize),
+    ) -> Result<Latency, String> {
+        let mut filled = handle.shared_array::<f32, Ix2>(matrix.raw_dim());
+        if !filled.in_shared_memory() {
+            return Err(format!("no room in the arena for {filled:?}"));
+        }
+        filled.view_mut().assign(&matrix.view());
+        let filled = filled.freeze();
+        let expected = expected_sum(matrix);
+        let mut samples = Vec::with_capacity(iters);
+        for i in 0..warmup + iters {
+            let request = filled.clone();
+            let start = Instant::now();
+            let total = handle.array_total(request).await.expect("an array sum failed");
+            let took = start.elapsed();
+            assert!(total == expected, "sum {total}, expected {expected}");
+            if i >= warmup {
+                samples.push(took);
+            }
+        }
+        Ok(Latency::from_samples(samples))
     }
 
     /// A square float32 matrix of `len` bytes, `i % 251 % 2` at element `i` (0s and 1s, so that
