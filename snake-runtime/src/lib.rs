@@ -67,7 +67,9 @@ pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
 pub use crate::metrics::{GetMetrics, MetricsSnapshot, WorkerState, WorkerStatus};
-pub use crate::parent::{GetChildInfo, Keyed, PythonActor, PythonActorExt, PythonChildProcessBuilder, Reload, Routing};
+pub use crate::parent::{
+    GetChildInfo, Keyed, PythonActor, PythonActorExt, PythonChildProcessBuilder, Reload, Routing, SharedBuffer,
+};
 pub use crate::parent::{ReplyStream, Streaming};
 pub use crate::protocol::{ChildInfo, HandlerMode};
 pub use crate::schema::{Bytes, Describe, PyMessage};

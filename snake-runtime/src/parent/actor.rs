@@ -407,6 +407,48 @@ impl<M: Send + 'static, C: Send + 'static> Message<DirectCalls> for PythonActor<
     }
 }
 
+/// Asks a [`PythonActor`] for a zeroed buffer of `len` bytes in the shared memory of the worker
+/// its next call goes to (with [`key`](Self::key), the worker that key's calls go to): the
+/// low-level API's way to a generated handle's `shared_bytes`. Filled and frozen, it crosses to
+/// that worker by reference each time it is sent, with no copy into the arena (see
+/// [`SharedBytesMut`](crate::SharedBytesMut), which also says when it lies on the heap).
+///
+/// ```no_run
+/// # async fn demo(actor: snake::kameo::actor::ActorRef<snake::PythonActor<u32>>) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut buffer = actor.ask(snake::SharedBuffer::new(1 << 20)).await?;
+/// buffer.fill(7);
+/// let payload: snake::SharedBytes = buffer.freeze(); // put it in a message, send it as often as needed
+/// # let _ = payload; Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct SharedBuffer {
+    len: usize,
+    key: Option<u64>,
+}
+
+impl SharedBuffer {
+    /// A buffer of `len` bytes.
+    pub const fn new(len: usize) -> Self {
+        Self { len, key: None }
+    }
+
+    /// In the arena of the worker that calls routed by `key` go to ([`Keyed`]).
+    #[must_use]
+    pub fn key<K: std::hash::Hash + ?Sized>(mut self, key: &K) -> Self {
+        self.key = Some(super::pool::key_of(key));
+        self
+    }
+}
+
+impl<M: Send + 'static, C: Send + 'static> Message<SharedBuffer> for PythonActor<M, C> {
+    type Reply = Result<crate::SharedBytesMut, Infallible>;
+
+    async fn handle(&mut self, msg: SharedBuffer, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let reserved = self.pool.direct().reserve(msg.key, msg.len);
+        Ok(crate::SharedBytesMut::reserved_or_heap(reserved, msg.len))
+    }
+}
+
 /// Asks a [`PythonActor`] for the facts its child (for a pool: its most recently started child)
 /// reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]

@@ -693,6 +693,9 @@ async fn start_pool<M: Send + 'static, C: Send + 'static>(
             }
         });
     }
+    // The actor places the warm workers in its `on_start`: once that ran, they are published
+    // for the direct path, and a handle's first calls (and `shared_bytes`) can take it.
+    actor.wait_for_startup().await;
     Ok((actor, direct))
 }
 

@@ -21,7 +21,7 @@ pub(crate) use self::trace::{context_of, set_remote_parent};
 
 #[doc(hidden)]
 pub use self::actor::{DirectCalls, WorkerConnections};
-pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload};
+pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload, SharedBuffer};
 pub use self::builder::PythonChildProcessBuilder;
 #[cfg(feature = "remote")]
 pub(crate) use self::calls::{EncodedCall, EncodedStream, ReplyTo};

@@ -422,6 +422,17 @@ async fn filled_in_place() {
     assert_eq!(actor.forget(()).await.expect("forget"), 1);
     assert_eq!(all_released(&conn).await, (0, 0), "freed once the view was collected");
 
+    // The low-level API's way to the same buffer: a message to the actor.
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    let mut buffer = actor_ref.ask(snake::SharedBuffer::new(SIZE)).await.expect("a buffer");
+    assert!(buffer.in_shared_memory() && buffer.iter().all(|&b| b == 0), "{buffer:?}");
+    buffer.copy_from_slice(&data);
+    let placed = buffer.freeze();
+    let back = actor.echo(Blob { data: placed.clone(), tag: 9 }).await.expect("echo");
+    assert_eq!(back.data.as_ptr(), placed.as_ptr(), "lent and handed back, never copied");
+    drop((back, placed));
+    assert_eq!(all_released(&conn).await, (0, 0));
+
     // Past the arena's limit the buffer lies on the heap, and is copied when sent.
     let small = SharedMemory::spawn(builder().shared_memory_limit(4 << 20)).await.expect("spawn");
     let mut buffer = small.shared_bytes(8 << 20);
@@ -436,6 +447,7 @@ async fn filled_in_place() {
     let pool = SharedMemory::pool(builder().workers(2)).await.expect("pool");
     let home = pool.with_key("home");
     let mut buffer = home.shared_bytes(SIZE);
+    assert!(buffer.in_shared_memory(), "{buffer:?}");
     buffer.copy_from_slice(&data);
     let placed = buffer.freeze();
     for tag in 0..3 {
