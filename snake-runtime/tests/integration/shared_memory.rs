@@ -461,6 +461,18 @@ async fn filled_in_place() {
         copied += usize::from(back.data.as_ptr() != placed.as_ptr());
     }
     assert!((1..10).contains(&copied), "some keys' worker is the other one, which got a copy: {copied} of 10");
+
+    // Unkeyed, it lies in the arena of the worker the next call goes to, in either routing.
+    for routing in [snake::Routing::RoundRobin, snake::Routing::LeastLoaded] {
+        let pool = SharedMemory::pool(builder().workers(2).routing(routing)).await.expect("pool");
+        for round in 0..4 {
+            let mut buffer = pool.shared_bytes(SIZE);
+            buffer.copy_from_slice(&data);
+            let placed = buffer.freeze();
+            let back = pool.echo(Blob { data: placed.clone(), tag: round }).await.expect("echo");
+            assert_eq!(back.data.as_ptr(), placed.as_ptr(), "{routing:?}, round {round}: the next call's worker");
+        }
+    }
 }
 
 /// A callback's argument is encoded straight into the child's arena, as a reply is, and a view
