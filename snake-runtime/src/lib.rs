@@ -67,6 +67,8 @@ pub use crate::message::{
     CallbackError, CallbackHandler, CallbackStream, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler,
 };
 pub use crate::metrics::{GetMetrics, MetricsSnapshot, WorkerState, WorkerStatus};
+#[cfg(feature = "numpy")]
+pub use crate::parent::SharedArray;
 pub use crate::parent::{
     GetChildInfo, Keyed, PythonActor, PythonActorExt, PythonChildProcessBuilder, Reload, Routing, SharedBuffer,
 };

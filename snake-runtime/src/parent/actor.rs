@@ -449,6 +449,57 @@ impl<M: Send + 'static, C: Send + 'static> Message<SharedBuffer> for PythonActor
     }
 }
 
+/// [`SharedBuffer`] for an array (feature `numpy`): asks a [`PythonActor`] for a zeroed
+/// [`SharedArrayMut`](crate::SharedArrayMut) of `shape`, a generated handle's `shared_array`.
+///
+/// ```no_run
+/// # async fn demo(actor: snake::kameo::actor::ActorRef<snake::PythonActor<u32>>) -> Result<(), Box<dyn std::error::Error>> {
+/// use snake::ndarray::Ix2;
+/// let mut batch = actor.ask(snake::SharedArray::<f32, Ix2>::new(Ix2(1024, 768))).await?;
+/// batch.view_mut().fill(1.0);
+/// let batch: snake::Array<f32, Ix2> = batch.freeze(); // put it in a message
+/// # let _ = batch; Ok(()) }
+/// ```
+#[cfg(feature = "numpy")]
+#[derive(Clone, Debug)]
+pub struct SharedArray<T, D> {
+    shape: D,
+    key: Option<u64>,
+    elements: PhantomData<fn() -> T>,
+}
+
+#[cfg(feature = "numpy")]
+impl<T: crate::ArrayElement, D: ndarray::Dimension> SharedArray<T, D> {
+    /// An array of `shape`.
+    pub const fn new(shape: D) -> Self {
+        Self { shape, key: None, elements: PhantomData }
+    }
+
+    /// In the arena of the worker that calls routed by `key` go to ([`Keyed`]).
+    #[must_use]
+    pub fn key<K: std::hash::Hash + ?Sized>(mut self, key: &K) -> Self {
+        self.key = Some(super::pool::key_of(key));
+        self
+    }
+}
+
+#[cfg(feature = "numpy")]
+impl<M, C, T, D> Message<SharedArray<T, D>> for PythonActor<M, C>
+where
+    M: Send + 'static,
+    C: Send + 'static,
+    T: crate::ArrayElement,
+    D: ndarray::Dimension + Send + 'static,
+{
+    type Reply = Result<crate::SharedArrayMut<T, D>, Infallible>;
+
+    async fn handle(&mut self, msg: SharedArray<T, D>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let len = crate::SharedArrayMut::<T, D>::byte_len(&msg.shape);
+        let reserved = self.pool.direct().reserve(msg.key, len);
+        Ok(crate::SharedArrayMut::over(crate::SharedBytesMut::reserved_or_heap(reserved, len), msg.shape))
+    }
+}
+
 /// Asks a [`PythonActor`] for the facts its child (for a pool: its most recently started child)
 /// reported in the handshake.
 #[derive(Clone, Copy, Debug, Default)]

@@ -19,6 +19,8 @@ mod trace;
 #[cfg(all(feature = "remote", feature = "otel"))]
 pub(crate) use self::trace::{context_of, set_remote_parent};
 
+#[cfg(feature = "numpy")]
+pub use self::actor::SharedArray;
 #[doc(hidden)]
 pub use self::actor::{DirectCalls, WorkerConnections};
 pub use self::actor::{GetChildInfo, PythonActor, PythonActorExt, Reload, SharedBuffer};

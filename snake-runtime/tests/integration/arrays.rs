@@ -219,6 +219,17 @@ async fn filled_in_place() {
     }
     drop(placed);
 
+    // The low-level API's way to the same array: a message to the actor.
+    let actor_ref = actor.actor_ref().expect("a spawned handle has a local actor");
+    let mut placed = actor_ref.ask(snake::SharedArray::<f32, Ix2>::new(Ix2(1024, 1024))).await.expect("an array");
+    assert!(placed.in_shared_memory() && placed.view().sum() == 0.0, "{placed:?}");
+    placed.view_mut().assign(&expected);
+    let placed = placed.freeze();
+    let back = actor.echo(placed.clone()).await.expect("echo");
+    assert_eq!(back.view().as_ptr(), placed.view().as_ptr(), "lent and handed back, never copied");
+    assert_eq!(back.view(), expected.view());
+    drop((back, placed));
+
     // Past the arena's limit, on the heap: the same values, copied when sent.
     let small = Arrays::spawn(builder().shared_memory_limit(1 << 20)).await.expect("spawn");
     let mut on_heap = small.shared_array::<f32, Ix2>(Ix2(1024, 1024));
