@@ -120,8 +120,12 @@ impl Direct {
     /// now (see [`pick`](Self::pick)); `None` when none is published, or it has no shared memory
     /// or no room.
     pub(crate) fn reserve(&self, key: Option<u64>, len: usize) -> Option<snake_ipc::shm::Reserved> {
-        let picked = self.pick_with(key, false)?;
-        picked.slots[picked.index].as_ref()?.conn.reserve_shared(len)
+        let conn = {
+            let picked = self.pick_with(key, false)?;
+            Arc::clone(&picked.slots[picked.index].as_ref()?.conn)
+        };
+        // Zeroing a large region takes a while: not under the lock a publish waits for.
+        conn.reserve_shared(len)
     }
 
     /// The worker the pool would route a call with `key` to now, or `None` when only the pool can
