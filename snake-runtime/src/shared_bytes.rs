@@ -27,8 +27,9 @@ pub(crate) const NAME: &str = "__snake_shared_bytes";
 /// points into the frame it came in, which stays in use until the value (and every clone) drops.
 /// Sent back in a call to the child it came from, such a value crosses as a reference to that
 /// child's arena, without a copy; and a value that came back by reference to the parent's own
-/// arena (the reply to an echo) is lent again by reference when sent on to the same child. In
-/// shared memory, a buffer of 4 KiB or more starts on a 64-byte boundary.
+/// arena (the reply to an echo) is lent again by reference when sent on to the same child, as is
+/// one filled in place in that arena ([`SharedBytesMut`](crate::SharedBytesMut)). In shared
+/// memory, a buffer of 4 KiB or more starts on a 64-byte boundary.
 ///
 /// ```
 /// let payload = snake::SharedBytes::from(vec![1, 2, 3]);
