@@ -23,6 +23,7 @@ pub fn trials() -> Vec<Trial> {
         trial("shared_memory::a_reply_sent_back_to_its_child_crosses_by_reference", reply_sent_back),
         trial("shared_memory::a_value_handed_back_and_sent_on_is_lent_again_by_reference", lent_again),
         trial("shared_memory::a_buffer_filled_in_the_arena_crosses_by_reference_each_time", filled_in_place),
+        trial("shared_memory::a_filled_buffer_outlives_the_child_it_was_filled_for", filled_outlives_child),
         trial("shared_memory::large_callback_arguments_are_written_into_the_arena", callback_arguments),
         trial("shared_memory::without_shared_memory_the_same_values_cross_the_socket", socket_only),
         trial("shared_memory::a_typed_fixture_runs_and_passes_mypy_and_pyright", typed_fixture),
@@ -473,6 +474,37 @@ async fn filled_in_place() {
             assert_eq!(back.data.as_ptr(), placed.as_ptr(), "{routing:?}, round {round}: the next call's worker");
         }
     }
+}
+
+/// A buffer filled for a child that then dies stays intact in the parent, and crosses to the
+/// child that replaces it as any other buffer does: copied once.
+async fn filled_outlives_child() {
+    const SIZE: usize = 1 << 20;
+    let actor = SharedMemory::spawn(builder()).await.expect("spawn");
+    let pid = connection(&actor).await.pid();
+    let data = pattern(SIZE, 3);
+    let mut buffer = actor.shared_bytes(SIZE);
+    buffer.copy_from_slice(&data);
+    let placed = buffer.freeze();
+    // The handler keeps its view of the loan and exits the process.
+    let err = actor.die(placed.clone()).await.expect_err("the child exits");
+    assert!(matches!(err, PythonExecutionError::ChildExited { .. }), "{err:?}");
+    assert!(crate::common::wait_gone(pid, 5).await, "the child is gone");
+    assert!(placed[..] == data[..], "the parent's value is intact after its child died");
+
+    // The actor starts a new child; the buffer lies in the dead one's arena, so it is copied.
+    let back = actor.echo(Blob { data: placed.clone(), tag: 1 }).await.expect("echo on the new child");
+    assert_ne!(connection(&actor).await.pid(), pid, "a new child");
+    assert!(back.data[..] == data[..], "the bytes cross intact");
+    assert_ne!(back.data.as_ptr(), placed.as_ptr(), "copied into the new child's arena");
+    // A buffer filled now lies in the new child's arena, and crosses by reference.
+    let mut again = actor.shared_bytes(SIZE);
+    assert!(again.in_shared_memory(), "{again:?}");
+    again.copy_from_slice(&data);
+    let again = again.freeze();
+    let back = actor.echo(Blob { data: again.clone(), tag: 2 }).await.expect("echo");
+    assert_eq!(back.data.as_ptr(), again.as_ptr(), "lent and handed back");
+    drop(placed);
 }
 
 /// A callback's argument is encoded straight into the child's arena, as a reply is, and a view
