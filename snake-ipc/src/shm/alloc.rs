@@ -62,9 +62,22 @@ const fn round_up(len: usize) -> Option<usize> {
 }
 
 impl Allocator {
-    /// Lends `len` bytes (at least one), first fit. `grow` is asked to make the arena at least
-    /// its argument long when no free range fits; it returns whether it could.
+    /// Lends `len` bytes (at least one) to the receiver, first fit. `grow` is asked to make the
+    /// arena at least its argument long when no free range fits; it returns whether it could.
     pub(crate) fn allocate(&mut self, len: usize, limit: usize, grow: impl FnOnce(usize) -> bool) -> Option<Region> {
+        self.take(len, limit, grow, Lent { len, peer: true, local: 0, relent: 0 })
+    }
+
+    /// Reserves `len` bytes (at least one) for this side alone, as [`Self::allocate`] lends them:
+    /// the region starts under one local hold and not lent to the receiver, so it is free again
+    /// once that hold drops ([`Self::drop_hold`]) and every loan of it ([`Self::relend`]) came
+    /// back.
+    pub(crate) fn reserve(&mut self, len: usize, limit: usize, grow: impl FnOnce(usize) -> bool) -> Option<Region> {
+        self.take(len, limit, grow, Lent { len, peer: false, local: 1, relent: 0 })
+    }
+
+    /// Takes `len` bytes, first fit, held as `holders` says.
+    fn take(&mut self, len: usize, limit: usize, grow: impl FnOnce(usize) -> bool, holders: Lent) -> Option<Region> {
         let taken = round_up(len.max(1))?;
         let fit = self.free.iter().find(|&(_, &free)| free >= taken).map(|(&offset, &free)| (offset, free));
         let offset = match fit {
@@ -97,19 +110,8 @@ impl Allocator {
                 start
             }
         };
-        self.lent.insert(offset, Lent { len, peer: true, local: 0, relent: 0 });
+        self.lent.insert(offset, holders);
         Some(Region { offset: offset as u64, len: len as u64 })
-    }
-
-    /// Reserves `len` bytes (at least one) for this side alone, as [`Self::allocate`] does: the
-    /// region starts under one local hold and not lent to the receiver, so it is free again once
-    /// that hold drops ([`Self::drop_hold`]) and every loan of it ([`Self::relend`]) came back.
-    pub(crate) fn reserve(&mut self, len: usize, limit: usize, grow: impl FnOnce(usize) -> bool) -> Option<Region> {
-        let region = self.allocate(len, limit, grow)?;
-        let lent = self.lent.get_mut(&(region.offset as usize)).expect("allocate lends the region it returns");
-        lent.peer = false;
-        lent.local = 1;
-        Some(region)
     }
 
     /// Takes back a region the receiver released, or a part of one lent to it again
