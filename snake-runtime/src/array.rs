@@ -263,23 +263,21 @@ impl<T: ArrayElement, D: Dimension> SharedArrayMut<T, D> {
     ///
     /// If its size in bytes overflows `isize`, as `ndarray::Array::zeros` does.
     pub fn zeros(shape: D) -> Self {
-        let len = Self::byte_len(&shape);
-        Self { bytes: crate::SharedBytesMut::zeroed(len), dim: shape, elements: PhantomData }
+        Self::with_buffer(shape, crate::SharedBytesMut::zeroed)
     }
 
-    /// The bytes `shape`'s elements take.
-    pub(crate) fn byte_len(shape: &D) -> usize {
-        shape
+    /// An array of `shape` over the zeroed buffer `buffer` makes of the length its elements take.
+    ///
+    /// # Panics
+    ///
+    /// As [`zeros`](Self::zeros).
+    pub(crate) fn with_buffer(shape: D, buffer: impl FnOnce(usize) -> crate::SharedBytesMut) -> Self {
+        let len = shape
             .size_checked()
             .and_then(|count| count.checked_mul(std::mem::size_of::<T>()))
             .filter(|&len| isize::try_from(len).is_ok())
-            .unwrap_or_else(|| panic!("a {} array of shape {:?} overflows isize", T::DTYPE, shape.slice()))
-    }
-
-    /// An array of `shape` over `bytes`, zeroed and [`byte_len`](Self::byte_len) long.
-    pub(crate) fn over(bytes: crate::SharedBytesMut, shape: D) -> Self {
-        debug_assert_eq!(bytes.len(), Self::byte_len(&shape));
-        Self { bytes, dim: shape, elements: PhantomData }
+            .unwrap_or_else(|| panic!("a {} array of shape {:?} overflows isize", T::DTYPE, shape.slice()));
+        Self { bytes: buffer(len), dim: shape, elements: PhantomData }
     }
 
     /// Whether the elements lie in a child's shared memory (sent to that child, they cross by
@@ -291,7 +289,7 @@ impl<T: ArrayElement, D: Dimension> SharedArrayMut<T, D> {
     /// The elements, to read.
     pub fn view(&self) -> ndarray::ArrayView<'_, T, D> {
         // SAFETY: the buffer is aligned for every `ArrayElement` (64 bytes in an arena, 8 on the
-        // heap), holds exactly `dim`'s elements (`byte_len`), each a valid `T` (zeroed at first,
+        // heap), holds exactly `dim`'s elements (`with_buffer`), each a valid `T` (zeroed at first,
         // then written only through `view_mut`), and is borrowed with `self`.
         let elements = unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<T>(), self.dim.size()) };
         ndarray::ArrayView::from_shape(self.dim.clone(), elements)

@@ -96,12 +96,11 @@ impl<A: Send + 'static> Target<A> {
 /// A generated handle's `shared_bytes`: in the arena of the worker its calls with `key` go to
 /// now, else on the heap.
 pub fn shared_bytes<A: Send + 'static>(target: &Target<A>, key: Option<u64>, len: usize) -> SharedBytesMut {
-    let reserved = match target {
-        Target::Local(local) => local.direct.reserve(key, len),
+    match target {
+        Target::Local(local) => SharedBytesMut::reserve_in(&local.direct, key, len),
         #[cfg(feature = "remote")]
-        Target::Remote(_) => None,
-    };
-    SharedBytesMut::reserved_or_heap(reserved, len)
+        Target::Remote(_) => SharedBytesMut::zeroed(len),
+    }
 }
 
 /// A generated handle's `shared_array` (feature `numpy`), as [`shared_bytes`].
@@ -111,8 +110,7 @@ pub fn shared_array<T: crate::ArrayElement, D: ndarray::Dimension, A: Send + 'st
     key: Option<u64>,
     shape: D,
 ) -> crate::SharedArrayMut<T, D> {
-    let len = crate::SharedArrayMut::<T, D>::byte_len(&shape);
-    crate::SharedArrayMut::over(shared_bytes(target, key, len), shape)
+    crate::SharedArrayMut::with_buffer(shape, |len| shared_bytes(target, key, len))
 }
 
 /// A call of method `method` (what the generated methods run): on the direct path when the

@@ -6,6 +6,7 @@ use std::ops::{Deref, DerefMut};
 
 use snake_ipc::shm::Reserved;
 
+use crate::parent::Direct;
 use crate::shared_bytes::SharedBytes;
 
 /// A zeroed buffer to fill before it is sent, made by a handle's `shared_bytes(len)` (a handle
@@ -67,9 +68,10 @@ impl SharedBytesMut {
         Self(Buffer::Heap(Heap::zeroed(len)))
     }
 
-    /// A region of an arena, or `len` bytes on the heap when there was none.
-    pub(crate) fn reserved_or_heap(reserved: Option<Reserved>, len: usize) -> Self {
-        match reserved {
+    /// `len` bytes in the arena of the worker that calls with `key` go to now (see
+    /// [`Direct::reserve`]), or on the heap when there is none or it has no room.
+    pub(crate) fn reserve_in(direct: &Direct, key: Option<u64>, len: usize) -> Self {
+        match direct.reserve(key, len) {
             Some(reserved) => Self(Buffer::Arena(reserved)),
             None => Self::zeroed(len),
         }

@@ -444,8 +444,7 @@ impl<M: Send + 'static, C: Send + 'static> Message<SharedBuffer> for PythonActor
     type Reply = Result<crate::SharedBytesMut, Infallible>;
 
     async fn handle(&mut self, msg: SharedBuffer, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let reserved = self.pool.direct().reserve(msg.key, msg.len);
-        Ok(crate::SharedBytesMut::reserved_or_heap(reserved, msg.len))
+        Ok(crate::SharedBytesMut::reserve_in(self.pool.direct(), msg.key, msg.len))
     }
 }
 
@@ -494,9 +493,8 @@ where
     type Reply = Result<crate::SharedArrayMut<T, D>, Infallible>;
 
     async fn handle(&mut self, msg: SharedArray<T, D>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let len = crate::SharedArrayMut::<T, D>::byte_len(&msg.shape);
-        let reserved = self.pool.direct().reserve(msg.key, len);
-        Ok(crate::SharedArrayMut::over(crate::SharedBytesMut::reserved_or_heap(reserved, len), msg.shape))
+        let direct = self.pool.direct();
+        Ok(crate::SharedArrayMut::with_buffer(msg.shape, |len| crate::SharedBytesMut::reserve_in(direct, msg.key, len)))
     }
 }
 
