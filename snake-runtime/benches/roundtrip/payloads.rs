@@ -214,7 +214,8 @@ mod arrays {
     pub(super) async fn measure(plan: Plan) -> Result<ArrayRows, String> {
         let summer: ActorRef<PythonActor<ArraySum>> = spawn("array_sum").await?;
         let echoer: ActorRef<PythonActor<ArrayEcho>> = spawn("echo_sync").await?;
-        let handle = ArrayHandle::spawn(builder()).await.map_err(|e| format!("starting an ArrayHandle child: {e}"))?;
+        let handle =
+            ArrayHandle::spawn(builder(config())).await.map_err(|e| format!("starting an ArrayHandle child: {e}"))?;
         let zero = Latency { p50: std::time::Duration::ZERO, p99: std::time::Duration::ZERO };
         let mut rows = ArrayRows {
             sum: [zero; 2],
@@ -253,22 +254,22 @@ mod arrays {
         let config = PythonConfig {
             module_name: "bench_handlers".into(),
             function_name: function.into(),
-            module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
             is_async: Some(false),
-            ..PythonConfig::default()
+            ..config()
         };
-        PythonChildProcessBuilder::new(config)
-            .max_frame_size(256 << 20)
-            .spawn::<M>()
-            .await
-            .map_err(|e| format!("starting a child for bench_handlers.{function}: {e}"))
+        builder(config).spawn::<M>().await.map_err(|e| format!("starting a child for bench_handlers.{function}: {e}"))
     }
 
-    fn builder() -> PythonChildProcessBuilder {
-        let config = PythonConfig {
+    /// The bench's handlers' directory.
+    fn config() -> PythonConfig {
+        PythonConfig {
             module_path: concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python").into(),
             ..PythonConfig::default()
-        };
+        }
+    }
+
+    /// Frames up to 256 MiB, for the 100 MiB rows.
+    fn builder(config: PythonConfig) -> PythonChildProcessBuilder {
         PythonChildProcessBuilder::new(config).max_frame_size(256 << 20)
     }
 
@@ -277,7 +278,7 @@ mod arrays {
     async fn filled_sums(
         handle: &ArrayHandle,
         matrix: &Array<f32, Ix2>,
-        (warmup, iters): (usize, usize),
+        counts: (usize, usize),
     ) -> Result<Latency, String> {
         let mut filled = handle.shared_array::<f32, Ix2>(matrix.raw_dim());
         if !filled.in_shared_memory() {
@@ -285,19 +286,11 @@ mod arrays {
         }
         filled.view_mut().assign(&matrix.view());
         let filled = filled.freeze();
-        let expected = expected_sum(matrix);
-        let mut samples = Vec::with_capacity(iters);
-        for i in 0..warmup + iters {
+        let sum = || {
             let request = filled.clone();
-            let start = Instant::now();
-            let total = handle.array_total(request).await.expect("an array sum failed");
-            let took = start.elapsed();
-            assert!(total == expected, "sum {total}, expected {expected}");
-            if i >= warmup {
-                samples.push(took);
-            }
-        }
-        Ok(Latency::from_samples(samples))
+            async move { handle.array_total(request).await.expect("an array sum failed") }
+        };
+        Ok(timed_sums(matrix, counts, sum).await)
     }
 
     /// A square float32 matrix of `len` bytes, `i % 251 % 2` at element `i` (0s and 1s, so that
@@ -320,14 +313,28 @@ mod arrays {
     async fn sums(
         actor: &ActorRef<PythonActor<ArraySum>>,
         matrix: &Array<f32, Ix2>,
+        counts: (usize, usize),
+    ) -> Latency {
+        let sum = || {
+            let request = ArraySum { matrix: matrix.clone() };
+            async move { actor.ask(request).await.expect("an array sum failed") }
+        };
+        timed_sums(matrix, counts, sum).await
+    }
+
+    /// Sequential sums of `matrix`, each checked; `sum` builds each request untimed and only its
+    /// future, the call, is timed.
+    async fn timed_sums<F: std::future::Future<Output = f64>>(
+        matrix: &Array<f32, Ix2>,
         (warmup, iters): (usize, usize),
+        mut sum: impl FnMut() -> F,
     ) -> Latency {
         let expected = expected_sum(matrix);
         let mut samples = Vec::with_capacity(iters);
         for i in 0..warmup + iters {
-            let request = ArraySum { matrix: matrix.clone() };
+            let call = sum();
             let start = Instant::now();
-            let total = actor.ask(request).await.expect("an array sum failed");
+            let total = call.await;
             let took = start.elapsed();
             assert!(total == expected, "sum {total}, expected {expected}");
             if i >= warmup {
