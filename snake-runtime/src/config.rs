@@ -24,6 +24,15 @@ pub struct PythonConfig {
     pub module_path: String,
 }
 
+impl PythonConfig {
+    /// The handler kind `is_async` declares, if it declares one.
+    pub(crate) fn declared_mode(&self) -> Option<crate::protocol::HandlerMode> {
+        self.is_async.map(|is_async| {
+            if is_async { crate::protocol::HandlerMode::Async } else { crate::protocol::HandlerMode::Sync }
+        })
+    }
+}
+
 /// Which tokio runtime the child builds for its own Rust work; returned by `child_init`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RuntimeConfig {

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
-use kameo::actor::{ActorRef, Spawn};
+use kameo::actor::ActorRef;
 use snake_ipc::shm::ShmConfig;
 use snake_ipc::{CallbackDispatch, Limits};
 use tracing::Level;
@@ -17,8 +15,9 @@ use tracing::Level;
 use super::actor::{PythonActor, actor_fingerprint, actor_key};
 use super::dispatch::{HandlerDispatch, RegistryDispatch};
 use super::hooks::ParentHooks;
-use super::pool::{Direct, Event, FOREVER, Pool, PoolEvent, PoolOptions, Routing, Target, cores};
+use super::pool::{Direct, FOREVER, PoolOptions, Routing, cores};
 use super::process::{Launch, PythonProcess};
+use super::start::start_pool;
 #[cfg(feature = "otel")]
 use super::trace::ChildSpanExport;
 use crate::callbacks::{self, States};
@@ -26,7 +25,7 @@ use crate::config::PythonConfig;
 use crate::error::PythonExecutionError;
 use crate::message::{CallbackHandler, ChildCallbackMessage, ChildMessage, NoCallback, NoopCallbackHandler};
 use crate::metrics::ActorMetrics;
-use crate::protocol::{DEFAULT_MAX_FRAME_SIZE, HandlerMode, HelloPayload, MethodSpec};
+use crate::protocol::{DEFAULT_MAX_FRAME_SIZE, HelloPayload, MethodSpec};
 use crate::registry::{self, ActorSpec};
 
 /// Configures and spawns a Python child process.
@@ -468,7 +467,7 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
     ) -> Result<ActorRef<PythonActor<M, C>>, PythonExecutionError> {
         let methods = vec![MethodSpec {
             function: self.config.function_name.clone(),
-            mode: declared_mode(&self.config),
+            mode: self.config.declared_mode(),
             request_type: None,
             reply_type: None,
             needs_numpy: false,
@@ -629,96 +628,5 @@ impl<C: ChildCallbackMessage, H: CallbackHandler<C>> PythonChildProcessBuilder<C
         let label = format!("{module} ({})", A::KEY);
         self.pool.low_level = false;
         self.launch(A::KEY, A::fingerprint(), module, A::methods(), callbacks, label, default_size).await
-    }
-}
-
-/// Starts `size` children (at once, each on its own task) and the actor over them, once
-/// `min_ready` are warm; the others join as they come. Fails with the first start's error when
-/// too few can start, stopping those that did.
-async fn start_pool<M: Send + 'static, C: Send + 'static>(
-    launch: Launch,
-    options: PoolOptions,
-    metrics: Arc<ActorMetrics>,
-    size: usize,
-    stream_window: u32,
-) -> Result<(ActorRef<PythonActor<M, C>>, Arc<Direct>), PythonExecutionError> {
-    let min_ready = options.min_ready.unwrap_or(size);
-    let mut starts: FuturesUnordered<_> = (0..size)
-        .map(|slot| {
-            let launch = launch.clone();
-            async move { (slot, launch.start().await) }
-        })
-        .collect();
-    let mut done = Vec::with_capacity(size);
-    let mut ready = 0;
-    while ready < min_ready && ready + starts.len() >= min_ready {
-        let Some((slot, result)) = starts.next().await else { break };
-        ready += usize::from(result.is_ok());
-        done.push((slot, result));
-    }
-    let refused = if ready < min_ready {
-        let first = done.iter().find_map(|(_, result)| result.as_ref().err().cloned());
-        Some(first.unwrap_or(PythonExecutionError::ActorStopped))
-    } else {
-        let pid = done.iter().find_map(|(_, result)| result.as_ref().ok()).map(|child| child.info.pid);
-        pid.and_then(super::pool::resident_bytes).and_then(|rss| options.check_rss(rss).err())
-    };
-    if let Some(err) = refused {
-        drop(starts);
-        let stops = done.into_iter().filter_map(|(_, result)| result.ok()).map(|child| async move {
-            child.connection.terminate().await;
-        });
-        futures_util::future::join_all(stops).await;
-        return Err(err);
-    }
-    let retry = options.retry;
-    let pool = Pool::new(launch, options, Arc::clone(&metrics), size, done);
-    let direct = Arc::clone(pool.direct());
-    let actor = PythonActor::spawn(PythonActor::new(pool, metrics, stream_window, retry));
-    if !starts.is_empty() {
-        let weak = actor.downgrade();
-        tokio::spawn(async move {
-            while let Some((slot, result)) = starts.next().await {
-                match weak.upgrade() {
-                    Some(actor) => {
-                        let _ =
-                            actor.tell(PoolEvent(Event::Started { target: Target::Slot(slot), result })).send().await;
-                    }
-                    None => {
-                        if let Ok(child) = result {
-                            child.connection.terminate().await;
-                        }
-                    }
-                }
-            }
-        });
-    }
-    // The actor places the warm workers in its `on_start`: once that ran, they are published
-    // for the direct path, and a handle's first calls (and `shared_bytes`) can take it.
-    actor.wait_for_startup().await;
-    Ok((actor, direct))
-}
-
-/// The handler kind a low-level config declares (`is_async`), if it declares one.
-fn declared_mode(config: &PythonConfig) -> Option<HandlerMode> {
-    config.is_async.map(|is_async| if is_async { HandlerMode::Async } else { HandlerMode::Sync })
-}
-
-impl Launch {
-    /// Applies a reload's new configuration.
-    pub(crate) fn apply_config(&mut self, config: PythonConfig, low_level: bool) {
-        let mode = declared_mode(&config);
-        if !config.module_name.is_empty() {
-            self.hello.module = config.module_name;
-        }
-        if low_level && let Some(method) = self.hello.methods.first_mut() {
-            method.mode = mode;
-            if !config.function_name.is_empty() {
-                method.function = config.function_name;
-            }
-        }
-        self.process.module_path = config.module_path;
-        self.process.python_path = config.python_path;
-        self.process.env_vars = config.env_vars;
     }
 }

@@ -13,6 +13,7 @@ mod logs;
 mod pool;
 mod process;
 mod retry;
+mod start;
 mod stream;
 #[cfg(feature = "otel")]
 mod trace;

@@ -12,6 +12,7 @@ use snake_ipc::{CallbackDispatch, Connection, Limits, ProcessSpec, Setup};
 use tokio::sync::oneshot;
 
 use super::hooks::ParentHooks;
+use crate::config::PythonConfig;
 use crate::error::PythonExecutionError;
 use crate::protocol::{ChildInfo, HelloPayload, WARMUP_METHOD, WelcomePayload};
 
@@ -117,6 +118,23 @@ impl Launch {
             warm_up(&connection, function, *timeout).await?;
         }
         Ok(Child { connection, info: welcome.info })
+    }
+
+    /// Applies a reload's new configuration.
+    pub(crate) fn apply_config(&mut self, config: PythonConfig, low_level: bool) {
+        let mode = config.declared_mode();
+        if !config.module_name.is_empty() {
+            self.hello.module = config.module_name;
+        }
+        if low_level && let Some(method) = self.hello.methods.first_mut() {
+            method.mode = mode;
+            if !config.function_name.is_empty() {
+                method.function = config.function_name;
+            }
+        }
+        self.process.module_path = config.module_path;
+        self.process.python_path = config.python_path;
+        self.process.env_vars = config.env_vars;
     }
 }
 
