@@ -13,8 +13,9 @@ use pyo3::prelude::*;
 use crate::protocol::FrameDecoder;
 
 use super::aio::AsyncLoop;
+use super::dispatch::dispatch;
 use super::pool::{Slot, SyncPool};
-use super::{Child, Stop, dispatch, exit};
+use super::{Child, Stop, exit};
 
 /// The reading role, shared by the main thread and a standby thread (leader/follower): whoever
 /// holds `state` reads. A thread that takes a sync call inline lets go of `state` and arms the
