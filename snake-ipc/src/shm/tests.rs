@@ -24,6 +24,14 @@ fn child_of(parent: &Arenas) -> Arenas {
     )
 }
 
+/// Where the release frames `arenas` sends go, in order.
+fn releases_of(arenas: &Arenas) -> Arc<Mutex<Vec<Vec<u8>>>> {
+    let releases = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&releases);
+    arenas.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+    releases
+}
+
 fn frame(kind: FrameKind, id: u64, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     encode_frame(&mut out, &Header::new(kind, id), &serde_bytes::Bytes::new(body), usize::MAX).expect("encodes");
@@ -38,9 +46,7 @@ fn read_one(wire: &[u8]) -> Frame {
 fn a_large_frame_crosses_in_place_and_its_region_comes_back_released() {
     let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
     let child = child_of(&parent);
-    let releases = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&releases);
-    child.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+    let releases = releases_of(&child);
 
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let big = frame(FrameKind::Call, 42, &payload);
@@ -112,9 +118,7 @@ struct SentBack {
 }
 
 fn send_back(writer: &Arenas, reader: &Arenas, kind: FrameKind, id: u64, payload: &[u8]) -> SentBack {
-    let releases = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&releases);
-    reader.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+    let releases = releases_of(reader);
     let received = reader
         .open(&read_one(&writer.offload(&frame(FrameKind::Call, id, payload)).expect("offloaded")), 1 << 30)
         .expect("opens");
@@ -304,9 +308,7 @@ fn a_value_handed_back_and_sent_on_is_lent_again_and_each_loan_released_once() {
 fn a_reserved_region_is_filled_in_place_and_lent_by_reference_each_time_it_is_sent() {
     let parent = Arenas::create(ShmConfig { threshold: 1024, limit: 8 << 20 }).expect("arenas");
     let child = child_of(&parent);
-    let releases = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&releases);
-    child.incoming.on_release(move |regions| sink.lock().expect("lock").push(release_frame(&regions)));
+    let releases = releases_of(&child);
 
     let mut reserved = parent.outgoing.reserve(70_000).expect("room");
     assert!(reserved.as_slice().iter().all(|&b| b == 0), "zeroed");
